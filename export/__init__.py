@@ -1,0 +1,1 @@
+"""SavedModel export: the decoder plus every fitted sampler, in the TF Serving layout."""

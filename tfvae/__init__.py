@@ -1,0 +1,13 @@
+"""tfvae: generative autoencoders that sample well, in Keras 3 and TensorFlow.
+
+Importing the package registers every component (models, networks, likelihoods, priors, density estimators).
+"""
+from tfvae import registry
+from tfvae import data
+from tfvae import likelihoods
+from tfvae import networks
+from tfvae import priors
+from tfvae import models
+from tfvae import density
+
+__version__ = "0.1.0"

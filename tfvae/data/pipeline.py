@@ -1,0 +1,46 @@
+"""tf.data pipelines over `DataSplits`: seeded shuffling, static batch shapes, caching and prefetch."""
+import tensorflow as tf
+
+from tfvae.data.data_splits import DataSplits
+
+# Shuffle buffers above this size cost more memory than they buy randomness for the data sets tfvae targets.
+_MAX_SHUFFLE_BUFFER = 100_000
+
+
+def make_dataset(splits: DataSplits, split, batch_size, shuffle=False, seed=0, epoch=0, drop_remainder=True,
+                 repeat=False):
+    """Builds the tf.data pipeline of one split.
+
+    Shuffling is seeded by `seed + epoch`, so epoch k sees the same order whether the run went straight through or
+    was resumed from a checkpoint at epoch k.
+
+    Args:
+        splits: DataSplits. The data set.
+        split: str. train, validation or test.
+        batch_size: int. Examples per batch (the global batch under a distribution strategy).
+        shuffle: bool. Shuffle the examples. Defaults to False.
+        seed: int. Shuffle seed. Defaults to 0.
+        epoch: int. Epoch number, mixed into the shuffle seed. Defaults to 0.
+        drop_remainder: bool. Drop the last partial batch so every batch has a static shape (needed by TPUs and
+            by `jit_compile`). Defaults to True.
+        repeat: bool. Repeat forever (for `model.fit` with steps_per_epoch). Defaults to False.
+
+    Returns:
+        tf.data.Dataset of float32 batches (images scaled to [0, 1]).
+    """
+    x = splits.split(split)
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
+    if drop_remainder and len(x) < batch_size:
+        raise ValueError(f"The {split} split of {splits.name} has {len(x)} examples, fewer than one batch of "
+                         f"{batch_size}; lower --batch_size. Received: batch_size={batch_size}")
+    scale = 1.0 / 255.0 if x.dtype.name == "uint8" else 1.0
+    dataset = tf.data.Dataset.from_tensor_slices(x)
+    if shuffle:
+        dataset = dataset.shuffle(min(len(x), _MAX_SHUFFLE_BUFFER), seed=seed + epoch, reshuffle_each_iteration=False)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    # Scaling after batching is one vectorized op per batch instead of one per example.
+    dataset = dataset.map(lambda b: tf.cast(b, tf.float32) * scale, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)

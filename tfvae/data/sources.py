@@ -1,0 +1,218 @@
+"""Data sources: functions that return `DataSplits` for a data set name.
+
+Registered names: `digits` (scikit-learn's 1797 8x8 digits, the embedded default), `moons` (the two-moons toy set of
+the dpVAE paper), `fashion_mnist` (the standard IDX files). `load()` also accepts `npz:PATH`, `folder:PATH` and any
+prepared TFDS name.
+"""
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfvae import registry
+from tfvae.data import preprocessing
+from tfvae.data.data_splits import DataSplits, split_off
+from tfvae.data.errors import DataError
+from tfvae.data.idx import read_idx
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+# Fractions of a single-array data set set aside for validation and test.
+_HELD_OUT = (0.1, 0.15)
+_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+
+
+@registry.register("dataset", "digits")
+def digits(data_dir=None):
+    """scikit-learn's 1797 real 8x8 handwritten digits (values 0..16), scaled to [0, 1]; fixed 75/10/15 split."""
+    del data_dir  # Ships with scikit-learn.
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.images.astype(np.float32) / 16.0)[..., None]
+    return DataSplits(name="digits", **split_off(x, bunch.target.astype(np.int64), _HELD_OUT))
+
+
+@registry.register("dataset", "moons")
+def moons(data_dir=None, num_examples=10000, noise=0.05):
+    """The two-moons toy set (dpVAE paper, figures 1 and 3): 2-D points, standardized, fixed 75/10/15 split."""
+    del data_dir
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n_samples=num_examples, noise=noise, random_state=0)
+    x = ((x - x.mean(axis=0)) / x.std(axis=0)).astype(np.float32)
+    return DataSplits(name="moons", is_image=False, **split_off(x, y.astype(np.int64), _HELD_OUT))
+
+
+@registry.register("dataset", "fashion_mnist")
+def fashion_mnist(data_dir=None, num_validation=10000):
+    """Fashion-MNIST from the four standard IDX files.
+
+    The last `num_validation` training images form the validation split (the RAE protocol sets 10k aside); the
+    10k test images are the test split.
+
+    Args:
+        data_dir: str or None. Folder holding `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`. Defaults to
+            /usr/share/datasets/fashion-mnist (installed by `apt-get install -y dataset-fashion-mnist`).
+        num_validation: int. Training images held out for validation. Defaults to 10000.
+    """
+    data_dir = data_dir or FASHION_MNIST_DIR
+
+    def read(stem, ndim, trailing):
+        for name in (f"{stem}.gz", stem):
+            path = os.path.join(data_dir, name)
+            if os.path.exists(path):
+                return read_idx(path, ndim, trailing)
+        return read_idx(os.path.join(data_dir, f"{stem}.gz"), ndim, trailing)  # Raises the missing-file error.
+
+    train_x = read("train-images-idx3-ubyte", 3, (28, 28))
+    train_y = read("train-labels-idx1-ubyte", 1, ())
+    test_x = read("t10k-images-idx3-ubyte", 3, (28, 28))
+    test_y = read("t10k-labels-idx1-ubyte", 1, ())
+    for images, labels, stem in ((train_x, train_y, "train"), (test_x, test_y, "t10k")):
+        if len(images) != len(labels):
+            raise DataError(f"{data_dir}: {stem} images and labels disagree in count; expected one label per image. "
+                            f"Received: {len(images)} images, {len(labels)} labels")
+    if not 0 < num_validation < len(train_x):
+        raise DataError(f"num_validation must be between 1 and {len(train_x) - 1}. Received: {num_validation}")
+    cut = len(train_x) - num_validation
+    return DataSplits(name="fashion_mnist", train=train_x[:cut, ..., None], validation=train_x[cut:, ..., None],
+                      test=test_x[..., None], train_labels=train_y[:cut].astype(np.int64),
+                      validation_labels=train_y[cut:].astype(np.int64), test_labels=test_y.astype(np.int64))
+
+
+def npz(path):
+    """Loads `npz:PATH`: arrays `x_train`, `x_test` and optionally `x_validation` (or one array `x`, split 75/10/15),
+    with optional `y_*` labels; uint8 images in [0, 255] or float images in [0, 1], shaped [N,H,W] or [N,H,W,C]."""
+    if not os.path.isfile(path):
+        raise DataError(f"npz file not found: {path}. Expected a NumPy .npz file. Received: npz:{path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except Exception as error:  # np.load raises several types for corrupt archives.
+        raise DataError(f"Cannot read {path} as a NumPy .npz archive ({error}). Received: npz:{path}") from error
+
+    def images(key):
+        x = arrays[key]
+        return x[..., None] if x.ndim == 3 else x
+
+    def labels(key):
+        return arrays[key].astype(np.int64) if key in arrays else None
+
+    name = f"npz:{path}"
+    if "x_train" in arrays and "x_test" in arrays:
+        parts = dict(train=images("x_train"), test=images("x_test"), train_labels=labels("y_train"),
+                     test_labels=labels("y_test"))
+        if "x_validation" in arrays:
+            parts.update(validation=images("x_validation"), validation_labels=labels("y_validation"))
+        else:
+            held = split_off(parts["train"], parts["train_labels"], (0.1, 0.0))
+            parts.update(train=held["train"], train_labels=held["train_labels"], validation=held["validation"],
+                         validation_labels=held["validation_labels"])
+        return DataSplits(name=name, **parts)
+    if "x" in arrays:
+        return DataSplits(name=name, **split_off(images("x"), labels("y"), _HELD_OUT))
+    raise DataError(f"{path} must contain arrays x_train and x_test (optionally x_validation, y_*) or one array x. "
+                    f"Received: arrays {sorted(arrays)}")
+
+
+def folder(path):
+    """Loads `folder:PATH`: every PNG/JPEG below PATH (sorted, recursive), all of one size, split 75/10/15."""
+    if not os.path.isdir(path):
+        raise DataError(f"Image folder not found: {path}. Expected a folder of PNG or JPEG files. "
+                        f"Received: folder:{path}")
+    files = sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names
+                   if name.lower().endswith(_IMAGE_EXTENSIONS))
+    if not files:
+        raise DataError(f"{path} holds no .png/.jpg/.jpeg files; expected at least one image. Received: folder:{path}")
+    images = []
+    for file in files:
+        try:
+            image = tf.io.decode_image(tf.io.read_file(file), expand_animations=False).numpy()
+        except tf.errors.OpError as error:
+            raise DataError(f"Cannot decode image {file}: {error.message}. Expected a valid PNG or JPEG. "
+                            f"Received: {os.path.getsize(file)} bytes") from error
+        if images and image.shape != images[0].shape:
+            raise DataError(f"Images in {path} differ in size: {files[0]} is {images[0].shape}, {file} is "
+                            f"{image.shape}; expected one size (resize them, or pass resize_to). "
+                            f"Received: {image.shape}")
+        images.append(image)
+    return DataSplits(name=f"folder:{path}", **split_off(np.stack(images).astype(np.uint8), None, _HELD_OUT))
+
+
+def tfds_source(name, data_dir=None):
+    """Loads a prepared TensorFlow Datasets data set by name, without downloading.
+
+    Uses the feature `image` (and `label` when present); splits `train`, `test`, and `validation` when the data set
+    has one (else the last 10% of train). The whole data set is read into memory as uint8.
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+        info = builder.info
+        if not builder.is_prepared():
+            raise DataError(f"TFDS data set {name!r} is not prepared in {builder.data_dir}; tfvae never downloads. "
+                            f"Prepare it with `tfds build {name} --data_dir=DIR` on a machine with network, then pass "
+                            f"--data_dir=DIR. Received: data_dir={data_dir!r}")
+    except tfds.core.registered.DatasetNotFoundError as error:
+        raise DataError(f"Unknown data set {name!r}: not one of {registry.names('dataset')}, not npz:PATH or "
+                        f"folder:PATH, and not a TFDS name. Received: {name!r}") from error
+    if "image" not in info.features:
+        raise DataError(f"TFDS data set {name!r} has no 'image' feature; tfvae trains on images. "
+                        f"Received: features {list(info.features)}")
+
+    def read(split):
+        x, y = [], []
+        for batch in tfds.as_numpy(builder.as_dataset(split=split).batch(10000)):
+            x.append(batch["image"])
+            if "label" in batch:
+                y.append(batch["label"])
+        return np.concatenate(x), (np.concatenate(y).astype(np.int64) if y else None)
+
+    train, train_labels = read("train")
+    if "test" not in info.splits:
+        raise DataError(f"TFDS data set {name!r} has no 'test' split. Received: splits {list(info.splits)}")
+    test, test_labels = read("test")
+    if "validation" in info.splits:
+        validation, validation_labels = read("validation")
+    else:
+        cut = len(train) - max(1, len(train) // 10)
+        validation, validation_labels = train[cut:], None if train_labels is None else train_labels[cut:]
+        train, train_labels = train[:cut], None if train_labels is None else train_labels[:cut]
+    return DataSplits(name=name, train=train, validation=validation, test=test, train_labels=train_labels,
+                      validation_labels=validation_labels, test_labels=test_labels)
+
+
+def load(name, data_dir=None, pad_to=None, resize_to=None):
+    """Loads data set `name` into validated `DataSplits`.
+
+    Args:
+        name: str. `digits`, `moons`, `fashion_mnist`, `npz:PATH`, `folder:PATH`, or a prepared TFDS name.
+        data_dir: str or None. Folder of the IDX files (fashion_mnist) or TFDS data_dir.
+        pad_to: int or None. Zero-pad images to this size (the RAE paper pads 28 px to 32 px).
+        resize_to: int or None. Resize images to this size. Exclusive with pad_to.
+
+    Returns:
+        DataSplits.
+    """
+    if pad_to and resize_to:
+        raise DataError(f"pad_to and resize_to are exclusive; pass one of them. Received: pad_to={pad_to}, "
+                        f"resize_to={resize_to}")
+    if name.startswith("npz:"):
+        splits = npz(name[len("npz:"):])
+    elif name.startswith("folder:"):
+        splits = folder(name[len("folder:"):])
+    elif name in registry.names("dataset"):
+        splits = registry.get("dataset", name)(data_dir=data_dir)
+    else:
+        splits = tfds_source(name, data_dir=data_dir)
+    if not (pad_to or resize_to):
+        return splits
+    if not splits.is_image:
+        raise DataError(f"pad_to / resize_to apply to images; {name} holds points. Received: pad_to={pad_to}, "
+                        f"resize_to={resize_to}")
+    transform = ((lambda x: preprocessing.pad_to(x, pad_to)) if pad_to
+                 else (lambda x: preprocessing.resize_to(x, resize_to)))
+    return DataSplits(name=splits.name, train=transform(splits.train), validation=transform(splits.validation),
+                      test=transform(splits.test), train_labels=splits.train_labels,
+                      validation_labels=splits.validation_labels, test_labels=splits.test_labels)

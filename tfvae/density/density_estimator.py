@@ -1,0 +1,147 @@
+"""The interface shared by every ex-post density estimator over latents."""
+import json
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from tfvae import registry
+
+_PARAMS_FILE = "params.npz"
+_CONFIG_FILE = "config.json"
+
+
+class DensityEstimator(tf.Module):
+    """A density q(z) fitted to latent codes after training, used as a sampler (RAE paper, section 4).
+
+    Subclasses implement `_fit(latents) -> dict of float arrays` (the parameters) and `distribution()`, a TFP
+    distribution built from the parameter variables (built on each call so assignments and gradients flow).
+    Everything else is shared: validation log-likelihood, stateless sampling, per-row seeded sampling for
+    servable endpoints, and saving as weights plus JSON (never pickled).
+    """
+
+    name_in_registry = None
+
+    def __init__(self, seed=0):
+        super().__init__()
+        self.seed = int(seed)
+        self.params = {}
+        self.fit_info = {}
+
+    # ---------------------------------------------------------------------------------------- to implement
+    def _fit(self, latents):
+        raise NotImplementedError(f"{type(self).__name__} must implement _fit(latents).")
+
+    def distribution(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement distribution().")
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+    # ------------------------------------------------------------------------------------------- shared
+    @property
+    def is_fitted(self):
+        return bool(self.params)
+
+    @property
+    def latent_dim(self):
+        self._check_fitted()
+        return int(self.params["loc"].shape[-1])
+
+    def fit(self, latents, validation_latents=None):
+        """Fits the density to `latents` [N, L]; reports the mean validation log-likelihood when given.
+
+        Returns:
+            dict with `train_log_likelihood` and, when validation latents are given, `validation_log_likelihood`
+            (mean nats per latent vector): a validation value far below the training one means overfitting.
+        """
+        latents = _check_latents(latents, "latents")
+        params = self._fit(latents)
+        self.params = {name: tf.Variable(np.asarray(value, np.float32), trainable=False, name=name)
+                       for name, value in params.items()}
+        info = {"num_train": int(len(latents)),
+                "train_log_likelihood": float(np.mean(self.log_prob(latents).numpy()))}
+        if validation_latents is not None:
+            validation_latents = _check_latents(validation_latents, "validation_latents", latents.shape[1])
+            info["num_validation"] = int(len(validation_latents))
+            info["validation_log_likelihood"] = float(np.mean(self.log_prob(validation_latents).numpy()))
+        self.fit_info = info
+        return info
+
+    def log_prob(self, z):
+        """Returns log q(z), shape [N]."""
+        self._check_fitted()
+        return self.distribution().log_prob(tf.convert_to_tensor(z, tf.float32))
+
+    def sample(self, num_samples, seed):
+        """Draws `num_samples` latents; the same `seed` (int pair) gives the same latents in any process."""
+        self._check_fitted()
+        return self.distribution().sample(num_samples, seed=tf.convert_to_tensor(seed, tf.int32))
+
+    def sample_from_seeds(self, seeds):
+        """Draws one latent per row of `seeds` [B, 2] int32; row b depends on seeds[b] only.
+
+        This is the servable form: TF Serving may batch rows of different requests together, and each request
+        still gets the samples its seed determines.
+        """
+        self._check_fitted()
+        distribution = self.distribution()
+        return tf.map_fn(lambda s: distribution.sample(seed=s), seeds, fn_output_signature=tf.float32)
+
+    def save(self, directory):
+        """Writes params.npz and config.json into `directory`, atomically (a crash leaves the old files)."""
+        self._check_fitted()
+        os.makedirs(directory, exist_ok=True)
+        config = {"name": self.name_in_registry, "config": self.get_config(), "fit_info": self.fit_info}
+        _atomic_write(os.path.join(directory, _PARAMS_FILE),
+                      lambda f: np.savez(f, **{k: v.numpy() for k, v in self.params.items()}))
+        _atomic_write(os.path.join(directory, _CONFIG_FILE),
+                      lambda f: f.write(json.dumps(config, indent=2).encode()))
+
+    @classmethod
+    def load(cls, directory):
+        """Restores an estimator written by `save` (the class is read from config.json)."""
+        config_path = os.path.join(directory, _CONFIG_FILE)
+        params_path = os.path.join(directory, _PARAMS_FILE)
+        for path in (config_path, params_path):
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"No fitted density at {directory}: {os.path.basename(path)} is missing. "
+                                        f"Run `python -m trainers.fit_density --workdir=...` first. "
+                                        f"Received: {directory}")
+        with open(config_path) as f:
+            config = json.load(f)
+        estimator = registry.get("density", config["name"])(**config["config"])
+        with np.load(params_path, allow_pickle=False) as params:
+            estimator.params = {name: tf.Variable(params[name], trainable=False, name=name) for name in params.files}
+        estimator.fit_info = config.get("fit_info", {})
+        return estimator
+
+    def _check_fitted(self):
+        if not self.is_fitted:
+            raise ValueError(f"{type(self).__name__} is not fitted: call fit(latents) or load(directory) first.")
+
+
+def _check_latents(latents, name, latent_dim=None):
+    latents = np.asarray(latents, dtype=np.float64)
+    if latents.ndim != 2 or len(latents) == 0:
+        raise ValueError(f"{name} must be a non-empty matrix [num_latents, latent_dim]. Received: shape "
+                         f"{latents.shape}")
+    if latent_dim is not None and latents.shape[1] != latent_dim:
+        raise ValueError(f"{name} must have {latent_dim} columns like the training latents. Received: shape "
+                         f"{latents.shape}")
+    if not np.isfinite(latents).all():
+        raise ValueError(f"{name} contain NaN or infinite values; the encoder diverged or the data is corrupt. "
+                         f"Received: {int((~np.isfinite(latents)).sum())} non-finite entries")
+    return latents
+
+
+def _atomic_write(path, write):
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            write(f)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

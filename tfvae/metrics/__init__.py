@@ -1,0 +1,1 @@
+"""Evaluation metrics (see the evaluation issue); the statistics core is added there."""

@@ -1,0 +1,7 @@
+"""Encoder / decoder builders. Each registered builder returns `(encoder, decoder)` Keras models:
+
+    encoder: images [B, *input_shape] -> [B, encoder_outputs]
+    decoder: latents [B, latent_dim] -> raw outputs [B, *input_shape] (a likelihood maps them to a mean)
+"""
+from tfvae.networks.conv import build_conv, build_rae_conv
+from tfvae.networks.mlp import build_mlp

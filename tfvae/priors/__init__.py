@@ -1,0 +1,2 @@
+"""Priors p(z) over latents. Every prior has `log_prob`, `sample`, `sample_from_seeds` and `kl_divergence`."""
+from tfvae.priors.standard_normal import StandardNormal

@@ -1,0 +1,52 @@
+"""Explicit registries of the library's components.
+
+Every model, network, likelihood, prior and density estimator registers itself under a `kind` and a `name` with the
+`register` decorator, so binaries and configurations refer to components by name without elif chains:
+
+    @registry.register("model", "rae")
+    class RAE(Autoencoder): ...
+
+    registry.get("model", "rae")  # -> RAE
+"""
+
+_REGISTRY = {}
+
+
+def register(kind, name):
+    """Registers the decorated object under `(kind, name)`.
+
+    Args:
+        kind: str. The family of components, e.g. "model", "network", "density".
+        name: str. The public name used on command lines and in configs, e.g. "rae_l2".
+
+    Returns:
+        A decorator that registers its argument and returns it unchanged.
+    """
+
+    def decorator(obj):
+        table = _REGISTRY.setdefault(kind, {})
+        if name in table and table[name] is not obj:
+            raise ValueError(
+                f"Two components are registered as {kind} {name!r}: {table[name]!r} and {obj!r}. "
+                f"Give the new one another name. Received: kind={kind!r}, name={name!r}"
+            )
+        table[name] = obj
+        return obj
+
+    return decorator
+
+
+def get(kind, name):
+    """Returns the component registered as `(kind, name)` with an error that lists the valid names."""
+    table = _REGISTRY.get(kind, {})
+    if name not in table:
+        raise ValueError(
+            f"Unknown {kind} {name!r}. Expected one of: {', '.join(sorted(table)) or '(none registered)'}. "
+            f"Received: {name!r}"
+        )
+    return table[name]
+
+
+def names(kind):
+    """Returns the sorted names registered under `kind`."""
+    return sorted(_REGISTRY.get(kind, {}))

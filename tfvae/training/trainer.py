@@ -1,0 +1,251 @@
+"""The training loop of the binaries: any tf.distribute strategy, checkpoints every epoch, resume, divergence stop,
+learning-rate halving on plateau, TensorBoard, progress."""
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tfvae.data import make_dataset
+from tfvae.training import images as image_utils
+from tfvae.training.strategies import is_chief
+
+_MEAN = tf.distribute.ReduceOp.MEAN
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised when a loss becomes NaN or infinite; the last good checkpoint is left untouched."""
+
+
+class Trainer:
+    """Trains an autoencoder on `DataSplits` under a distribution strategy, checkpointing every epoch.
+
+    The per-replica math is the model's `replica_step`, the same one `model.fit` runs, called here through
+    `strategy.run`: so one device, MirroredStrategy, MultiWorkerMirroredStrategy (where Keras 3 `fit` fails) and
+    TPUStrategy share it. Starting a Trainer on a workdir with checkpoints resumes from the last one, with the
+    optimizer state, learning rate, plateau counter and shuffling order of an uninterrupted run.
+
+    Args:
+        model_fn: callable returning a built, uncompiled model; called inside the strategy scope.
+        splits: DataSplits. Training and validation data.
+        workdir: str. Checkpoints go to WORKDIR/checkpoints, TensorBoard logs and history to WORKDIR/logs.
+        strategy: tf.distribute.Strategy or None (the default strategy).
+        epochs: int. Total epochs (a resumed run continues up to this number). Defaults to 100 (RAE protocol).
+        batch_size: int. Global batch size. Defaults to 100 (RAE protocol).
+        learning_rate: float. Initial Adam learning rate. Defaults to 1e-3 (RAE paper).
+        seed: int. Seed of weight initialization and shuffling. Defaults to 0.
+        patience: int. Epochs without a validation improvement before the learning rate is halved (RAE protocol:
+            "cut in half every time the validation loss plateaus"; Keras ReduceLROnPlateau's default). Defaults to 10.
+        min_delta: float. Absolute decrease of the validation loss that counts as progress (absolute, because
+            likelihood losses carry large constants that make relative thresholds meaningless). Defaults to 1e-4.
+        min_learning_rate: float. The halving stops here. Defaults to 1e-6.
+        steps_per_execution: int. Training steps run per call into the compiled loop; larger values cut Python
+            overhead. Defaults to 20.
+        jit_compile: bool. Compile the per-replica step with XLA (what TPUs need). Defaults to False.
+        adam_beta_1, adam_beta_2: float. Adam moments. Default to Keras' 0.9 and 0.999.
+        log_images: bool. Write a reconstruction and sample grid to TensorBoard every epoch. Defaults to True.
+        max_to_keep: int. Checkpoints kept. Defaults to 3.
+    """
+
+    def __init__(self, model_fn, splits, workdir, strategy=None, epochs=100, batch_size=100, learning_rate=1e-3,
+                 seed=0, patience=10, min_delta=1e-4, min_learning_rate=1e-6, steps_per_execution=20,
+                 jit_compile=False, adam_beta_1=0.9, adam_beta_2=0.999, log_images=True, max_to_keep=3):
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1. Received: epochs={epochs}")
+        if learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive. Received: learning_rate={learning_rate}")
+        self.splits = splits
+        self.workdir = workdir
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.patience = int(patience)
+        self.min_delta = float(min_delta)
+        self.min_learning_rate = float(min_learning_rate)
+        self.steps_per_execution = max(1, int(steps_per_execution))
+        self.jit_compile = bool(jit_compile)
+        self.log_images = log_images and splits.is_image
+        self.is_chief = is_chief(self.strategy)
+        replicas = self.strategy.num_replicas_in_sync
+        if self.batch_size % replicas:
+            raise ValueError(f"batch_size must be a multiple of the {replicas} replicas so every replica gets the "
+                             f"same static batch. Received: batch_size={batch_size}")
+
+        keras.utils.set_random_seed(self.seed)
+        with self.strategy.scope():
+            self.model = model_fn()
+            self.optimizer = keras.optimizers.Adam(learning_rate, beta_1=adam_beta_1, beta_2=adam_beta_2)
+            self.model.compile(optimizer=self.optimizer)
+            # Optimizer variables must exist inside the scope (NOTES.md) and before a checkpoint is restored.
+            self.optimizer.build(self.model.trainable_variables)
+            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+            self.best_validation_loss = tf.Variable(np.inf, dtype=tf.float64, trainable=False)
+            self.epochs_without_improvement = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
+                                              best_validation_loss=self.best_validation_loss,
+                                              epochs_without_improvement=self.epochs_without_improvement)
+        checkpoint_dir = os.path.join(workdir, "checkpoints")
+        if not self.is_chief:
+            # Every worker must save (saving is collective), but only the chief's files are the run's checkpoints.
+            checkpoint_dir = os.path.join(workdir, "checkpoints-workers", f"worker-{self.strategy.cluster_resolver.task_id}")
+        self.manager = tf.train.CheckpointManager(self.checkpoint, checkpoint_dir, max_to_keep=max_to_keep)
+        self.log_dir = os.path.join(workdir, "logs")
+        self.writer = (tf.summary.create_file_writer(self.log_dir) if self.is_chief
+                       else tf.summary.create_noop_writer())
+        self._train_steps = self._make_train_function()
+        self._test_step = self._make_test_function()
+
+    # ------------------------------------------------------------------------------------------ compiled
+    def _make_train_function(self):
+        strategy, model = self.strategy, self.model
+        step = tf.function(model.replica_step, jit_compile=True) if self.jit_compile else model.replica_step
+        names = list(model.trackers)
+
+        @tf.function
+        def train_steps(iterator, num_steps):
+            totals = {name: tf.constant(0.0) for name in names}
+            for _ in tf.range(num_steps):
+                logs = strategy.run(step, args=(next(iterator),))
+                totals = {name: totals[name] + strategy.reduce(_MEAN, logs[name], axis=None) for name in names}
+            return totals
+
+        return train_steps
+
+    def _make_test_function(self):
+        strategy, model = self.strategy, self.model
+
+        @tf.function
+        def test_step(batch):
+            logs = strategy.run(model.replica_test_step, args=(batch,))
+            return {name: strategy.reduce(_MEAN, value, axis=None) for name, value in logs.items()}
+
+        return test_step
+
+    # ------------------------------------------------------------------------------------------- public
+    def restore(self):
+        """Restores the latest checkpoint of the workdir, if any; returns the epoch to start from."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            return 0
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError) as error:
+            raise ValueError(f"The checkpoint {latest} does not match this model (was the workdir used for another "
+                             f"model or configuration?). Use a new --workdir or the original flags. "
+                             f"Received: {error}") from error
+        logging.info("Resumed from %s at epoch %d.", latest, int(self.epoch.numpy()))
+        return int(self.epoch.numpy())
+
+    def fit(self):
+        """Trains until `epochs`; returns the list of per-epoch logs of this invocation."""
+        start_epoch = self.restore()
+        history = []
+        if start_epoch >= self.epochs:
+            logging.info("Training already finished (%d epochs); nothing to do.", start_epoch)
+            return history
+        steps_per_epoch = len(self.splits.train) // self.batch_size
+        if steps_per_epoch == 0:
+            raise ValueError(f"The training split has {len(self.splits.train)} examples, fewer than one batch of "
+                             f"{self.batch_size}; lower --batch_size. Received: batch_size={self.batch_size}")
+        for epoch in range(start_epoch, self.epochs):
+            started = time.perf_counter()
+            train_logs = self._train_epoch(epoch, steps_per_epoch)
+            seconds = time.perf_counter() - started
+            validation_logs = self.evaluate("validation")
+            _check_finite(validation_logs, f"validation after epoch {epoch + 1}", self.manager.latest_checkpoint)
+            learning_rate = self._update_plateau(validation_logs["loss"])
+            self.epoch.assign(epoch + 1)
+            self.manager.save(checkpoint_number=epoch + 1)
+            record = {"epoch": epoch + 1, "seconds": seconds,
+                      "examples_per_second": steps_per_epoch * self.batch_size / seconds,
+                      "learning_rate": learning_rate, **{f"train/{k}": v for k, v in train_logs.items()},
+                      **{f"validation/{k}": v for k, v in validation_logs.items()}}
+            self._write_logs(record)
+            history.append(record)
+            remaining = (self.epochs - epoch - 1) * seconds
+            logging.info("epoch %d/%d  loss %.4f  val_loss %.4f  lr %.2g  %.0f ex/s  eta %s", epoch + 1, self.epochs,
+                         train_logs["loss"], validation_logs["loss"], learning_rate, record["examples_per_second"],
+                         time.strftime("%H:%M:%S", time.gmtime(remaining)))
+        return history
+
+    def evaluate(self, split="validation"):
+        """Mean of every loss term over `split` (full batches of the global batch size)."""
+        x = self.splits.split(split)
+        replicas = self.strategy.num_replicas_in_sync
+        batch_size = min(self.batch_size, max(replicas, len(x) // replicas * replicas))
+        dataset = self.strategy.experimental_distribute_dataset(
+            make_dataset(self.splits, split, batch_size, shuffle=False))
+        totals, count = {}, 0
+        for batch in dataset:
+            for name, value in self._test_step(batch).items():
+                totals[name] = totals.get(name, 0.0) + float(value)
+            count += 1
+        return {name: value / count for name, value in totals.items()}
+
+    # ------------------------------------------------------------------------------------------ private
+    def _train_epoch(self, epoch, steps_per_epoch):
+        dataset = make_dataset(self.splits, "train", self.batch_size, shuffle=True, seed=self.seed, epoch=epoch)
+        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        totals, done, last_report = {}, 0, time.perf_counter()
+        while done < steps_per_epoch:
+            num_steps = min(self.steps_per_execution, steps_per_epoch - done)
+            chunk = {name: float(value) for name, value in self._train_steps(iterator, tf.constant(num_steps)).items()}
+            _check_finite(chunk, f"training in epoch {epoch + 1}, steps {done + 1}-{done + num_steps}",
+                          self.manager.latest_checkpoint)
+            for name, value in chunk.items():
+                totals[name] = totals.get(name, 0.0) + value
+            done += num_steps
+            if time.perf_counter() - last_report > 15:
+                logging.info("epoch %d: step %d/%d  loss %.4f", epoch + 1, done, steps_per_epoch,
+                             totals["loss"] / done)
+                last_report = time.perf_counter()
+        return {name: value / steps_per_epoch for name, value in totals.items()}
+
+    def _update_plateau(self, validation_loss):
+        """Halves the learning rate after `patience` epochs without an improvement of `min_delta`."""
+        best = float(self.best_validation_loss.numpy())
+        if not math.isfinite(best) or validation_loss < best - self.min_delta:
+            self.best_validation_loss.assign(validation_loss)
+            self.epochs_without_improvement.assign(0)
+        else:
+            self.epochs_without_improvement.assign_add(1)
+        learning_rate = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
+        if self.epochs_without_improvement.numpy() >= self.patience and learning_rate > self.min_learning_rate:
+            learning_rate = max(learning_rate / 2, self.min_learning_rate)
+            self.optimizer.learning_rate = learning_rate
+            self.epochs_without_improvement.assign(0)
+            logging.info("Validation loss plateaued for %d epochs: learning rate halved to %.3g.", self.patience,
+                         learning_rate)
+        return learning_rate
+
+    def _write_logs(self, record):
+        if not self.is_chief:
+            return
+        with open(os.path.join(self.log_dir, "history.jsonl"), "a") as f:
+            f.write(json.dumps(record) + "\n")
+        step = record["epoch"]
+        with self.writer.as_default(step=step):
+            for name, value in record.items():
+                if name != "epoch":
+                    tf.summary.scalar(name, value)
+            if self.log_images:
+                x = self.splits.as_float("validation")[:8]
+                reconstructions = self.model.reconstruct(tf.constant(x)).numpy()
+                samples = self.model.decode(self.model.prior.sample(8, tf.constant([self.seed, 0]))).numpy()
+                grid = image_utils.grid(np.concatenate([x, reconstructions, samples]), columns=8)
+                tf.summary.image("validation_reconstructions_and_prior_samples", grid[None])
+        self.writer.flush()
+
+
+def _check_finite(logs, where, last_checkpoint):
+    bad = {name: value for name, value in logs.items() if not math.isfinite(value)}
+    if bad:
+        raise TrainingDiverged(
+            f"Loss became NaN or infinite during {where}: {bad}. Training stopped; the last good checkpoint "
+            f"({last_checkpoint or 'none yet'}) is untouched. Lower --learning_rate, check the data for bad values, "
+            f"or pick a more stable likelihood. Received: {logs}")

@@ -1,0 +1,1 @@
+"""absl binaries of tfvae (train, fit_density) and the jobs they run."""

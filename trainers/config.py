@@ -1,0 +1,136 @@
+"""The resolved configuration of one run, written to WORKDIR/config.json."""
+import dataclasses
+import json
+import os
+import tempfile
+from typing import Optional
+
+from tfvae import registry
+
+CONFIG_FILE = "config.json"
+# Fields that define the model and data: a workdir's checkpoints only fit a run with the same values.
+_IDENTITY_FIELDS = ("model", "dataset", "pad_to", "resize_to", "network", "latent_dim", "likelihood", "prior",
+                    "model_kwargs")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs; `resolve` fills the dataset-dependent defaults (network, latent size, likelihood)."""
+
+    workdir: str = "/tmp/tfvae/main"
+    model: str = "rae_l2"
+    dataset: str = "digits"
+    data_dir: Optional[str] = None
+    pad_to: Optional[int] = None
+    resize_to: Optional[int] = None
+    network: Optional[str] = None
+    latent_dim: Optional[int] = None
+    likelihood: Optional[str] = None
+    prior: str = "standard"
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    epochs: int = 100
+    batch_size: int = 100
+    learning_rate: float = 1e-3
+    seed: int = 0
+    strategy: str = "default"
+    tpu: Optional[str] = None
+    patience: int = 10
+    steps_per_execution: int = 20
+    jit_compile: bool = False
+    densities: tuple = ("gaussian", "gmm")
+    components: int = 10
+    default_sampler: Optional[str] = None
+    export_base: Optional[str] = None
+
+    def validate(self):
+        """Checks names and ranges before any work starts."""
+        registry.get("model", self.model)
+        registry.get("prior", self.prior)
+        registry.get("strategy", self.strategy)
+        if self.network is not None:
+            registry.get("network", self.network)
+        if self.likelihood is not None:
+            registry.get("likelihood", self.likelihood)
+        for name in self.densities:
+            registry.get("density", name)
+        for field in ("epochs", "batch_size", "components", "steps_per_execution"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"--{field} must be at least 1. Received: {field}={getattr(self, field)}")
+        if self.latent_dim is not None and self.latent_dim < 1:
+            raise ValueError(f"--latent_dim must be at least 1. Received: latent_dim={self.latent_dim}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"--learning_rate must be positive. Received: learning_rate={self.learning_rate}")
+        if self.pad_to and self.resize_to:
+            raise ValueError(f"--pad_to and --resize_to are exclusive. Received: pad_to={self.pad_to}, "
+                             f"resize_to={self.resize_to}")
+        if self.strategy == "tpu" and not self.tpu:
+            raise ValueError("--strategy=tpu needs --tpu=ADDRESS. Received: tpu=None")
+        samplers = {"prior", *self.densities}
+        if self.default_sampler is not None and self.default_sampler not in samplers:
+            raise ValueError(f"--default_sampler must be one of the fitted samplers {sorted(samplers)}. "
+                             f"Received: {self.default_sampler!r}")
+        return self
+
+    def resolve(self, splits):
+        """Returns a copy with the dataset-dependent defaults filled in."""
+        images = splits.is_image
+        size = max(splits.element_shape[:2]) if images else 0
+        likelihood = self.likelihood
+        if not images and likelihood is None:
+            likelihood = "gaussian"  # Bernoulli makes no sense for unbounded points.
+        return dataclasses.replace(
+            self,
+            network=self.network or ("rae_conv" if images and size >= 28 else "mlp"),
+            latent_dim=self.latent_dim or (16 if images else 2),
+            likelihood=likelihood,
+            default_sampler=self.default_sampler or ("gmm" if "gmm" in self.densities else "prior"),
+            export_base=self.export_base or os.path.join(self.workdir, "export"),
+        )
+
+    def model_arguments(self, is_image=True):
+        """Constructor arguments of the model (besides the input shape)."""
+        arguments = {"latent_dim": self.latent_dim, "network": self.network, "prior": self.prior, "seed": self.seed,
+                     **self.model_kwargs}
+        if self.likelihood is not None:
+            arguments["likelihood"] = self.likelihood
+        if not is_image:
+            arguments["likelihood_kwargs"] = {"bounded": False, **arguments.get("likelihood_kwargs", {})}
+        return arguments
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        values = json.loads(text)
+        values["densities"] = tuple(values.get("densities", ()))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def read_config(workdir):
+    """Reads WORKDIR/config.json with a clear error when the workdir holds no run."""
+    path = os.path.join(workdir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} not found: {workdir} holds no tfvae run. Train first with "
+                                f"`python -m trainers.train --workdir={workdir}`. Received: workdir={workdir!r}")
+    with open(path) as f:
+        return TrainConfig.from_json(f.read())
+
+
+def write_config(config):
+    """Writes WORKDIR/config.json atomically, refusing to overwrite a run of a different model or data set."""
+    os.makedirs(config.workdir, exist_ok=True)
+    path = os.path.join(config.workdir, CONFIG_FILE)
+    if os.path.isfile(path):
+        previous = read_config(config.workdir)
+        changed = {f: (getattr(previous, f), getattr(config, f)) for f in _IDENTITY_FIELDS
+                   if getattr(previous, f) != getattr(config, f)}
+        if changed:
+            raise ValueError(f"{config.workdir} holds a run with a different configuration, so its checkpoints "
+                             f"cannot be resumed: {changed} (previous, new). Use a new --workdir or the previous "
+                             f"flags. Received: workdir={config.workdir!r}")
+    handle, temporary = tempfile.mkstemp(dir=config.workdir, prefix=".tmp-config-")
+    with os.fdopen(handle, "w") as f:
+        f.write(config.to_json())
+    os.replace(temporary, path)

@@ -1,0 +1,145 @@
+"""The jobs behind the binaries: train (the main job), fit ex-post densities, export, write a sample grid.
+
+Each job reads and writes one workdir (DESIGN.md section 2).
+"""
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from export import saved_model
+from tfvae import data, models, registry, training
+from tfvae.density import DensityEstimator, PriorSampler
+from tfvae.training import images as image_utils
+from trainers.config import read_config, write_config
+
+SAMPLES_FILE = "samples.png"
+_GRID_SEEDS = 64
+
+
+def run_main_job(config):
+    """Trains, fits the ex-post densities, exports the SavedModel and writes samples.png.
+
+    Returns:
+        dict with the training history, density fit reports, export path and sample grid path.
+    """
+    config.validate()
+    splits = data.load(config.dataset, data_dir=config.data_dir, pad_to=config.pad_to, resize_to=config.resize_to)
+    config = config.resolve(splits)
+    write_config(config)
+    strategy = training.make_strategy(config.strategy, tpu=config.tpu)
+    trainer = training.Trainer(
+        lambda: models.build(config.model, splits.element_shape, **config.model_arguments(splits.is_image)),
+        splits, config.workdir, strategy=strategy, epochs=config.epochs, batch_size=config.batch_size,
+        learning_rate=config.learning_rate, seed=config.seed, patience=config.patience,
+        steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile)
+    history = trainer.fit()
+    if not trainer.is_chief:
+        return {"history": history}
+    densities = fit_densities(config.workdir, config.densities, components=config.components, model=trainer.model,
+                              splits=splits)
+    export_path = export(config.workdir, model=trainer.model)
+    grid_path = write_sample_grid(export_path, os.path.join(config.workdir, SAMPLES_FILE), splits.is_image,
+                                  seed=config.seed)
+    logging.info("Main job done: export %s, samples %s", export_path, grid_path)
+    return {"history": history, "densities": densities, "export": export_path, "samples": grid_path}
+
+
+def load_run(workdir, checkpoint=None):
+    """Rebuilds the config, data and model of a workdir, with the weights of its latest (or given) checkpoint."""
+    config = read_config(workdir)
+    splits = data.load(config.dataset, data_dir=config.data_dir, pad_to=config.pad_to, resize_to=config.resize_to)
+    model = models.build(config.model, splits.element_shape, **config.model_arguments(splits.is_image))
+    checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    if checkpoint is None:
+        raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints; train first. Received: workdir={workdir!r}")
+    # Only the model is needed here; the optimizer state in the checkpoint is skipped on purpose.
+    tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+    return config, splits, model
+
+
+def encode_split(model, splits, split, batch_size=500):
+    """Encodes a whole split to latents (posterior means) [N, L] as a NumPy array."""
+    x = splits.as_float(split)
+    encode = tf.function(model.encode)
+    return np.concatenate([encode(tf.constant(x[i:i + batch_size])).numpy() for i in range(0, len(x), batch_size)])
+
+
+def fit_densities(workdir, names, components=10, model=None, splits=None):
+    """Fits each named ex-post density on the training latents, validates it, saves it to WORKDIR/density/NAME.
+
+    Returns:
+        dict name -> fit report (fit seconds, train / validation mean log-likelihood).
+    """
+    if model is None:
+        config, splits, model = load_run(workdir)
+        del config
+    train_latents = encode_split(model, splits, "train")
+    validation_latents = encode_split(model, splits, "validation")
+    reports = {}
+    for name in names:
+        kwargs = {"num_components": components} if name == "gmm" else {}
+        estimator = registry.get("density", name)(**kwargs)
+        started = time.perf_counter()
+        report = estimator.fit(train_latents, validation_latents)
+        report["fit_seconds"] = time.perf_counter() - started
+        estimator.fit_info = report
+        estimator.save(os.path.join(workdir, "density", name))
+        logging.info("Fitted %s in %.2fs: train log-likelihood %.3f, validation %.3f", name, report["fit_seconds"],
+                     report["train_log_likelihood"], report.get("validation_log_likelihood", float("nan")))
+        reports[name] = report
+    return reports
+
+
+def load_samplers(workdir, model, names=None):
+    """The prior sampler plus every density fitted in WORKDIR/density (or only `names`)."""
+    samplers = {"prior": PriorSampler(model.prior)}
+    density_dir = os.path.join(workdir, "density")
+    available = sorted(os.listdir(density_dir)) if os.path.isdir(density_dir) else []
+    for name in names or available:
+        if name == "prior":
+            continue
+        if name not in available:
+            raise ValueError(f"Sampler {name!r} is not fitted in {density_dir}; fitted: {available}. Run "
+                             f"`python -m trainers.fit_density --workdir={workdir} --density={name}`. "
+                             f"Received: {name!r}")
+        samplers[name] = DensityEstimator.load(os.path.join(density_dir, name))
+    return samplers
+
+
+def export(workdir, export_base=None, samplers=None, checkpoint=None, model=None):
+    """Exports the workdir's model with its samplers to EXPORT_BASE/MODEL/VERSION; returns the version path."""
+    config = read_config(workdir)
+    if model is None:
+        config, _, model = load_run(workdir, checkpoint)
+    bundled = load_samplers(workdir, model, samplers)
+    default = config.default_sampler if config.default_sampler in bundled else "prior"
+    metadata = {"dataset": config.dataset, "training_config": json.loads(config.to_json())}
+    report = os.path.join(workdir, "eval", "report.json")
+    if os.path.isfile(report):
+        with open(report) as f:
+            metadata["metrics"] = json.load(f).get("metrics", {})
+    path = saved_model.export_saved_model(model, bundled, default, export_base or config.export_base, config.model,
+                                          metadata=metadata)
+    logging.info("Exported %s with samplers %s (default %s)", path, sorted(bundled), default)
+    return path
+
+
+def write_sample_grid(export_path, output_path, is_image=True, seed=0):
+    """Samples from the exported SavedModel's default endpoint and writes a PNG grid (a scatter plot for points)."""
+    loaded = tf.saved_model.load(export_path)
+    count = _GRID_SEEDS if is_image else 1000
+    seeds = tf.stack([tf.fill([count], seed), tf.range(count)], axis=1)
+    result = loaded.signatures["sample"](seed=tf.cast(seeds, tf.int32))
+    if is_image:
+        images = result["images"].numpy()
+        picture = image_utils.grid(images, columns=8)
+        factor = max(1, 256 // picture.shape[0])
+        picture = image_utils.upscale(picture, factor)
+    else:
+        picture = image_utils.scatter(result["images"].numpy())
+    image_utils.write_png(output_path, picture)
+    return output_path
