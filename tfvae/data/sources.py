@@ -1,8 +1,8 @@
 """Data sources: functions that return `DataSplits` for a data set name.
 
 Registered names: `digits` (scikit-learn's 1797 8x8 digits, the embedded default), `moons` (the two-moons toy set of
-the dpVAE paper), `fashion_mnist` (the standard IDX files). `load()` also accepts `npz:PATH`, `folder:PATH` and any
-prepared TFDS name.
+the dpVAE paper), `fashion_mnist` (the standard IDX files). `load()` also accepts `npz:PATH`, `folder:PATH`,
+`tfds:NAME` and any other prepared TFDS name.
 """
 import os
 
@@ -187,7 +187,8 @@ def load(name, data_dir=None, pad_to=None, resize_to=None):
     """Loads data set `name` into validated `DataSplits`.
 
     Args:
-        name: str. `digits`, `moons`, `fashion_mnist`, `npz:PATH`, `folder:PATH`, or a prepared TFDS name.
+        name: str. `digits`, `moons`, `fashion_mnist`, `npz:PATH`, `folder:PATH`, `tfds:NAME`, or any other
+            prepared TFDS name.
         data_dir: str or None. Folder of the IDX files (fashion_mnist) or TFDS data_dir.
         pad_to: int or None. Zero-pad images to this size (the RAE paper pads 28 px to 32 px).
         resize_to: int or None. Resize images to this size. Exclusive with pad_to.
@@ -202,6 +203,8 @@ def load(name, data_dir=None, pad_to=None, resize_to=None):
         splits = npz(name[len("npz:"):])
     elif name.startswith("folder:"):
         splits = folder(name[len("folder:"):])
+    elif name.startswith("tfds:"):
+        splits = tfds_source(name[len("tfds:"):], data_dir=data_dir)
     elif name in registry.names("dataset"):
         splits = registry.get("dataset", name)(data_dir=data_dir)
     else:

@@ -1,0 +1,125 @@
+"""Contracts every model satisfies, checked once over the goldens registry."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import goldens
+from tfvae import models, registry
+from tfvae.models.autoencoder import Autoencoder
+
+
+def test_every_registered_model_has_a_golden():
+    missing = set(registry.names("model")) - goldens.golden_model_names()
+    assert not missing, f"Registered models without a golden in tests/goldens.py: {sorted(missing)}"
+
+
+def _data(shape, count=8, seed=0):
+    return tf.constant(np.random.default_rng(seed).random((count, *shape)).astype(np.float32))
+
+
+@pytest.mark.parametrize("key", sorted(goldens.MODEL_GOLDENS))
+def test_train_step_is_finite_and_changes_weights(key):
+    model, shape = goldens.build_golden(key)
+    model.compile(optimizer="adam")
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    logs = model.train_step(_data(shape))
+    assert set(logs) == {"loss", "reconstruction", *type(model).loss_terms}
+    assert all(np.isfinite(float(v)) for v in logs.values()), logs
+    changed = [not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
+    assert all(changed), f"{key}: weights not updated: {[w.path for w, c in zip(model.trainable_weights, changed) if not c]}"
+
+
+@pytest.mark.parametrize("key", sorted(goldens.MODEL_GOLDENS))
+def test_config_round_trip(key):
+    model, shape = goldens.build_golden(key)
+    clone = type(model).from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+
+
+@pytest.mark.parametrize("key", sorted(goldens.MODEL_GOLDENS))
+def test_save_and_load_give_same_outputs(key, tmp_path):
+    model, shape = goldens.build_golden(key)
+    model.compile(optimizer="adam")
+    model.train_step(_data(shape))  # Moves weights (and batch-norm statistics) away from initialization.
+    path = str(tmp_path / f"{key}.keras")
+    model.save(path)
+    import keras
+
+    loaded = keras.saving.load_model(path)
+    x = _data(shape, seed=1)
+    np.testing.assert_allclose(loaded.reconstruct(x), model.reconstruct(x), atol=1e-6)
+    np.testing.assert_allclose(loaded.encode(x), model.encode(x), atol=1e-6)
+    np.testing.assert_allclose([w.numpy() for w in loaded.likelihood.weights],
+                               [w.numpy() for w in model.likelihood.weights])
+
+
+@pytest.mark.parametrize("key", sorted(goldens.MODEL_GOLDENS))
+def test_step_compiles_with_xla(key):
+    model, shape = goldens.build_golden(key)
+    model.compile(optimizer="adam")
+    model.optimizer.build(model.trainable_variables)
+    logs = tf.function(model.replica_step, jit_compile=True)(_data(shape))
+    assert np.isfinite(float(logs["loss"]))
+
+
+def test_public_api_shapes_and_ranges():
+    model, shape = goldens.build_golden("vae")
+    x = _data(shape)
+    z = model.encode(x)
+    assert z.shape == (8, 3)
+    images = model.decode(z)
+    assert images.shape == (8, *shape) and 0 <= float(tf.reduce_min(images)) <= float(tf.reduce_max(images)) <= 1
+    np.testing.assert_allclose(model.reconstruct(x), model.decode(model.encode(x)))
+
+
+def test_vae_loss_is_negative_elbo():
+    model, shape = goldens.build_golden("vae")
+    x = _data(shape)
+    terms = model.per_example_losses(x, training=False)
+    np.testing.assert_allclose(terms["loss"], terms["reconstruction"] + terms["kl"], rtol=1e-6)
+    assert float(tf.reduce_min(terms["kl"])) >= 0
+
+
+def test_rae_loss_adds_weighted_latent_norm():
+    model, shape = goldens.build_golden("rae")
+    x = _data(shape)
+    terms = model.per_example_losses(x)
+    z = model.encode(x)
+    np.testing.assert_allclose(terms["latent_l2"], 0.5 * tf.reduce_sum(z * z, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(terms["loss"], terms["reconstruction"] + 0.5 * terms["latent_l2"], rtol=1e-5)
+
+
+def test_rae_l2_penalizes_decoder_kernels_only():
+    model, _ = goldens.build_golden("rae_l2")
+    kernels = [w for w in model.decoder.trainable_weights if w.path.endswith("kernel")]
+    expected = 1e-3 * sum(float(tf.reduce_sum(k * k)) for k in kernels)
+    assert kernels and np.isclose(float(model.weight_penalty()), expected, rtol=1e-5)
+
+
+def test_conv_network_shapes_for_28_32_64():
+    for size in (28, 32, 64):
+        model = models.build("ae", (size, size, 3), latent_dim=5, network="conv", network_kwargs={"filters": (2, 4)})
+        assert model.decode(tf.zeros((1, 5))).shape == (1, size, size, 3)
+    with pytest.raises(ValueError, match="halve equally"):
+        models.build("ae", (9, 9, 1), network="conv")
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="latent_dim must be a positive integer"):
+        models.build("ae", (8, 8, 1), latent_dim=0)
+    with pytest.raises(ValueError, match="Unknown network 'resnet'"):
+        models.build("ae", (8, 8, 1), network="resnet")
+    with pytest.raises(ValueError, match="beta must be non-negative"):
+        models.build("rae", (8, 8, 1), beta=-1)
+
+
+def test_model_fit_on_one_device(digits):
+    from tfvae import data
+
+    model = models.build("vae", digits.element_shape, latent_dim=4, network_kwargs={"hidden_units": (32,)})
+    model.compile(optimizer="adam")
+    history = model.fit(data.make_dataset(digits, "train", 100, shuffle=True), epochs=2, verbose=0,
+                        validation_data=data.make_dataset(digits, "validation", 90))
+    assert history.history["loss"][1] < history.history["loss"][0]
+    assert set(history.history) >= {"loss", "reconstruction", "kl", "val_loss"}
+    assert isinstance(model, Autoencoder)
