@@ -1,0 +1,90 @@
+"""The binaries' training loop: exact resume, reproducibility, divergence stop, plateau schedule, logs."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvae import models, training
+from tfvae.models import AE
+
+
+def _vae():
+    return models.build("vae", (8, 8, 1), latent_dim=4, network_kwargs={"hidden_units": (32,)})
+
+
+def _weights(trainer):
+    return [w.numpy() for w in trainer.model.weights]
+
+
+def test_resumed_run_equals_uninterrupted_run(digits, tmp_path):
+    straight = training.Trainer(_vae, digits, str(tmp_path / "a"), epochs=4, log_images=False)
+    straight.fit()
+    first = training.Trainer(_vae, digits, str(tmp_path / "b"), epochs=2, log_images=False)
+    first.fit()
+    resumed = training.Trainer(_vae, digits, str(tmp_path / "b"), epochs=4, log_images=False)
+    history = resumed.fit()
+    assert [record["epoch"] for record in history] == [3, 4]
+    for a, b in zip(_weights(straight), _weights(resumed)):
+        np.testing.assert_array_equal(a, b)
+    assert int(resumed.optimizer.iterations.numpy()) == 4 * (1347 // 100)
+
+
+def test_finished_run_does_nothing(digits, tmp_path):
+    training.Trainer(_vae, digits, str(tmp_path), epochs=1, log_images=False).fit()
+    assert training.Trainer(_vae, digits, str(tmp_path), epochs=1, log_images=False).fit() == []
+
+
+def test_checkpoint_of_another_model_is_refused(digits, tmp_path):
+    training.Trainer(_vae, digits, str(tmp_path), epochs=1, log_images=False).fit()
+    other = lambda: models.build("ae", (8, 8, 1), latent_dim=7)  # noqa: E731
+    with pytest.raises(ValueError, match="does not match this model"):
+        training.Trainer(other, digits, str(tmp_path), epochs=2, log_images=False).fit()
+
+
+class _DivergingAE(AE):
+    """Produces a NaN loss from step 20 on (the second epoch of digits at batch 100)."""
+
+    def regularizer(self, x, posterior, training=False):
+        optimizer = getattr(self, "optimizer", None)
+        step = optimizer.iterations if optimizer is not None else 0
+        poison = tf.where(step >= 20, np.nan, 0.0)
+        return tf.zeros_like(posterior["z"][:, 0]) + poison, {}
+
+
+def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(digits, tmp_path):
+    def build():
+        model = _DivergingAE((8, 8, 1), latent_dim=3)
+        model.build_for()
+        return model
+
+    trainer = training.Trainer(build, digits, str(tmp_path), epochs=5, steps_per_execution=1, log_images=False)
+    with pytest.raises(training.TrainingDiverged, match="NaN or infinite during training in epoch 2.*ckpt-1"):
+        trainer.fit()
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert latest.endswith("ckpt-1")
+    restored = build()
+    tf.train.Checkpoint(model=restored).restore(latest).expect_partial()
+    assert all(np.isfinite(w.numpy()).all() for w in restored.weights)
+
+
+def test_learning_rate_halves_on_plateau(digits, tmp_path):
+    trainer = training.Trainer(_vae, digits, str(tmp_path), epochs=1, patience=2, learning_rate=1e-3,
+                               log_images=False)
+    rates = [trainer._update_plateau(loss) for loss in [10.0, 9.0, 9.0, 9.0, 8.0, 8.5, 8.5]]
+    np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 2.5e-4], rtol=1e-6)
+
+
+def test_logs_history_and_tensorboard(digits, tmp_path):
+    training.Trainer(_vae, digits, str(tmp_path), epochs=2).fit()
+    with open(tmp_path / "logs" / "history.jsonl") as f:
+        records = [json.loads(line) for line in f]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert {"train/loss", "train/kl", "validation/loss", "learning_rate", "examples_per_second"} <= set(records[0])
+    events = [name for name in os.listdir(tmp_path / "logs") if name.startswith("events.out.tfevents")]
+    assert events
+    tags = set()
+    for event in tf.compat.v1.train.summary_iterator(str(tmp_path / "logs" / events[0])):
+        tags.update(value.tag for value in event.summary.value)
+    assert {"train/loss", "validation/loss", "validation_reconstructions_and_prior_samples"} <= tags
