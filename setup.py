@@ -13,7 +13,6 @@ INSTALL_REQUIRES = [
     "scikit-learn>=1.5,<2",
     "absl-py>=2.1,<3",
     "tensorboard==2.21.0",  # tf.summary needs it since TF 2.21 stopped depending on it; it is also the viewer.
-    "pillow>=10",  # Only for tests and tools that read PNG grids back; tfvae writes PNGs with TensorFlow.
     "numpy>=1.26",
 ]
 

@@ -4,6 +4,8 @@ Every registered model must have a golden here: `test_every_registered_model_has
 """
 from tfvae import models
 
+_MLP = {"latent_dim": 3, "network_kwargs": {"hidden_units": (16,)}}
+
 # name -> (example shape, constructor arguments). Small networks keep each contract test fast.
 MODEL_GOLDENS = {
     "ae": ((8, 8, 1), {"latent_dim": 3, "network_kwargs": {"hidden_units": (16,)}}),
@@ -14,7 +16,26 @@ MODEL_GOLDENS = {
                                       "likelihood": "gaussian_learned"}),
     "rae_conv": ((28, 28, 1), {"model": "rae", "latent_dim": 4, "network": "conv",
                                "network_kwargs": {"filters": (4, 8)}}),
+    "vae_flow_posterior": ((8, 8, 1), {"model": "vae", **_MLP, "posterior_flow_couplings": 2}),
+    "cv_vae": ((8, 8, 1), {**_MLP}),
+    "beta_vae_h": ((8, 8, 1), {**_MLP}),
+    "beta_vae_b": ((8, 8, 1), {**_MLP, "capacity_steps": 10}),
+    "beta_tcvae": ((8, 8, 1), {**_MLP, "dataset_size": 100}),
+    "beta_tcvae_mws": ((8, 8, 1), {"model": "beta_tcvae", **_MLP, "dataset_size": 100, "estimator": "mws"}),
+    "factor_vae": ((8, 8, 1), {**_MLP, "discriminator_units": (16, 16)}),
+    "info_vae": ((8, 8, 1), {**_MLP}),
+    "info_vae_imq": ((8, 8, 1), {"model": "info_vae", **_MLP, "kernel": "imq"}),
+    "wae_mmd": ((8, 8, 1), {**_MLP}),
+    "rae_gp": ((8, 8, 1), {**_MLP}),
+    "rae_sn": ((8, 8, 1), {**_MLP}),
+    "rae_sn_conv": ((28, 28, 1), {"model": "rae_sn", "latent_dim": 4, "network": "conv",
+                                  "network_kwargs": {"filters": (4, 8)}}),
 }
+# Every model of the VAE family also gets a golden with the decoupled prior (dpVAE).
+for _key in ("vae", "cv_vae", "beta_vae_h", "beta_vae_b", "beta_tcvae", "factor_vae", "info_vae"):
+    _shape, _kwargs = MODEL_GOLDENS[_key]
+    MODEL_GOLDENS[f"{_key}_decoupled"] = (_shape, {"model": _kwargs.get("model", _key), **_kwargs,
+                                                   "prior": "decoupled"})
 
 
 def build_golden(key):

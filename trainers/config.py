@@ -87,13 +87,15 @@ class TrainConfig:
             export_base=self.export_base or os.path.join(self.workdir, "export"),
         )
 
-    def model_arguments(self, is_image=True):
-        """Constructor arguments of the model (besides the input shape)."""
+    def model_arguments(self, splits):
+        """Constructor arguments of the model (besides the input shape) for data `splits`."""
         arguments = {"latent_dim": self.latent_dim, "network": self.network, "prior": self.prior, "seed": self.seed,
                      **self.model_kwargs}
         if self.likelihood is not None:
             arguments["likelihood"] = self.likelihood
-        if not is_image:
+        if getattr(registry.get("model", self.model), "needs_dataset_size", False):
+            arguments.setdefault("dataset_size", len(splits.train))
+        if not splits.is_image:
             arguments["likelihood_kwargs"] = {"bounded": False, **arguments.get("likelihood_kwargs", {})}
         return arguments
 

@@ -32,7 +32,7 @@ def run_main_job(config):
     write_config(config)
     strategy = training.make_strategy(config.strategy, tpu=config.tpu)
     trainer = training.Trainer(
-        lambda: models.build(config.model, splits.element_shape, **config.model_arguments(splits.is_image)),
+        lambda: models.build(config.model, splits.element_shape, **config.model_arguments(splits)),
         splits, config.workdir, strategy=strategy, epochs=config.epochs, batch_size=config.batch_size,
         learning_rate=config.learning_rate, seed=config.seed, patience=config.patience,
         steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile)
@@ -52,7 +52,7 @@ def load_run(workdir, checkpoint=None):
     """Rebuilds the config, data and model of a workdir, with the weights of its latest (or given) checkpoint."""
     config = read_config(workdir)
     splits = data.load(config.dataset, data_dir=config.data_dir, pad_to=config.pad_to, resize_to=config.resize_to)
-    model = models.build(config.model, splits.element_shape, **config.model_arguments(splits.is_image))
+    model = models.build(config.model, splits.element_shape, **config.model_arguments(splits))
     checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     if checkpoint is None:
         raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints; train first. Received: workdir={workdir!r}")

@@ -1,4 +1,5 @@
 """The interface shared by every ex-post density estimator over latents."""
+import abc
 import json
 import os
 import tempfile
@@ -12,10 +13,11 @@ _PARAMS_FILE = "params.npz"
 _CONFIG_FILE = "config.json"
 
 
-class DensityEstimator(tf.Module):
+class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
     """A density q(z) fitted to latent codes after training, used as a sampler (RAE paper, section 4).
 
-    Subclasses implement `_fit(latents) -> dict of float arrays` (the parameters) and `distribution()`, a TFP
+    Subclasses implement `_fit(latents) -> (parameters, info)` (dicts of float arrays and of JSON values) and
+    `distribution()`, a TFP
     distribution built from the parameter variables (built on each call so assignments and gradients flow).
     Everything else is shared: validation log-likelihood, stateless sampling, per-row seeded sampling for
     servable endpoints, and saving as weights plus JSON (never pickled).
@@ -27,14 +29,27 @@ class DensityEstimator(tf.Module):
         super().__init__()
         self.seed = int(seed)
         self.params = {}
-        self.fit_info = {}
+        # Kept as JSON text: tf.Module would otherwise track a plain dict and refuse to export it once it changes.
+        self._fit_info_json = "{}"
+
+    @property
+    def fit_info(self):
+        """What the last fit reported (sizes, log-likelihoods, timings, convergence)."""
+        return json.loads(self._fit_info_json)
+
+    @fit_info.setter
+    def fit_info(self, value):
+        # tf.Module's __setattr__ hands the setter a tracking wrapper of the dict; `default=dict` unwraps it.
+        self._fit_info_json = json.dumps(value, default=dict)
 
     # ---------------------------------------------------------------------------------------- to implement
+    @abc.abstractmethod
     def _fit(self, latents):
-        raise NotImplementedError(f"{type(self).__name__} must implement _fit(latents).")
+        """Returns (parameters: dict name -> array, info: dict of JSON values) fitted to `latents` [N, L]."""
 
+    @abc.abstractmethod
     def distribution(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement distribution().")
+        """Returns the TFP distribution of the fitted parameters."""
 
     def get_config(self):
         return {"seed": self.seed}
@@ -57,10 +72,10 @@ class DensityEstimator(tf.Module):
             (mean nats per latent vector): a validation value far below the training one means overfitting.
         """
         latents = _check_latents(latents, "latents")
-        params = self._fit(latents)
+        params, info = self._fit(latents)
         self.params = {name: tf.Variable(np.asarray(value, np.float32), trainable=False, name=name)
                        for name, value in params.items()}
-        info = {"num_train": int(len(latents)),
+        info = {**info, "num_train": int(len(latents)),
                 "train_log_likelihood": float(np.mean(self.log_prob(latents).numpy()))}
         if validation_latents is not None:
             validation_latents = _check_latents(validation_latents, "validation_latents", latents.shape[1])

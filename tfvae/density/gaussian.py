@@ -30,7 +30,7 @@ class Gaussian(DensityEstimator):
         mean = latents.mean(axis=0)
         covariance = np.atleast_2d(np.cov(latents, rowvar=False, bias=True))
         covariance += self.regularization * np.eye(len(mean))
-        return {"loc": mean, "scale_tril": np.linalg.cholesky(covariance)}
+        return {"loc": mean, "scale_tril": np.linalg.cholesky(covariance)}, {}
 
     def distribution(self):
         return tfd.MultivariateNormalTriL(loc=self.params["loc"], scale_tril=self.params["scale_tril"])

@@ -43,14 +43,9 @@ class GaussianMixture(DensityEstimator):
         mixture = SklearnGaussianMixture(n_components=self.num_components, covariance_type="full",
                                          max_iter=self.max_iter, reg_covar=self.regularization,
                                          random_state=self.seed).fit(latents)
-        self.fit_info_sklearn = {"converged": bool(mixture.converged_), "iterations": int(mixture.n_iter_)}
-        return {"logits": np.log(mixture.weights_), "loc": mixture.means_,
-                "scale_tril": np.linalg.cholesky(mixture.covariances_)}
-
-    def fit(self, latents, validation_latents=None):
-        info = super().fit(latents, validation_latents)
-        info.update(self.fit_info_sklearn)
-        return info
+        params = {"logits": np.log(mixture.weights_), "loc": mixture.means_,
+                  "scale_tril": np.linalg.cholesky(mixture.covariances_)}
+        return params, {"converged": bool(mixture.converged_), "em_iterations": int(mixture.n_iter_)}
 
     def distribution(self):
         return tfd.MixtureSameFamily(

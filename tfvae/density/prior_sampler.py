@@ -24,6 +24,12 @@ class PriorSampler(DensityEstimator):
     def latent_dim(self):
         return self.prior.latent_dim
 
+    def _fit(self, latents):
+        raise ValueError("The prior sampler is the model's prior; it is not fitted to latents.")
+
+    def distribution(self):
+        raise ValueError("The prior sampler exposes log_prob and sampling directly, not a TFP distribution.")
+
     def fit(self, latents, validation_latents=None):
         return {}
 

@@ -2,9 +2,18 @@
 from tfvae import registry
 from tfvae.models.ae import AE
 from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.beta_tcvae import BetaTCVAE
+from tfvae.models.beta_vae_b import BetaVAEB
+from tfvae.models.beta_vae_h import BetaVAEH
+from tfvae.models.cv_vae import CVVAE
+from tfvae.models.factor_vae import FactorVAE
+from tfvae.models.info_vae import InfoVAE
 from tfvae.models.rae import RAE
+from tfvae.models.rae_gp import RAEGP
 from tfvae.models.rae_l2 import RAEL2
+from tfvae.models.rae_sn import RAESN
 from tfvae.models.vae import VAE
+from tfvae.models.wae_mmd import WAEMMD
 
 
 def build(name, input_shape, **kwargs):
@@ -12,8 +21,3 @@ def build(name, input_shape, **kwargs):
     model = registry.get("model", name)(input_shape, **kwargs)
     model.build_for()
     return model
-
-
-def is_variational(model):
-    """Whether the model has a stochastic encoder whose prior is a meaningful sampler."""
-    return isinstance(model, VAE)

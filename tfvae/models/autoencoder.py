@@ -4,8 +4,8 @@ import tensorflow as tf
 
 from tfvae import registry
 
-# Salts that keep the noise of training, evaluation and sampling streams apart.
-_TRAIN_SALT, _TEST_SALT = 0, 1
+# Salts that keep the noise streams of training, evaluation and prior sampling apart.
+_TRAIN_SALT, _TEST_SALT, PRIOR_SALT = 0, 1, 2
 
 
 class Autoencoder(keras.Model):
@@ -34,6 +34,8 @@ class Autoencoder(keras.Model):
     """
 
     loss_terms = ()
+    # Whether the prior takes part in training (VAE family); a deterministic autoencoder only samples from it.
+    supports_learned_prior = False
 
     def __init__(self, input_shape, latent_dim=16, network="mlp", network_kwargs=None, likelihood="gaussian",
                  likelihood_kwargs=None, prior="standard", seed=0, **kwargs):
@@ -51,6 +53,10 @@ class Autoencoder(keras.Model):
         self.encoder, self.decoder = registry.get("network", network)(
             self.example_shape, self.encoder_outputs(self.latent_dim), self.latent_dim, **self.network_kwargs)
         self.likelihood = registry.get("likelihood", likelihood)(**self.likelihood_kwargs)
+        if prior != "standard" and not self.supports_learned_prior:
+            raise ValueError(f"--prior={prior} needs a model whose loss involves the prior (the VAE family); "
+                             f"{type(self).__name__} never evaluates p(z). Use the default prior and an ex-post "
+                             f"density instead. Received: prior={prior!r}")
         self.prior = registry.get("prior", prior)(self.latent_dim)
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("loss", "reconstruction", *self.loss_terms)}
@@ -73,6 +79,15 @@ class Autoencoder(keras.Model):
     def weight_penalty(self):
         """Returns a scalar added to the loss once per step (0 here)."""
         return tf.constant(0.0)
+
+    def auxiliary_layers(self):
+        """Layers trained by their own optimizer (discriminators); excluded from the autoencoder's update."""
+        return []
+
+    def autoencoder_variables(self):
+        """The variables the autoencoder loss updates: every trainable variable outside `auxiliary_layers`."""
+        excluded = {id(v) for layer in self.auxiliary_layers() for v in layer.trainable_variables}
+        return [v for v in self.trainable_variables if id(v) not in excluded]
 
     # ----------------------------------------------------------------------------------------- public API
     def encode(self, x):
@@ -127,7 +142,7 @@ class Autoencoder(keras.Model):
             terms = self.per_example_losses(x, training=True)
             penalty = self.weight_penalty()
             loss = tf.nn.compute_average_loss(terms["loss"]) + penalty / num_replicas
-        variables = self.trainable_variables
+        variables = self.autoencoder_variables()
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
         logs = {name: tf.reduce_mean(value) for name, value in terms.items()}
@@ -162,6 +177,7 @@ class Autoencoder(keras.Model):
         self.per_example_losses(tf.zeros((batch_size, *self.example_shape)), training=False)
         self.built = True
 
+
     def get_config(self):
         return {"input_shape": self.example_shape, "latent_dim": self.latent_dim, "network": self.network,
                 "network_kwargs": self.network_kwargs, "likelihood": self.likelihood_name,
@@ -170,7 +186,11 @@ class Autoencoder(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        # Built here because Keras assigns saved weights right after from_config: weights created lazily (flows,
+        # discriminators, priors) would otherwise be skipped silently.
+        model = cls(**config)
+        model.build_for()
+        return model
 
 
 def _features(data):

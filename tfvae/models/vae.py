@@ -1,50 +1,110 @@
-"""The variational autoencoder."""
+"""The variational autoencoder, the base of the VAE family."""
+import math
+
 import keras
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tfvae import registry
 from tfvae.models.autoencoder import _TEST_SALT, _TRAIN_SALT, Autoencoder
+from tfvae.priors import StandardNormal
+from tfvae.priors.coupling_network import CouplingNetwork
+
+tfb = tfp.bijectors
+_LOG_2PI = math.log(2.0 * math.pi)
 
 
 @registry.register("model", "vae")
 @keras.saving.register_keras_serializable("tfvae")
 class VAE(Autoencoder):
-    """Variational autoencoder with a diagonal Gaussian posterior and a choice of decoder likelihood.
+    """Variational autoencoder with a diagonal Gaussian posterior, optionally refined by a RealNVP flow.
 
     Math:
-        q(z|x) = N(mu(x), diag(sigma^2(x))),  z = mu + sigma * eps,  eps ~ N(0, I)   (reparameterization)
-        L = -log p(x | z) + KL[q(z|x) || p(z)]                                          (negative ELBO)
+        q(z|x): z_base = mu(x) + sigma(x) * eps, eps ~ N(0, I)   (reparameterization)
+                z = f(z_base) with an optional RealNVP flow f ("VAE + Flow" of the two-stage VAE paper, table 1)
+        L = -log p(x | z) + KL[q(z|x) || p(z)]                   (negative ELBO)
+        KL is closed-form for a Gaussian posterior and the standard prior; otherwise the one-sample estimate
+        log q(z|x) - log p(z) at the decoded sample (the decoupled prior: dpVAE eq. 5).
         Likelihoods: `bernoulli` (cross-entropy), `gaussian` (fixed gamma), `gaussian_learned` (scalar log gamma,
         two-stage VAE paper eq. 2).
 
-    The variants of the VAE family (beta-VAE, beta-TCVAE, ...) override `regularizer` only.
+    The variants of the VAE family override `posterior_parameters` (CV-VAE) or `regularizer` (beta-VAE,
+    beta-TCVAE, FactorVAE, InfoVAE) only. Every one works with `prior="decoupled"`.
 
     Args:
         likelihood: str. Defaults to "bernoulli".
+        posterior_flow_couplings: int. Affine couplings of a RealNVP flow applied to the posterior sample; 0 for
+            the plain Gaussian posterior. Defaults to 0.
         **kwargs: see `Autoencoder`.
     """
 
     loss_terms = ("kl",)
+    supports_learned_prior = True
 
-    def __init__(self, input_shape, likelihood="bernoulli", **kwargs):
+    def __init__(self, input_shape, likelihood="bernoulli", posterior_flow_couplings=0, **kwargs):
         super().__init__(input_shape, likelihood=likelihood, **kwargs)
+        self.posterior_flow_couplings = int(posterior_flow_couplings)
+        if self.posterior_flow_couplings and self.latent_dim < 2:
+            raise ValueError(f"A posterior flow needs latent_dim >= 2. Received: latent_dim={self.latent_dim}")
+        self.posterior_flow = [CouplingNetwork(self.latent_dim - self.latent_dim // 2, name=f"posterior_flow_{k}")
+                               for k in range(self.posterior_flow_couplings)]
 
     def encoder_outputs(self, latent_dim):
         return 2 * latent_dim
 
+    def posterior_parameters(self, x, training=False):
+        """Returns (z_mean, z_log_var) of the Gaussian posterior, each [B, L]."""
+        return tf.split(self.encoder(x, training=training), 2, axis=-1)
+
+    def _flow(self):
+        reverse = list(reversed(range(self.latent_dim)))
+        steps = []
+        for network in self.posterior_flow:
+            steps += [tfb.RealNVP(num_masked=self.latent_dim // 2,
+                                  shift_and_log_scale_fn=lambda h, units, net=network: net(h)),
+                      tfb.Permute(permutation=reverse)]
+        return tfb.Chain(list(reversed(steps)))
+
     def posterior(self, x, training=False):
-        z_mean, z_log_var = tf.split(self.encoder(x, training=training), 2, axis=-1)
+        z_mean, z_log_var = self.posterior_parameters(x, training=training)
         # The loss is always the one-sample negative ELBO (validation included, with its own noise stream);
-        # `encode` and `reconstruct` use the mean.
+        # `encode` and `reconstruct` use the posterior mean.
         seed = self.noise_seed(_TRAIN_SALT if training else _TEST_SALT)
         epsilon = tf.random.stateless_normal(tf.shape(z_mean), seed=seed, dtype=z_mean.dtype)
         z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
-        return {"z": z, "z_mean": z_mean, "z_log_var": z_log_var}
+        result = {"z": z, "z_mean": z_mean, "z_log_var": z_log_var}
+        if self.posterior_flow:
+            flow = self._flow()
+            base_log_q = -0.5 * tf.reduce_sum(tf.square(epsilon) + z_log_var + _LOG_2PI, axis=-1)
+            result["z"] = flow.forward(z)
+            result["log_q"] = base_log_q - flow.forward_log_det_jacobian(z, event_ndims=1)
+            # The representation of x is the flow applied to the posterior mean.
+            result["z_mean"] = flow.forward(z_mean)
+        return result
 
     def kl_divergence(self, posterior):
-        """KL[q(z|x) || p(z)] per example under the model's prior."""
+        """KL[q(z|x) || p(z)] per example under the model's prior (see the class docstring)."""
+        if "log_q" in posterior:
+            return posterior["log_q"] - self.prior.log_prob(posterior["z"])
         return self.prior.kl_divergence(posterior["z_mean"], posterior["z_log_var"], posterior["z"])
+
+    def log_posterior(self, posterior):
+        """log q(z|x) of the posterior sample, shape [B]."""
+        if "log_q" in posterior:
+            return posterior["log_q"]
+        z, mean, log_var = posterior["z"], posterior["z_mean"], posterior["z_log_var"]
+        return -0.5 * tf.reduce_sum(tf.square(z - mean) * tf.exp(-log_var) + log_var + _LOG_2PI, axis=-1)
 
     def regularizer(self, x, posterior, training=False):
         kl = self.kl_divergence(posterior)
         return kl, {"kl": kl}
+
+    def build_for(self, batch_size=2):
+        super().build_for(batch_size)
+        if isinstance(self.prior, StandardNormal):
+            return
+        # Make sure the prior's weights exist even if the variant's loss does not evaluate log p(z).
+        self.prior.log_prob(tf.zeros((batch_size, self.latent_dim)))
+
+    def get_config(self):
+        return {**super().get_config(), "posterior_flow_couplings": self.posterior_flow_couplings}

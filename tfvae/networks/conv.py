@@ -2,6 +2,7 @@
 import keras
 
 from tfvae import registry
+from tfvae.networks.spectral import spectral_wrapper
 
 RAE_FILTERS = (128, 256, 512, 1024)
 
@@ -24,7 +25,8 @@ def _conv_block(layer, batch_norm):
 
 
 @registry.register("network", "rae_conv")
-def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS, kernel_size=4, batch_norm=True):
+def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS, kernel_size=4, batch_norm=True,
+                   spectral_normalization=False):
     """Builds the RAE paper's convolutional encoder and decoder (appendix A).
 
     Encoder: one stride-2 Conv-BN-ReLU per entry of `filters`, then a dense layer. Decoder: a dense layer to a
@@ -40,6 +42,8 @@ def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS
         filters: tuple of int. Encoder filters. Defaults to the paper's (128, 256, 512, 1024).
         kernel_size: int. 4 for MNIST/CIFAR, 5 for CelebA. Defaults to 4.
         batch_norm: bool. The paper applies batch normalization in every model. Defaults to True.
+        spectral_normalization: bool. Wrap every decoder layer with weights in `keras.layers.SpectralNormalization`
+            (RAE-SN). Defaults to False.
 
     Returns:
         (encoder, decoder): keras.Model pair.
@@ -60,22 +64,22 @@ def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS
     encoder_layers += [keras.layers.Flatten(), keras.layers.Dense(encoder_outputs)]
     encoder = keras.Sequential(encoder_layers, name="encoder")
 
+    wrap = spectral_wrapper(spectral_normalization)
     decoder_filters = list(reversed(filters[:-1]))
-    decoder_layers = [keras.Input((latent_dim,)), keras.layers.Dense(base_h * base_w * filters[-1])]
+    decoder_layers = [keras.Input((latent_dim,)), wrap(keras.layers.Dense(base_h * base_w * filters[-1]))]
     if batch_norm:
         decoder_layers.append(keras.layers.BatchNormalization())
     decoder_layers += [keras.layers.ReLU(), keras.layers.Reshape((base_h, base_w, filters[-1]))]
     for step in range(steps_h):
         f = decoder_filters[min(step, len(decoder_filters) - 1)]
-        decoder_layers += _conv_block(keras.layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same"),
+        decoder_layers += _conv_block(wrap(keras.layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same")),
                                       batch_norm)
-    decoder_layers.append(keras.layers.Conv2DTranspose(channels, kernel_size, strides=1, padding="same"))
+    decoder_layers.append(wrap(keras.layers.Conv2DTranspose(channels, kernel_size, strides=1, padding="same")))
     decoder = keras.Sequential(decoder_layers, name="decoder")
     return encoder, decoder
 
 
 @registry.register("network", "conv")
-def build_conv(input_shape, encoder_outputs, latent_dim, filters=(32, 64, 128), kernel_size=4, batch_norm=True):
+def build_conv(input_shape, encoder_outputs, latent_dim, filters=(32, 64, 128), **kwargs):
     """The RAE architecture at CPU scale: 32-64-128 filters (the throughput benchmark's network)."""
-    return build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=filters, kernel_size=kernel_size,
-                          batch_norm=batch_norm)
+    return build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=filters, **kwargs)

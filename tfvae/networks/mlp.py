@@ -4,10 +4,12 @@ import math
 import keras
 
 from tfvae import registry
+from tfvae.networks.spectral import spectral_wrapper
 
 
 @registry.register("network", "mlp")
-def build_mlp(input_shape, encoder_outputs, latent_dim, hidden_units=(512, 256), activation="relu"):
+def build_mlp(input_shape, encoder_outputs, latent_dim, hidden_units=(512, 256), activation="relu",
+              spectral_normalization=False):
     """Builds an MLP encoder and its mirror-image decoder.
 
     Args:
@@ -17,6 +19,8 @@ def build_mlp(input_shape, encoder_outputs, latent_dim, hidden_units=(512, 256),
         hidden_units: tuple of int. Hidden widths of the encoder; the decoder uses them reversed. Defaults to
             (512, 256).
         activation: str. Hidden activation. Defaults to "relu".
+        spectral_normalization: bool. Wrap every decoder layer in `keras.layers.SpectralNormalization` (RAE-SN).
+            Defaults to False.
 
     Returns:
         (encoder, decoder): keras.Model pair.
@@ -25,8 +29,9 @@ def build_mlp(input_shape, encoder_outputs, latent_dim, hidden_units=(512, 256),
     encoder = keras.Sequential([keras.Input(input_shape), keras.layers.Flatten()]
                                + [keras.layers.Dense(u, activation=activation) for u in hidden_units]
                                + [keras.layers.Dense(encoder_outputs)], name="encoder")
+    wrap = spectral_wrapper(spectral_normalization)
     decoder = keras.Sequential([keras.Input((latent_dim,))]
-                               + [keras.layers.Dense(u, activation=activation) for u in reversed(hidden_units)]
-                               + [keras.layers.Dense(math.prod(input_shape)), keras.layers.Reshape(input_shape)],
+                               + [wrap(keras.layers.Dense(u, activation=activation)) for u in reversed(hidden_units)]
+                               + [wrap(keras.layers.Dense(math.prod(input_shape))), keras.layers.Reshape(input_shape)],
                                name="decoder")
     return encoder, decoder

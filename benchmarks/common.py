@@ -1,0 +1,41 @@
+"""Helpers shared by the benchmarks: medians over repeats, a printed table, a JSON record."""
+import json
+import os
+import platform
+import statistics
+import time
+
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def median_and_spread(values):
+    """Returns (median, min, max) of a list of numbers."""
+    return statistics.median(values), min(values), max(values)
+
+
+def print_table(title, rows, columns):
+    """Prints rows (dicts) as a fixed-width table with the given columns."""
+    widths = {c: max(len(c), *(len(_format(r.get(c))) for r in rows)) for c in columns}
+    print(f"\n{title}")
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    print("  ".join("-" * widths[c] for c in columns))
+    for row in rows:
+        print("  ".join(_format(row.get(c)).ljust(widths[c]) for c in columns))
+
+
+def write_json(name, payload):
+    """Writes benchmarks/results/NAME.json with the machine description; returns the path."""
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    path = os.path.join(RESULTS_DIR, f"{name}.json")
+    payload = {"benchmark": name, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": {
+        "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "python": platform.python_version()}, **payload}
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2)
+    return path
+
+
+def _format(value):
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return "" if value is None else str(value)
