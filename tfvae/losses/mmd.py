@@ -41,8 +41,10 @@ def imq_kernel(x, y, scales=WAE_SCALES, latent_dim=None):
 KERNELS = {"rbf": rbf_kernel, "imq": imq_kernel}
 
 
-def mmd(x, y, kernel="rbf"):
+def mmd(x, y, kernel="rbf", **kernel_kwargs):
     """Unbiased estimate of MMD^2 between samples x [N, L] and y [M, L] (N, M >= 2). Returns a scalar.
+
+    `kernel_kwargs` go to the kernel (`bandwidth` for rbf, `scales` for imq).
 
     Math:
         MMD^2 = 1/(N(N-1)) sum_{i != j} k(x_i, x_j) + 1/(M(M-1)) sum_{i != j} k(y_i, y_j)
@@ -50,7 +52,9 @@ def mmd(x, y, kernel="rbf"):
     """
     if kernel not in KERNELS:
         raise ValueError(f"Unknown MMD kernel {kernel!r}; expected one of {sorted(KERNELS)}. Received: {kernel!r}")
-    k = KERNELS[kernel]
+    def k(a, b):
+        return KERNELS[kernel](a, b, **kernel_kwargs)
+
     n = tf.cast(tf.shape(x)[0], x.dtype)
     m = tf.cast(tf.shape(y)[0], x.dtype)
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
