@@ -134,13 +134,16 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
     for name in sorted(samplers):
         archive.add_endpoint(f"sample_{name}", tf.function(endpoints.sampler_endpoint(name)), [seed_spec])
     archive.add_endpoint("decode", tf.function(endpoints.decode), [latent_spec])
-    archive.add_endpoint("encode", tf.function(endpoints.encode), [image_spec])
-    archive.add_endpoint("reconstruct", tf.function(endpoints.reconstruct), [image_spec])
+    names = ["sample", *[f"sample_{n}" for n in sorted(samplers)], "decode"]
+    if model.has_encoder:  # GANs have no encoder.
+        archive.add_endpoint("encode", tf.function(endpoints.encode), [image_spec])
+        archive.add_endpoint("reconstruct", tf.function(endpoints.reconstruct), [image_spec])
+        names += ["encode", "reconstruct"]
 
     full_metadata = {
         "model": type(model).__name__, "example_shape": list(model.example_shape), "latent_dim": model.latent_dim,
         "samplers": sorted(samplers), "default_sampler": default_sampler, "max_batch_size": int(max_batch_size),
-        "endpoints": ["sample", *[f"sample_{n}" for n in sorted(samplers)], "decode", "encode", "reconstruct"],
+        "endpoints": names,
         "model_config": model.get_config(), **(metadata or {}),
     }
     try:

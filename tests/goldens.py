@@ -30,6 +30,15 @@ MODEL_GOLDENS = {
     "rae_sn": ((8, 8, 1), {**_MLP}),
     "rae_sn_conv": ((28, 28, 1), {"model": "rae_sn", "latent_dim": 4, "network": "conv",
                                   "network_kwargs": {"filters": (4, 8)}}),
+    "aae": ((8, 8, 1), {**_MLP}),
+    "vgh": ((8, 8, 1), {**_MLP}),
+    "vgh_pp": ((8, 8, 1), {**_MLP}),
+    "veegan": ((8, 8, 1), {**_MLP}),
+    "dcgan": ((8, 8, 1), {**_MLP}),
+    "wgan_gp": ((8, 8, 1), {**_MLP}),
+    "dcgan_conv": ((28, 28, 1), {"model": "dcgan", "latent_dim": 3, "network": "dcgan"}),
+    "vgh_pp_conv": ((28, 28, 1), {"model": "vgh_pp", "latent_dim": 3, "network": "dcgan"}),
+    "vae_infogan": ((28, 28, 1), {"model": "vae", "latent_dim": 3, "network": "infogan"}),
 }
 # Every model of the VAE family also gets a golden with the decoupled prior (dpVAE).
 for _key in ("vae", "cv_vae", "beta_vae_h", "beta_vae_b", "beta_tcvae", "factor_vae", "info_vae"):

@@ -77,6 +77,9 @@ def fit_densities(workdir, names, components=10, model=None, splits=None):
     if model is None:
         config, splits, model = load_run(workdir)
         del config
+    if not model.has_encoder:
+        logging.info("%s has no encoder: no ex-post density to fit; it samples from its prior.", type(model).__name__)
+        return {}
     train_latents = encode_split(model, splits, "train")
     validation_latents = encode_split(model, splits, "validation")
     reports = {}

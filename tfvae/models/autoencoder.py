@@ -34,8 +34,14 @@ class Autoencoder(keras.Model):
     """
 
     loss_terms = ()
+    # Tracked by every model of the family; GANs have no reconstruction.
+    base_terms = ("loss", "reconstruction")
     # Whether the prior takes part in training (VAE family); a deterministic autoencoder only samples from it.
     supports_learned_prior = False
+    # GANs (DCGAN, WGAN-GP) have a generator but no encoder.
+    has_encoder = True
+    # Adam's moments for the model's optimizers; adversarial models use (0.5, 0.9) (Rosca et al., appendix K).
+    adam_betas = (0.9, 0.999)
 
     def __init__(self, input_shape, latent_dim=16, network="mlp", network_kwargs=None, likelihood="gaussian",
                  likelihood_kwargs=None, prior="standard", seed=0, **kwargs):
@@ -50,16 +56,16 @@ class Autoencoder(keras.Model):
         self.likelihood_kwargs = dict(likelihood_kwargs or {})
         self.prior_name = prior
         self.seed = int(seed)
-        self.encoder, self.decoder = registry.get("network", network)(
+        encoder, self.decoder = registry.get("network", network)(
             self.example_shape, self.encoder_outputs(self.latent_dim), self.latent_dim, **self.network_kwargs)
+        self.encoder = encoder if self.has_encoder else None
         self.likelihood = registry.get("likelihood", likelihood)(**self.likelihood_kwargs)
         if prior != "standard" and not self.supports_learned_prior:
             raise ValueError(f"--prior={prior} needs a model whose loss involves the prior (the VAE family); "
                              f"{type(self).__name__} never evaluates p(z). Use the default prior and an ex-post "
                              f"density instead. Received: prior={prior!r}")
         self.prior = registry.get("prior", prior)(self.latent_dim)
-        self.trackers = {name: keras.metrics.Mean(name=name)
-                         for name in ("loss", "reconstruction", *self.loss_terms)}
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in (*self.base_terms, *self.loss_terms)}
 
     # ----------------------------------------------------------------------------------------------- hooks
     def encoder_outputs(self, latent_dim):
@@ -92,6 +98,9 @@ class Autoencoder(keras.Model):
     # ----------------------------------------------------------------------------------------- public API
     def encode(self, x):
         """Maps examples to latents (the posterior mean), in inference mode."""
+        if not self.has_encoder:
+            raise ValueError(f"{type(self).__name__} is a GAN: it has a generator but no encoder, so it cannot encode "
+                             f"or reconstruct, and ex-post densities cannot be fitted to it. Sample from its prior.")
         return self.posterior(x, training=False)["z_mean"]
 
     def decode(self, z):

@@ -4,6 +4,8 @@
     decoder: latents [B, latent_dim] -> raw outputs [B, *input_shape] (a likelihood maps them to a mean)
 """
 from tfvae.networks.conv import build_conv, build_rae_conv
+from tfvae.networks.dcgan import build_dcgan, build_dcgan_discriminator
 from tfvae.networks.discriminators import build_mlp_discriminator
+from tfvae.networks.infogan import build_infogan
 from tfvae.networks.mlp import build_mlp
 from tfvae.networks.spectral import spectral_wrapper

@@ -46,14 +46,15 @@ class Trainer:
         steps_per_execution: int. Training steps run per call into the compiled loop; larger values cut Python
             overhead. Defaults to 20.
         jit_compile: bool. Compile the per-replica step with XLA (what TPUs need). Defaults to False.
-        adam_beta_1, adam_beta_2: float. Adam moments. Default to Keras' 0.9 and 0.999.
+        adam_beta_1, adam_beta_2: float or None. Adam moments; None takes the model's `adam_betas` ((0.9, 0.999), or
+            (0.5, 0.9) for adversarial models).
         log_images: bool. Write a reconstruction and sample grid to TensorBoard every epoch. Defaults to True.
         max_to_keep: int. Checkpoints kept. Defaults to 3.
     """
 
     def __init__(self, model_fn, splits, workdir, strategy=None, epochs=100, batch_size=100, learning_rate=1e-3,
                  seed=0, patience=10, min_delta=1e-4, min_learning_rate=1e-6, steps_per_execution=20,
-                 jit_compile=False, adam_beta_1=0.9, adam_beta_2=0.999, log_images=True, max_to_keep=3):
+                 jit_compile=False, adam_beta_1=None, adam_beta_2=None, log_images=True, max_to_keep=3):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1. Received: epochs={epochs}")
         if learning_rate <= 0:
@@ -79,7 +80,9 @@ class Trainer:
         keras.utils.set_random_seed(self.seed)
         with self.strategy.scope():
             self.model = model_fn()
-            self.optimizer = keras.optimizers.Adam(learning_rate, beta_1=adam_beta_1, beta_2=adam_beta_2)
+            beta_1, beta_2 = self.model.adam_betas
+            self.optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1 if adam_beta_1 is None else adam_beta_1,
+                                                   beta_2=beta_2 if adam_beta_2 is None else adam_beta_2)
             self.model.compile(optimizer=self.optimizer)
             # Optimizer variables must exist inside the scope (NOTES.md) and before a checkpoint is restored.
             self.optimizer.build(self.model.trainable_variables)
@@ -234,10 +237,12 @@ class Trainer:
                 if name != "epoch":
                     tf.summary.scalar(name, value)
             if self.log_images:
-                x = self.splits.as_float("validation")[:8]
-                reconstructions = self.model.reconstruct(tf.constant(x)).numpy()
                 samples = self.model.decode(self.model.prior.sample(8, tf.constant([self.seed, 0]))).numpy()
-                grid = image_utils.grid(np.concatenate([x, reconstructions, samples]), columns=8)
+                rows = [samples]
+                if self.model.has_encoder:
+                    x = self.splits.as_float("validation")[:8]
+                    rows = [x, self.model.reconstruct(tf.constant(x)).numpy(), samples]
+                grid = image_utils.grid(np.concatenate(rows), columns=8)
                 tf.summary.image("validation_reconstructions_and_prior_samples", grid[None])
         self.writer.flush()
 
