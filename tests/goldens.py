@@ -30,6 +30,7 @@ MODEL_GOLDENS = {
     "rae_sn": ((8, 8, 1), {**_MLP}),
     "rae_sn_conv": ((28, 28, 1), {"model": "rae_sn", "latent_dim": 4, "network": "conv",
                                   "network_kwargs": {"filters": (4, 8)}}),
+    "two_stage_vae": ((8, 8, 1), {**_MLP, "second_stage_epochs": 1}),
     "aae": ((8, 8, 1), {**_MLP}),
     "vgh": ((8, 8, 1), {**_MLP}),
     "vgh_pp": ((8, 8, 1), {**_MLP}),
@@ -41,7 +42,8 @@ MODEL_GOLDENS = {
     "vae_infogan": ((28, 28, 1), {"model": "vae", "latent_dim": 3, "network": "infogan"}),
 }
 # Every model of the VAE family also gets a golden with the decoupled prior (dpVAE).
-for _key in ("vae", "cv_vae", "beta_vae_h", "beta_vae_b", "beta_tcvae", "factor_vae", "info_vae"):
+VAE_FAMILY = ("vae", "cv_vae", "beta_vae_h", "beta_vae_b", "beta_tcvae", "factor_vae", "info_vae", "two_stage_vae")
+for _key in VAE_FAMILY:
     _shape, _kwargs = MODEL_GOLDENS[_key]
     MODEL_GOLDENS[f"{_key}_decoupled"] = (_shape, {"model": _kwargs.get("model", _key), **_kwargs,
                                                    "prior": "decoupled"})

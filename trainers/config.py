@@ -23,6 +23,8 @@ class TrainConfig:
     data_dir: Optional[str] = None
     pad_to: Optional[int] = None
     resize_to: Optional[int] = None
+    max_train_examples: Optional[int] = None
+    max_validation_examples: Optional[int] = None
     network: Optional[str] = None
     latent_dim: Optional[int] = None
     likelihood: Optional[str] = None
@@ -56,6 +58,9 @@ class TrainConfig:
         for field in ("epochs", "batch_size", "components", "steps_per_execution"):
             if getattr(self, field) < 1:
                 raise ValueError(f"--{field} must be at least 1. Received: {field}={getattr(self, field)}")
+        for field in ("max_train_examples", "max_validation_examples"):
+            if getattr(self, field) is not None and getattr(self, field) < 1:
+                raise ValueError(f"--{field} must be at least 1. Received: {getattr(self, field)}")
         if self.latent_dim is not None and self.latent_dim < 1:
             raise ValueError(f"--latent_dim must be at least 1. Received: latent_dim={self.latent_dim}")
         if not self.learning_rate > 0:
@@ -78,12 +83,18 @@ class TrainConfig:
         likelihood = self.likelihood
         if not images and likelihood is None:
             likelihood = "gaussian"  # Bernoulli makes no sense for unbounded points.
+        model_class = registry.get("model", self.model)
+        densities = tuple(dict.fromkeys((*self.densities, *model_class.ex_post_densities)))
+        # The RAE paper's ranking of ex-post samplers: GMM, then one Gaussian, then the prior.
+        preferred = model_class.preferred_sampler or next(
+            (name for name in ("gmm", "gaussian") if name in densities), "prior")
         return dataclasses.replace(
             self,
             network=self.network or ("rae_conv" if images and size >= 28 else "mlp"),
             latent_dim=self.latent_dim or (16 if images else 2),
             likelihood=likelihood,
-            default_sampler=self.default_sampler or ("gmm" if "gmm" in self.densities else "prior"),
+            densities=densities,
+            default_sampler=self.default_sampler or preferred,
             export_base=self.export_base or os.path.join(self.workdir, "export"),
         )
 

@@ -17,6 +17,8 @@ def define_train_flags():
     flags.DEFINE_string("data_dir", None, "IDX folder (fashion_mnist) or prepared TFDS data_dir.")
     flags.DEFINE_integer("pad_to", None, "Zero-pad images to this size (RAE protocol: 32 for 28 px).")
     flags.DEFINE_integer("resize_to", None, "Resize images to this size.")
+    flags.DEFINE_integer("max_train_examples", None, "Train on the first N training examples only (a quick look).")
+    flags.DEFINE_integer("max_validation_examples", None, "Validate on the first N validation examples only.")
     flags.DEFINE_string("network", None, "mlp, conv or rae_conv; default by data (mlp below 28 px).")
     flags.DEFINE_integer("latent_dim", None, "Latent dimensions; default 16 for images, 2 for points.")
     flags.DEFINE_string("likelihood", None, "Decoder likelihood: bernoulli, gaussian, gaussian_learned.")
@@ -49,7 +51,9 @@ def train_config_from_flags():
         raise ValueError(f"--model_kwargs must be a JSON object. Received: {f.model_kwargs!r}")
     return TrainConfig(
         workdir=f.workdir, model=f.model, dataset=f.dataset, data_dir=f.data_dir, pad_to=f.pad_to,
-        resize_to=f.resize_to, network=f.network, latent_dim=f.latent_dim, likelihood=f.likelihood, prior=f.prior,
+        resize_to=f.resize_to, max_train_examples=f.max_train_examples,
+        max_validation_examples=f.max_validation_examples, network=f.network, latent_dim=f.latent_dim,
+        likelihood=f.likelihood, prior=f.prior,
         model_kwargs=model_kwargs, epochs=f.epochs, batch_size=f.batch_size, learning_rate=f.learning_rate,
         seed=f.seed, strategy=f.strategy, tpu=f.tpu, patience=f.patience, steps_per_execution=f.steps_per_execution,
         jit_compile=f.jit_compile, densities=tuple(f.density), components=f.components,

@@ -2,6 +2,7 @@
 
 Each job reads and writes one workdir (DESIGN.md section 2).
 """
+import dataclasses
 import json
 import os
 import time
@@ -27,7 +28,7 @@ def run_main_job(config):
         dict with the training history, density fit reports, export path and sample grid path.
     """
     config.validate()
-    splits = data.load(config.dataset, data_dir=config.data_dir, pad_to=config.pad_to, resize_to=config.resize_to)
+    splits = load_data(config)
     config = config.resolve(splits)
     write_config(config)
     strategy = training.make_strategy(config.strategy, tpu=config.tpu)
@@ -48,10 +49,22 @@ def run_main_job(config):
     return {"history": history, "densities": densities, "export": export_path, "samples": grid_path}
 
 
+def load_data(config):
+    """The run's data splits, with the training and validation splits cut to `max_train_examples` and
+    `max_validation_examples` when set (the test split is never cut)."""
+    splits = data.load(config.dataset, data_dir=config.data_dir, pad_to=config.pad_to, resize_to=config.resize_to)
+    for split, limit in (("train", config.max_train_examples), ("validation", config.max_validation_examples)):
+        if limit:
+            labels = splits.labels(split)
+            splits = dataclasses.replace(splits, **{split: splits.split(split)[:limit],
+                                                    f"{split}_labels": None if labels is None else labels[:limit]})
+    return splits
+
+
 def load_run(workdir, checkpoint=None):
     """Rebuilds the config, data and model of a workdir, with the weights of its latest (or given) checkpoint."""
     config = read_config(workdir)
-    splits = data.load(config.dataset, data_dir=config.data_dir, pad_to=config.pad_to, resize_to=config.resize_to)
+    splits = load_data(config)
     model = models.build(config.model, splits.element_shape, **config.model_arguments(splits))
     checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     if checkpoint is None:
@@ -62,10 +75,28 @@ def load_run(workdir, checkpoint=None):
 
 
 def encode_split(model, splits, split, batch_size=500):
-    """Encodes a whole split to latents (posterior means) [N, L] as a NumPy array."""
+    """Encodes a whole split: (posterior means [N, L], posterior log-variances [N, L] or None) as NumPy arrays."""
     x = splits.as_float(split)
-    encode = tf.function(model.encode)
-    return np.concatenate([encode(tf.constant(x[i:i + batch_size])).numpy() for i in range(0, len(x), batch_size)])
+    variational = hasattr(model, "posterior_parameters")
+    encode = tf.function(model.posterior_parameters if variational else model.encode)
+    means, log_variances = [], []
+    for start in range(0, len(x), batch_size):
+        result = encode(tf.constant(x[start:start + batch_size]))
+        if variational:
+            means.append(result[0].numpy())
+            log_variances.append(result[1].numpy())
+        else:
+            means.append(result.numpy())
+    return np.concatenate(means), (np.concatenate(log_variances) if variational else None)
+
+
+def make_density(name, model, components=10):
+    """The estimator `name` with this run's settings (the model's own second stage for the two-stage VAE)."""
+    if name == "gmm":
+        return registry.get("density", name)(num_components=components)
+    if name == "two_stage" and hasattr(model, "second_stage"):
+        return model.second_stage()
+    return registry.get("density", name)()
 
 
 def fit_densities(workdir, names, components=10, model=None, splits=None):
@@ -80,14 +111,16 @@ def fit_densities(workdir, names, components=10, model=None, splits=None):
     if not model.has_encoder:
         logging.info("%s has no encoder: no ex-post density to fit; it samples from its prior.", type(model).__name__)
         return {}
-    train_latents = encode_split(model, splits, "train")
-    validation_latents = encode_split(model, splits, "validation")
+    train_latents, train_log_variances = encode_split(model, splits, "train")
+    validation_latents, _ = encode_split(model, splits, "validation")
     reports = {}
     for name in names:
-        kwargs = {"num_components": components} if name == "gmm" else {}
-        estimator = registry.get("density", name)(**kwargs)
+        estimator = make_density(name, model, components)
         started = time.perf_counter()
-        report = estimator.fit(train_latents, validation_latents)
+        if getattr(estimator, "uses_posterior_variances", False):
+            report = estimator.fit(train_latents, validation_latents, posterior_log_variances=train_log_variances)
+        else:
+            report = estimator.fit(train_latents, validation_latents)
         report["fit_seconds"] = time.perf_counter() - started
         estimator.fit_info = report
         estimator.save(os.path.join(workdir, "density", name))

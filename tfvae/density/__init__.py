@@ -3,3 +3,4 @@ from tfvae.density.density_estimator import DensityEstimator
 from tfvae.density.gaussian import Gaussian
 from tfvae.density.gmm import GaussianMixture
 from tfvae.density.prior_sampler import PriorSampler
+from tfvae.density.two_stage import TwoStage

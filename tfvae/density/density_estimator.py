@@ -47,9 +47,10 @@ class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
     def _fit(self, latents):
         """Returns (parameters: dict name -> array, info: dict of JSON values) fitted to `latents` [N, L]."""
 
-    @abc.abstractmethod
     def distribution(self):
-        """Returns the TFP distribution of the fitted parameters."""
+        """Returns the TFP distribution of the fitted parameters (estimators without one override the methods
+        that use it: log_prob, sample, sample_from_seeds)."""
+        raise TypeError(f"{type(self).__name__} has no closed-form TFP distribution; use log_prob and sample.")
 
     def get_config(self):
         return {"seed": self.seed}
@@ -73,8 +74,7 @@ class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
         """
         latents = _check_latents(latents, "latents")
         params, info = self._fit(latents)
-        self.params = {name: tf.Variable(np.asarray(value, np.float32), trainable=False, name=name)
-                       for name, value in params.items()}
+        self.set_params(params)
         info = {**info, "num_train": int(len(latents)),
                 "train_log_likelihood": float(np.mean(self.log_prob(latents).numpy()))}
         if validation_latents is not None:
@@ -128,9 +128,14 @@ class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
             config = json.load(f)
         estimator = registry.get("density", config["name"])(**config["config"])
         with np.load(params_path, allow_pickle=False) as params:
-            estimator.params = {name: tf.Variable(params[name], trainable=False, name=name) for name in params.files}
+            estimator.set_params({name: params[name] for name in params.files})
         estimator.fit_info = config.get("fit_info", {})
         return estimator
+
+    def set_params(self, arrays):
+        """Holds fitted parameters (dict name -> array) as non-trainable variables."""
+        self.params = {name: tf.Variable(np.asarray(value, np.float32), trainable=False, name=name)
+                       for name, value in arrays.items()}
 
     def _check_fitted(self):
         if not self.is_fitted:

@@ -14,6 +14,7 @@ from tfvae.models.rae import RAE
 from tfvae.models.rae_gp import RAEGP
 from tfvae.models.rae_l2 import RAEL2
 from tfvae.models.rae_sn import RAESN
+from tfvae.models.two_stage_vae import TwoStageVAE
 from tfvae.models.vae import VAE
 from tfvae.models.veegan import VEEGAN
 from tfvae.models.vgh import VGH

@@ -40,6 +40,10 @@ class Autoencoder(keras.Model):
     supports_learned_prior = False
     # GANs (DCGAN, WGAN-GP) have a generator but no encoder.
     has_encoder = True
+    # Ex-post densities the binaries always fit for this model, and the sampler its export prefers (None: the
+    # configuration's choice, `gmm` by default).
+    ex_post_densities = ()
+    preferred_sampler = None
     # Adam's moments for the model's optimizers; adversarial models use (0.5, 0.9) (Rosca et al., appendix K).
     adam_betas = (0.9, 0.999)
 

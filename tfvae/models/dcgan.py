@@ -23,6 +23,7 @@ class DCGAN(AdversarialAutoencoder):
     """
 
     has_encoder = False
+    preferred_sampler = "prior"
     base_terms = ("loss",)
     loss_terms = ("d_loss",)
     discriminator_names = ("data_discriminator_net",)

@@ -8,4 +8,5 @@ from tfvae.networks.dcgan import build_dcgan, build_dcgan_discriminator
 from tfvae.networks.discriminators import build_mlp_discriminator
 from tfvae.networks.infogan import build_infogan
 from tfvae.networks.mlp import build_mlp
+from tfvae.networks.skip_mlp import build_skip_mlp
 from tfvae.networks.spectral import spectral_wrapper

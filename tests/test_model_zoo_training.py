@@ -1,0 +1,46 @@
+"""Every registered model trains through the binaries' job (train, densities, export, sample grid)."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.goldens import VAE_FAMILY
+from tfvae import registry
+from trainers import jobs
+from trainers.config import TrainConfig
+
+pytestmark = pytest.mark.slow
+
+# Settings that keep one epoch of every model to seconds on 2 cores.
+_FAST = {"factor_vae": {"discriminator_units": [256, 256]}, "two_stage_vae": {"second_stage_epochs": 2}}
+CASES = ([(name, "standard") for name in registry.names("model")]
+         + [(name, "decoupled") for name in VAE_FAMILY])
+
+
+@pytest.mark.parametrize("model, prior", CASES)
+def test_one_epoch_on_digits_writes_a_sample_grid(model, prior, tmp_path):
+    config = TrainConfig(workdir=str(tmp_path), model=model, prior=prior, epochs=1, densities=("gaussian",),
+                         model_kwargs=_FAST.get(model, {}))
+    result = jobs.run_main_job(config)
+    record = result["history"][0]
+    assert all(np.isfinite(v) for k, v in record.items() if k.startswith(("train/", "validation/"))), record
+    png = tf.io.decode_png(tf.io.read_file(result["samples"]))
+    assert png.shape[-1] == 1 and int(tf.reduce_max(png)) > int(tf.reduce_min(png))
+    metadata = json.loads(open(os.path.join(result["export"], "assets.extra", "tfvae_metadata.json")).read())
+    expected = {"two_stage_vae": "two_stage", "dcgan": "prior", "wgan_gp": "prior"}.get(model, "gaussian")
+    assert metadata["default_sampler"] == expected
+
+
+@pytest.mark.parametrize("model, prior, network", [
+    ("rae_l2", "standard", "conv"), ("vae", "decoupled", "conv"), ("beta_tcvae", "decoupled", "infogan"),
+    ("vgh_pp", "standard", "dcgan"), ("wgan_gp", "standard", "dcgan"), ("two_stage_vae", "standard", "infogan"),
+])
+def test_one_epoch_on_a_fashion_mnist_subset(model, prior, network, tmp_path, fashion_mnist_dir):
+    config = TrainConfig(workdir=str(tmp_path), model=model, prior=prior, network=network, dataset="fashion_mnist",
+                         data_dir=fashion_mnist_dir, max_train_examples=400, max_validation_examples=200, epochs=1, densities=("gaussian",),
+                         model_kwargs=_FAST.get(model, {}))
+    result = jobs.run_main_job(config)
+    assert np.isfinite(result["history"][0]["validation/loss"])
+    assert tf.io.decode_png(tf.io.read_file(result["samples"])).shape[0] >= 200
