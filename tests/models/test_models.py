@@ -145,3 +145,22 @@ def test_model_fit_on_one_device(digits):
     assert history.history["loss"][1] < history.history["loss"][0]
     assert set(history.history) >= {"loss", "reconstruction", "kl", "val_loss"}
     assert isinstance(model, Autoencoder)
+
+
+@pytest.fixture(scope="module")
+def mirrored():
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.mark.parametrize("key", sorted(goldens.MODEL_GOLDENS))
+def test_step_runs_under_mirrored_strategy(key, mirrored):
+    with mirrored.scope():
+        model, shape = goldens.build_golden(key)
+        model.compile(optimizer="adam")
+        model.optimizer.build(model.trainable_variables)
+    x = _data(shape, count=20)
+    batch = next(iter(mirrored.experimental_distribute_dataset(tf.data.Dataset.from_tensors(x))))
+    logs = tf.function(lambda b: mirrored.run(model.replica_step, args=(b,)))(batch)
+    loss = mirrored.reduce(tf.distribute.ReduceOp.MEAN, logs["loss"], axis=None)
+    assert np.isfinite(float(loss))
+    assert int(model.optimizer.iterations.numpy()) == 1
