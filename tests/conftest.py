@@ -43,6 +43,16 @@ TF_ONLY_PRELUDE = (
 
 
 @pytest.fixture(scope="session")
+def mirrored():
+    """The one MirroredStrategy over the 2 logical CPUs of the test session.
+
+    Several MirroredStrategy instances in one process hand out overlapping collective instance keys, and their
+    all-reduces then fail with "Shape mismatch in the collective instance"; tests share this one instead.
+    """
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="session")
 def digits():
     from tfvae import data
 

@@ -147,11 +147,6 @@ def test_model_fit_on_one_device(digits):
     assert isinstance(model, Autoencoder)
 
 
-@pytest.fixture(scope="module")
-def mirrored():
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-
-
 @pytest.mark.parametrize("key", sorted(goldens.MODEL_GOLDENS))
 def test_step_runs_under_mirrored_strategy(key, mirrored):
     with mirrored.scope():

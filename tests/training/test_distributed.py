@@ -18,7 +18,7 @@ def _model():
     return models.build("rae_l2", (8, 8, 1), latent_dim=4, network_kwargs={"hidden_units": (32,)}, weight_decay=1e-2)
 
 
-def test_one_mirrored_step_equals_one_device_step(digits):
+def test_one_mirrored_step_equals_one_device_step(digits, mirrored):
     # SGD, not Adam: Adam's first step is about lr * sign(gradient), blind to a wrongly scaled gradient (a plain
     # reduce_mean per replica doubles it on 2 replicas) and it amplifies rounding where a gradient is near 0.
     x = tf.constant(digits.train[:16])
@@ -26,7 +26,7 @@ def test_one_mirrored_step_equals_one_device_step(digits):
     single = _model()
     single.compile(optimizer=keras.optimizers.SGD(0.5))
     single.optimizer.build(single.trainable_variables)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored
     assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
         mirrored = _model()
@@ -44,9 +44,8 @@ def test_one_mirrored_step_equals_one_device_step(digits):
     assert not np.allclose(single.get_weights()[0], _model().get_weights()[0])  # The step did move the weights.
 
 
-def test_trainer_under_mirrored_strategy(digits, tmp_path):
-    strategy = training.make_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
-    trainer = training.Trainer(_model, digits, str(tmp_path), strategy=strategy, epochs=2, log_images=False)
+def test_trainer_under_mirrored_strategy(digits, tmp_path, mirrored):
+    trainer = training.Trainer(_model, digits, str(tmp_path), strategy=mirrored, epochs=2, log_images=False)
     history = trainer.fit()
     assert len(history) == 2 and history[1]["validation/loss"] < history[0]["validation/loss"]
 
@@ -97,7 +96,12 @@ def test_strategy_factory_errors(monkeypatch):
         training.make_strategy("horovod")
 
 
-def test_batch_must_divide_over_replicas(digits, tmp_path):
-    strategy = training.make_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
+def test_batch_must_divide_over_replicas(digits, tmp_path, mirrored):
     with pytest.raises(ValueError, match="multiple of the 2 replicas"):
-        training.Trainer(_model, digits, str(tmp_path), strategy=strategy, batch_size=99)
+        training.Trainer(_model, digits, str(tmp_path), strategy=mirrored, batch_size=99)
+
+
+def test_factory_builds_each_local_strategy():
+    # Built, not run: running a second MirroredStrategy's collectives in this process would clash with `mirrored`.
+    assert training.make_strategy("mirrored", devices=["/cpu:0", "/cpu:1"]).num_replicas_in_sync == 2
+    assert training.make_strategy("default").num_replicas_in_sync == 1
