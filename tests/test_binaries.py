@@ -118,12 +118,17 @@ def test_flag_errors_are_clear(tmp_path):
 
 def test_fit_density_and_export_binaries(main_job, tmp_path):
     workdir, _, _ = main_job
-    run_python(["-m", "trainers.fit_density", f"--workdir={workdir}", "--density=gmm", "--components=3"])
+    result = run_python(["-m", "trainers.fit_density", f"--workdir={workdir}", "--density=gmm,flow",
+                         "--components=3", "--latents=sample"])
     info = json.loads((workdir / "density" / "gmm" / "config.json").read_text())
-    assert info["config"]["num_components"] == 3
+    assert info["config"]["num_components"] == 3 and info["fit_info"]["latents"] == "sample"
+    assert "flow" in result.stdout and "validation" in result.stdout
     result = run_python(["-m", "export.export_saved_model", f"--workdir={workdir}", f"--export_base={tmp_path}",
                          "--samplers=gmm"])
     assert result.stdout.strip().splitlines()[-1] == str(tmp_path / "rae_l2" / "1")
     metadata = json.loads((tmp_path / "rae_l2" / "1" / "assets.extra" / "tfvae_metadata.json").read_text())
     assert metadata["samplers"] == ["gmm", "prior"] and metadata["default_sampler"] == "gmm"
+    result = run_python(["-m", "export.export_saved_model", f"--workdir={workdir}", f"--export_base={tmp_path}"])
+    metadata = json.loads((tmp_path / "rae_l2" / "2" / "assets.extra" / "tfvae_metadata.json").read_text())
+    assert metadata["samplers"] == ["flow", "gaussian", "gmm", "prior"]
     assert metadata["dataset"] == "digits" and metadata["latent_dim"] == 16

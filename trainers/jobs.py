@@ -99,8 +99,12 @@ def make_density(name, model, components=10):
     return registry.get("density", name)()
 
 
-def fit_densities(workdir, names, components=10, model=None, splits=None):
+def fit_densities(workdir, names, components=10, model=None, splits=None, latents="mean", seed=0):
     """Fits each named ex-post density on the training latents, validates it, saves it to WORKDIR/density/NAME.
+
+    `latents` chooses the training latents of a VAE: "mean" (posterior means, the RAE protocol) or "sample" (one
+    posterior sample z = mu + sigma * eps per example). Deterministic encoders have means only. The second stage
+    of the two-stage VAE always draws fresh posterior samples every epoch.
 
     Returns:
         dict name -> fit report (fit seconds, train / validation mean log-likelihood).
@@ -111,17 +115,24 @@ def fit_densities(workdir, names, components=10, model=None, splits=None):
     if not model.has_encoder:
         logging.info("%s has no encoder: no ex-post density to fit; it samples from its prior.", type(model).__name__)
         return {}
-    train_latents, train_log_variances = encode_split(model, splits, "train")
+    if latents not in ("mean", "sample"):
+        raise ValueError(f"latents must be 'mean' or 'sample'. Received: {latents!r}")
+    train_means, train_log_variances = encode_split(model, splits, "train")
     validation_latents, _ = encode_split(model, splits, "validation")
+    train_latents = train_means
+    if latents == "sample" and train_log_variances is not None:
+        noise = np.random.default_rng(seed).standard_normal(train_means.shape).astype(np.float32)
+        train_latents = train_means + np.exp(0.5 * train_log_variances) * noise
     reports = {}
     for name in names:
         estimator = make_density(name, model, components)
         started = time.perf_counter()
         if getattr(estimator, "uses_posterior_variances", False):
-            report = estimator.fit(train_latents, validation_latents, posterior_log_variances=train_log_variances)
+            report = estimator.fit(train_means, validation_latents, posterior_log_variances=train_log_variances)
         else:
             report = estimator.fit(train_latents, validation_latents)
         report["fit_seconds"] = time.perf_counter() - started
+        report["latents"] = "posterior samples" if getattr(estimator, "uses_posterior_variances", False) else latents
         estimator.fit_info = report
         estimator.save(os.path.join(workdir, "density", name))
         logging.info("Fitted %s in %.2fs: train log-likelihood %.3f, validation %.3f", name, report["fit_seconds"],

@@ -103,7 +103,8 @@ class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
         """
         self._check_fitted()
         distribution = self.distribution()
-        return tf.map_fn(lambda s: distribution.sample(seed=s), seeds, fn_output_signature=tf.float32)
+        # sample(1)[0], not sample(): flows run Keras layers, which need a batch dimension.
+        return tf.map_fn(lambda s: distribution.sample(1, seed=s)[0], seeds, fn_output_signature=tf.float32)
 
     def save(self, directory):
         """Writes params.npz and config.json into `directory`, atomically (a crash leaves the old files)."""
