@@ -40,7 +40,9 @@ def _time(fn):
 def main(argv):
     del argv
     rng = np.random.default_rng(0)
-    train, validation = _latents(rng, FLAGS.num_latents), _latents(rng, 10000)
+    # One draw split in two: validation latents must come from the same mixture as the training ones.
+    everything = _latents(rng, FLAGS.num_latents + 10000)
+    train, validation = everything[:FLAGS.num_latents], everything[FLAGS.num_latents:]
     fit_rows = []
     fitted = {}
     for name, make in (("gaussian", Gaussian), ("gmm", GaussianMixture), ("flow", lambda: Flow(epochs=5)),

@@ -1,7 +1,9 @@
 """Training throughput (images/second) of the VAE and RAE-L2 on Fashion-MNIST, batch 100, a 32-64-128 conv net with
-16 latents: the binaries' Trainer loop, `model.fit` on a tf.data pipeline and `model.fit` on a NumPy array.
+16 latents: the binaries' Trainer loop, `model.fit` on a tf.data pipeline and `model.fit` on a NumPy array, and
+optionally the same network in PyTorch (benchmarks/torch_reference.py) side by side.
 
     python -m benchmarks.train_throughput [--repeats=5] [--examples=10000] [--epochs=3]
+        [--paths=trainer,fit_dataset,fit_numpy,pytorch]
 
 Every (model, path) pair is run `repeats` times, alternating the paths, each run in a fresh model; a run's rate is the
 median over its epochs after the first (which pays for tracing). The table shows the median of the runs and their
@@ -23,7 +25,8 @@ flags.DEFINE_integer("repeats", 5, "Runs of each (model, path) pair.")
 flags.DEFINE_integer("examples", 10000, "Training images per epoch.")
 flags.DEFINE_integer("epochs", 3, "Epochs per run (the first is discarded).")
 flags.DEFINE_list("models", ["vae", "rae_l2"], "Models to time.")
-flags.DEFINE_list("paths", ["trainer", "fit_dataset", "fit_numpy"], "Training paths to time.")
+flags.DEFINE_list("paths", ["trainer", "fit_dataset", "fit_numpy"],
+                  "Training paths to time; add `pytorch` for the PyTorch reference (needs torch installed).")
 FLAGS = flags.FLAGS
 BATCH = 100
 
@@ -65,8 +68,14 @@ def _fit_rate(name, splits, numpy_input):
     return [len(splits.train) // BATCH * BATCH / s for s in timer.seconds[1:]]
 
 
+def _torch_rate(name, splits):
+    from benchmarks import torch_reference
+
+    return [torch_reference.rate(name, splits.as_float("train"), FLAGS.epochs)]
+
+
 PATHS = {"trainer": lambda n, s: _trainer_rate(n, s), "fit_dataset": lambda n, s: _fit_rate(n, s, False),
-         "fit_numpy": lambda n, s: _fit_rate(n, s, True)}
+         "fit_numpy": lambda n, s: _fit_rate(n, s, True), "pytorch": _torch_rate}
 
 
 def main(argv):

@@ -109,14 +109,21 @@ class TwoStage(DensityEstimator):
         self._check_fitted()
         super().save(directory)
 
-    def log_prob(self, z):
-        """Importance-sampled log q(z) (IWAE bound with K = importance_samples, tight as K grows), shape [N]."""
+    def log_prob(self, z, chunk_size=256):
+        """Importance-sampled log q(z) (IWAE bound with K = importance_samples, tight as K grows), shape [N].
+
+        Latents go through the networks `chunk_size` at a time (K * chunk_size rows), so memory stays bounded
+        whatever N is."""
         self._check_fitted()
         z = tf.convert_to_tensor(z, tf.float32)
+        return tf.concat([self._log_prob_chunk(z[start:start + chunk_size], start)
+                          for start in range(0, int(z.shape[0]), chunk_size)], axis=0)
+
+    def _log_prob_chunk(self, z, offset):
         vae, k = self.vae, self.importance_samples
         mean, log_var = vae.posterior_parameters(z, training=False)
-        noise = tf.random.stateless_normal([k, *z.shape], seed=[self.seed, _IMPORTANCE_SALT])
-        u = mean[None] + tf.exp(0.5 * log_var)[None] * noise                                     # [K, N, L]
+        noise = tf.random.stateless_normal([k, *z.shape], seed=[self.seed * 7919 + offset, _IMPORTANCE_SALT])
+        u = mean[None] + tf.exp(0.5 * log_var)[None] * noise                                     # [K, n, L]
         flat_u = tf.reshape(u, [-1, self._latent_dim])
         flat_z = tf.reshape(tf.broadcast_to(z[None], u.shape), [-1, self._latent_dim])
         log_likelihood = vae.likelihood.log_prob(flat_z, vae.decoder(flat_u, training=False))

@@ -1,0 +1,55 @@
+"""The PyTorch reference of the throughput benchmark: the same conv net (32-64-128, 16 latents, batch norm), batch
+100, Adam, trained on the same Fashion-MNIST images held in memory. Used only by benchmarks/train_throughput.py
+when torch is installed (`pip install torch`); tfvae never imports torch.
+"""
+import time
+
+import numpy as np
+
+
+def rate(model_name, images, epochs, batch=100, latent_dim=16):
+    """Median images/second over the epochs after the first."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    encoder_outputs = 2 * latent_dim if model_name == "vae" else latent_dim
+
+    def block(conv, channels):
+        return [conv, nn.BatchNorm2d(channels), nn.ReLU()]
+
+    encoder = nn.Sequential(*block(nn.Conv2d(1, 32, 4, 2, 1), 32), *block(nn.Conv2d(32, 64, 4, 2, 1), 64),
+                            *block(nn.Conv2d(64, 128, 4, 2, 2), 128), nn.Flatten(),
+                            nn.Linear(128 * 4 * 4, encoder_outputs))
+    decoder = nn.Sequential(nn.Linear(latent_dim, 7 * 7 * 128), nn.BatchNorm1d(7 * 7 * 128), nn.ReLU(),
+                            nn.Unflatten(1, (128, 7, 7)),
+                            *block(nn.ConvTranspose2d(128, 64, 4, 2, 1), 64),
+                            *block(nn.ConvTranspose2d(64, 32, 4, 2, 1), 32),
+                            nn.ConvTranspose2d(32, 1, 3, 1, 1))
+    optimizer = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), 1e-3)
+    data = torch.from_numpy(np.transpose(images, (0, 3, 1, 2)).copy())
+    steps = len(data) // batch
+    rates = []
+    for _ in range(epochs):
+        order = torch.randperm(len(data))
+        started = time.perf_counter()
+        for step in range(steps):
+            x = data[order[step * batch:(step + 1) * batch]]
+            h = encoder(x)
+            if model_name == "vae":
+                mean, log_var = h.chunk(2, dim=1)
+                z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+                kl = 0.5 * (mean ** 2 + log_var.exp() - log_var - 1).sum(1)
+                logits = decoder(z)
+                reconstruction = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
+                loss = (reconstruction.flatten(1).sum(1) + kl).mean()
+            else:
+                z = h
+                mean = torch.sigmoid(decoder(z))
+                loss = (((x - mean) ** 2).flatten(1).sum(1) + 0.5 * (z ** 2).sum(1)).mean()
+                loss = loss + 1e-4 * sum((p ** 2).sum() for n, p in decoder.named_parameters() if "weight" in n)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        rates.append(steps * batch / (time.perf_counter() - started))
+    return float(np.median(rates[1:]))
