@@ -34,22 +34,9 @@ class AAE(AdversarialAutoencoder):
         adversarial = non_saturating_generator_loss(self.code_discriminator_net(posterior["z"], training=training)[:, 0])
         return adversarial, {"adversarial": adversarial}
 
-    def code_discriminator_losses(self, x, training=True):
+    def discriminator_objectives(self, x, training=True):
         fake = tf.stop_gradient(self.posterior(x, training=training)["z"])
         real = self.prior_samples(batch_size_of(x))
-        return discriminator_cross_entropy(self.code_discriminator_net(real, training=training)[:, 0],
+        loss = discriminator_cross_entropy(self.code_discriminator_net(real, training=training)[:, 0],
                                            self.code_discriminator_net(fake, training=training)[:, 0])
-
-    def replica_step(self, x):
-        logs = super().replica_step(x)
-        with tf.GradientTape() as tape:
-            c_loss = self.code_discriminator_losses(x)
-            objective = tf.nn.compute_average_loss(c_loss)
-        self.update("code_discriminator_net", tape, objective)
-        logs["c_loss"] = tf.reduce_mean(c_loss)
-        return logs
-
-    def replica_test_step(self, x):
-        logs = super().replica_test_step(x)
-        logs["c_loss"] = tf.reduce_mean(self.code_discriminator_losses(x, training=False))
-        return logs
+        return {"code_discriminator_net": ("c_loss", loss)}

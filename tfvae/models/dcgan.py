@@ -45,25 +45,8 @@ class DCGAN(AdversarialAutoencoder):
         fake = self.data_discriminator_net(self.generate(batch_size_of(x), training), training=training)[:, 0]
         return {"loss": non_saturating_generator_loss(fake)}
 
-    def discriminator_losses(self, x, training=True):
+    def discriminator_objectives(self, x, training=True):
         fake = tf.stop_gradient(self.generate(batch_size_of(x), training))
-        return discriminator_cross_entropy(self.data_discriminator_net(x, training=training)[:, 0],
+        loss = discriminator_cross_entropy(self.data_discriminator_net(x, training=training)[:, 0],
                                            self.data_discriminator_net(fake, training=training)[:, 0])
-
-    def replica_step(self, x):
-        logs = super().replica_step(x)
-        with tf.GradientTape() as tape:
-            d_loss = self.discriminator_losses(x)
-            objective = tf.nn.compute_average_loss(d_loss)
-        self.update("data_discriminator_net", tape, objective)
-        logs["d_loss"] = tf.reduce_mean(d_loss)
-        return logs
-
-    def replica_test_step(self, x):
-        logs = super().replica_test_step(x)
-        logs["d_loss"] = tf.reduce_mean(self.discriminator_losses(x, training=False))
-        return logs
-
-    def build_for(self, batch_size=2):
-        super().build_for(batch_size)
-        self.discriminator_losses(tf.zeros((batch_size, *self.example_shape)), training=False)
+        return {"data_discriminator_net": ("d_loss", loss)}

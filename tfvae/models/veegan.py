@@ -54,26 +54,9 @@ class VEEGAN(AdversarialAutoencoder):
         return {"loss": adversarial + code_reconstruction, "reconstruction": tf.stop_gradient(data_reconstruction),
                 "code_reconstruction": code_reconstruction, "adversarial": adversarial}
 
-    def discriminator_losses(self, x, training=True):
+    def discriminator_objectives(self, x, training=True):
         z, generated = (tf.stop_gradient(t) for t in self._generate(batch_size_of(x), training))
         codes = tf.stop_gradient(self.encoder(x, training=training))
-        return discriminator_cross_entropy(self.joint_discriminator_net(x, codes, training=training),
+        loss = discriminator_cross_entropy(self.joint_discriminator_net(x, codes, training=training),
                                            self.joint_discriminator_net(generated, z, training=training))
-
-    def replica_step(self, x):
-        logs = super().replica_step(x)
-        with tf.GradientTape() as tape:
-            d_loss = self.discriminator_losses(x)
-            objective = tf.nn.compute_average_loss(d_loss)
-        self.update("joint_discriminator_net", tape, objective)
-        logs["d_loss"] = tf.reduce_mean(d_loss)
-        return logs
-
-    def replica_test_step(self, x):
-        logs = super().replica_test_step(x)
-        logs["d_loss"] = tf.reduce_mean(self.discriminator_losses(x, training=False))
-        return logs
-
-    def build_for(self, batch_size=2):
-        super().build_for(batch_size)
-        self.discriminator_losses(tf.zeros((batch_size, *self.example_shape)), training=False)
+        return {"joint_discriminator_net": ("d_loss", loss)}

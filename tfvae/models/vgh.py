@@ -58,7 +58,7 @@ class VGH(AdversarialAutoencoder, VAE):
                 "code_adversarial": code_adversarial, "data_adversarial": data_adversarial,
                 "encoder_loss": weighted + code_adversarial, "generator_loss": weighted + data_adversarial}
 
-    def discriminator_losses(self, x, training=True):
+    def discriminator_objectives(self, x, training=True):
         z, reconstruction, generated = (tf.stop_gradient(t) if t is not None else None
                                         for t in self._forward(x, training))
         d_real = self.data_discriminator_net(x, training=training)[:, 0]
@@ -68,7 +68,7 @@ class VGH(AdversarialAutoencoder, VAE):
         prior = self.prior_samples(batch_size_of(x))
         c_loss = discriminator_cross_entropy(self.code_discriminator_net(prior, training=training)[:, 0],
                                              self.code_discriminator_net(z, training=training)[:, 0])
-        return d_loss, c_loss
+        return {"data_discriminator_net": ("d_loss", d_loss), "code_discriminator_net": ("c_loss", c_loss)}
 
     def replica_step(self, x):
         encoder_variables = self.encoder.trainable_variables
@@ -82,21 +82,14 @@ class VGH(AdversarialAutoencoder, VAE):
                      + tape.gradient(generator_loss, generator_variables))
         del tape
         self.optimizer.apply_gradients(zip(gradients, encoder_variables + generator_variables))
-        with tf.GradientTape(persistent=True) as tape:
-            d_loss, c_loss = self.discriminator_losses(x)
-            d_objective, c_objective = tf.nn.compute_average_loss(d_loss), tf.nn.compute_average_loss(c_loss)
-        self.update("data_discriminator_net", tape, d_objective)
-        self.update("code_discriminator_net", tape, c_objective)
-        del tape
         logs = {name: tf.reduce_mean(value) for name, value in terms.items()}
-        logs.update(d_loss=tf.reduce_mean(d_loss), c_loss=tf.reduce_mean(c_loss))
+        logs.update(self.update_discriminators(x))
         return logs
 
     def replica_test_step(self, x):
-        terms = self.per_example_losses(x, training=False)
-        d_loss, c_loss = self.discriminator_losses(x, training=False)
-        logs = {name: tf.reduce_mean(v) for name, v in terms.items() if name not in ("encoder_loss", "generator_loss")}
-        logs.update(d_loss=tf.reduce_mean(d_loss), c_loss=tf.reduce_mean(c_loss))
+        logs = super().replica_test_step(x)
+        for name in ("encoder_loss", "generator_loss"):
+            logs.pop(name)
         return logs
 
     def get_config(self):

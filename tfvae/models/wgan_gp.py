@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from tfvae import registry
 from tfvae.losses import critic_gradient_penalty, wasserstein_critic_loss
-from tfvae.models.adversarial_autoencoder import batch_size_of
+from tfvae.models.adversarial_autoencoder import AdversarialAutoencoder, batch_size_of
 from tfvae.models.autoencoder import PRIOR_SALT
 from tfvae.models.dcgan import DCGAN
 
@@ -59,22 +59,25 @@ class WGANGP(DCGAN):
         return (wasserstein_critic_loss(real_scores, fake_scores) + self.gradient_penalty * penalty, penalty,
                 real_scores - fake_scores)
 
+    def discriminator_objectives(self, x, training=True):
+        return {"data_discriminator_net": ("d_loss", self.critic_losses(x, 0, training=training)[0])}
+
     def replica_step(self, x):
         chunk = batch_size_of(x) // self.critic_steps
-        totals = {"d_loss": 0.0, "gp": 0.0, "wasserstein": 0.0}
-        for step in range(self.critic_steps):
+        totals = {}
+        for step in range(self.critic_steps):  # The critic first, `critic_steps` times, then the generator.
             with tf.GradientTape() as tape:
                 critic_loss, penalty, distance = self.critic_losses(x[step * chunk:(step + 1) * chunk], step)
                 objective = tf.nn.compute_average_loss(critic_loss)
             self.update("data_discriminator_net", tape, objective)
-            for name, value in zip(totals, (critic_loss, penalty, distance)):
-                totals[name] += tf.reduce_mean(value) / self.critic_steps
-        logs = super(DCGAN, self).replica_step(x)  # The generator update of the base class.
+            for name, value in (("d_loss", critic_loss), ("gp", penalty), ("wasserstein", distance)):
+                totals[name] = totals.get(name, 0.0) + tf.reduce_mean(value) / self.critic_steps
+        logs = super(AdversarialAutoencoder, self).replica_step(x)  # The generator update.
         logs.update(totals)
         return logs
 
     def replica_test_step(self, x):
-        logs = super(DCGAN, self).replica_test_step(x)
+        logs = super(AdversarialAutoencoder, self).replica_test_step(x)
         critic_loss, penalty, distance = self.critic_losses(x, 0, training=False)
         logs.update(d_loss=tf.reduce_mean(critic_loss), gp=tf.reduce_mean(penalty),
                     wasserstein=tf.reduce_mean(distance))
