@@ -1,0 +1,27 @@
+"""Child process of the interrupted-export test: exports a golden model; with `--hang` it blocks in the middle of
+writing the new version (after the SavedModel files, before the metadata and the rename) so the parent can kill it.
+
+argv: EXPORT_BASE [--hang]
+"""
+import sys
+import time
+
+from export import saved_model
+from tests import goldens
+from tfvae.density import PriorSampler
+
+
+def main(base, hang):
+    model, _ = goldens.build_golden("vae")
+    if hang:
+        def block(*args, **kwargs):
+            print("writing", flush=True)
+            time.sleep(600)
+
+        saved_model.json.dump = block
+    print(saved_model.export_saved_model(model, {"prior": PriorSampler(model.prior)}, "prior", base, "vae"),
+          flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], "--hang" in sys.argv[2:])

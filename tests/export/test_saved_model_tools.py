@@ -1,0 +1,78 @@
+"""The exported SavedModel with TensorFlow's own tools, in tf.data pipelines, and under an interrupted export."""
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export import saved_model
+from tests import goldens
+from tests.conftest import REPO, subprocess_env
+from tfvae.density import GaussianMixture, PriorSampler
+
+
+@pytest.fixture(scope="module")
+def version(tmp_path_factory):
+    model, _ = goldens.build_golden("rae")
+    gmm = GaussianMixture(num_components=2)
+    gmm.fit(np.random.default_rng(0).normal(size=(100, 3)))
+    base = tmp_path_factory.mktemp("export")
+    return saved_model.export_saved_model(model, {"prior": PriorSampler(model.prior), "gmm": gmm}, "gmm", str(base),
+                                          "rae")
+
+
+def _cli(*args):
+    result = subprocess.run(["saved_model_cli", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=subprocess_env(), timeout=180)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_saved_model_cli_shows_and_runs_every_endpoint(version, tmp_path):
+    shown = _cli("show", "--dir", version, "--tag_set", "serve")
+    for name in ("serving_default", "sample", "sample_gmm", "sample_prior", "decode", "encode", "reconstruct"):
+        assert f'"{name}"' in shown or name in shown.split()
+    np.save(tmp_path / "seed.npy", np.array([[1, 2], [3, 4]], np.int32))
+    np.save(tmp_path / "latents.npy", np.zeros((2, 3), np.float32))
+    np.save(tmp_path / "images.npy", np.full((2, 8, 8, 1), 0.5, np.float32))
+    for signature, inputs in (("sample", f"seed={tmp_path / 'seed.npy'}"),
+                              ("sample_prior", f"seed={tmp_path / 'seed.npy'}"),
+                              ("decode", f"latents={tmp_path / 'latents.npy'}"),
+                              ("encode", f"images={tmp_path / 'images.npy'}"),
+                              ("reconstruct", f"images={tmp_path / 'images.npy'}")):
+        out = _cli("run", "--dir", version, "--tag_set", "serve", "--signature_def", signature, "--inputs", inputs)
+        assert "Result for output key" in out, out[-2000:]
+
+
+def test_decode_inside_a_tf_data_pipeline(version):
+    generator = tf.saved_model.load(version)
+    latents = tf.data.Dataset.from_tensor_slices(tf.random.stateless_normal([10, 3], seed=[0, 1])).batch(4)
+    images = list(latents.map(lambda z: generator.signatures["decode"](latents=z)["images"]))
+    assert [tuple(batch.shape) for batch in images] == [(4, 8, 8, 1), (4, 8, 8, 1), (2, 8, 8, 1)]
+
+
+@pytest.mark.slow
+def test_export_killed_mid_write_leaves_previous_version_and_no_partial_one(tmp_path):
+    base = tmp_path / "base"
+    command = [sys.executable, "-m", "tests.export.export_child", str(base)]
+    first = subprocess.run(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE, text=True, timeout=300)
+    assert first.returncode == 0 and first.stdout.strip().endswith(os.path.join("vae", "1"))
+    hanging = subprocess.Popen(command + ["--hang"], cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert hanging.stdout.readline().strip() == "writing"  # The new version's files are being written.
+        hanging.kill()
+        hanging.wait(timeout=30)
+    finally:
+        if hanging.poll() is None:
+            hanging.kill()
+    entries = os.listdir(base / "vae")
+    assert saved_model.existing_versions(str(base / "vae")) == [1]
+    assert all(name == "1" or name.startswith(".tmp-") for name in entries), entries  # TF Serving skips dot-folders.
+    loaded = tf.saved_model.load(str(base / "vae" / "1"))
+    assert loaded.signatures["sample"](seed=tf.constant([[0, 1]], tf.int32))["images"].shape == (1, 8, 8, 1)
+    again = subprocess.run(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE, text=True, timeout=300)
+    assert again.stdout.strip().endswith(os.path.join("vae", "2"))

@@ -1,1 +1,0 @@
-"""Evaluation metrics (see the evaluation issue); the statistics core is added there."""
