@@ -14,6 +14,9 @@ INSTALL_REQUIRES = [
     "absl-py>=2.1,<3",
     "tensorboard==2.21.0",  # tf.summary needs it since TF 2.21 stopped depending on it; it is also the viewer.
     "numpy>=1.26",
+    # TF Serving's own request protos, for the warmup file inside every export (and serving clients): writing
+    # PredictionLog records by hand would duplicate the official definitions.
+    "tensorflow-serving-api==2.21.0",
 ]
 
 EXTRAS_REQUIRE = {

@@ -10,6 +10,7 @@ Endpoints (named inputs, dict outputs, never XLA-compiled, stateless randomness 
 
 Row b of a `sample` answer depends on seed[b] only, so TF Serving's request batching never changes a client's samples.
 Requests outside the contract fail with INVALID_ARGUMENT and a message naming what was expected.
+`assets.extra/` holds the metadata JSON and `tf_serving_warmup_requests` (one valid request per endpoint).
 The SavedModel loads with TensorFlow alone: no tfvae, Keras or TensorFlow Probability import in the consumer.
 """
 import json
@@ -20,6 +21,8 @@ import time
 
 import keras
 import tensorflow as tf
+
+from export import warmup
 
 METADATA_FILE = "tfvae_metadata.json"
 DEFAULT_MAX_BATCH_SIZE = 1024
@@ -152,6 +155,8 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
         os.makedirs(extra, exist_ok=True)
         with open(os.path.join(extra, METADATA_FILE), "w") as f:
             json.dump(full_metadata, f, indent=2, default=str)
+        warmup.write_warmup_requests(temporary, model_name,
+                                     warmup.warmup_inputs(names, model.latent_dim, model.example_shape))
         os.rename(temporary, final)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -39,6 +39,18 @@ def test_endpoints_match_the_live_model(exported):
     assert metadata["latent_dim"] == 3 and metadata["example_shape"] == [8, 8, 1]
 
 
+def test_warmup_requests_replay_cleanly(exported):
+    from export import warmup
+
+    _, _, _, path, loaded = exported
+    requests = warmup.read_warmup_requests(path)
+    assert sorted(name for name, _ in requests) == sorted(
+        ["sample", "sample_gmm", "sample_prior", "decode", "encode", "reconstruct"])
+    for signature, inputs in requests:
+        outputs = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+        assert all(np.isfinite(v.numpy()).all() for v in outputs.values())
+
+
 def test_named_inputs_and_outputs(exported):
     loaded = exported[-1]
     sample = loaded.signatures["sample"]
