@@ -159,9 +159,10 @@ def load_samplers(workdir, model, names=None):
 
 def export(workdir, export_base=None, samplers=None, checkpoint=None, model=None):
     """Exports the workdir's model with its samplers to EXPORT_BASE/MODEL/VERSION; returns the version path."""
-    config = read_config(workdir)
     if model is None:
         config, _, model = load_run(workdir, checkpoint)
+    else:
+        config = read_config(workdir)
     bundled = load_samplers(workdir, model, samplers)
     default = config.default_sampler if config.default_sampler in bundled else "prior"
     metadata = {"dataset": config.dataset, "training_config": json.loads(config.to_json())}

@@ -29,7 +29,6 @@ class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
         super().__init__()
         self.seed = int(seed)
         self.params = {}
-        self._validation = None
         # Kept as JSON text: tf.Module would otherwise track a plain dict and refuse to export it once it changes.
         self._fit_info_json = "{}"
 

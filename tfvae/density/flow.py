@@ -48,6 +48,7 @@ class Flow(DensityEstimator):
         self.learning_rate = float(learning_rate)
         self._latent_dim = None if latent_dim is None else int(latent_dim)
         self.flow = None
+        self._validation = None  # Validation latents during `fit`, for keeping the best epoch.
 
     @property
     def latent_dim(self):

@@ -105,10 +105,6 @@ class TwoStage(DensityEstimator):
         self.vae.set_weights(weights)
         self.params = {name: w for name, w in zip(sorted(arrays), self.vae.weights)}
 
-    def save(self, directory):
-        self._check_fitted()
-        super().save(directory)
-
     def log_prob(self, z, chunk_size=256):
         """Importance-sampled log q(z) (IWAE bound with K = importance_samples, tight as K grows), shape [N].
 
