@@ -24,7 +24,7 @@ def test_digits_splits_are_disjoint_scaled_images(digits):
     assert set(np.unique(digits.test_labels)) == set(range(10))
 
 
-def test_digits_split_is_fixed_whatever_the_seed():
+def test_digits_split_is_deterministic():
     assert np.array_equal(data.load("digits").test, data.load("digits").test)
 
 
