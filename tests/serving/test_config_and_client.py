@@ -1,0 +1,131 @@
+"""models.config and batching parameters for tensorflow_model_server, the client binary, dev_server's flags."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
+
+from serving import config
+from serving.client import sample_seeds
+from serving.dev_server import DevServer, parse_model_config
+from serving.model_manager import ModelManager
+from serving.rest_client import RestClient
+from tests.conftest import run_python
+from tests.serving.conftest import export_golden
+
+
+def batching_parameters_message():
+    """TF Serving's BatchingParameters message (session_bundle_config.proto; not shipped by tensorflow-serving-api)
+    rebuilt from its field names and types, so the generated file is checked by protobuf's own text parser."""
+    proto = descriptor_pb2.FileDescriptorProto(name="test_batching.proto", package="test", syntax="proto3",
+                                               dependency=["google/protobuf/wrappers.proto"])
+    message = proto.message_type.add(name="BatchingParameters")
+    wrapped = [("max_batch_size", ".google.protobuf.Int64Value"), ("batch_timeout_micros",
+               ".google.protobuf.Int64Value"), ("max_enqueued_batches", ".google.protobuf.Int64Value"),
+               ("num_batch_threads", ".google.protobuf.Int64Value")]
+    for number, (name, type_name) in enumerate(wrapped, start=1):
+        message.field.add(name=name, number=number, type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+                          type_name=type_name, label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    message.field.add(name="allowed_batch_sizes", number=6, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
+    pool = descriptor_pool.DescriptorPool()
+    from google.protobuf import wrappers_pb2
+
+    pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("test.BatchingParameters"))
+
+
+def test_batching_parameters_parse_and_respect_the_export_row_limit():
+    parsed = text_format.Parse(config.batching_parameters(num_batch_threads=2), batching_parameters_message()())
+    assert parsed.max_batch_size.value == 256 and parsed.num_batch_threads.value == 2
+    assert list(parsed.allowed_batch_sizes) == [16, 32, 64, 128, 256]
+    assert parsed.batch_timeout_micros.value == 2000 and parsed.max_enqueued_batches.value == 64
+    with pytest.raises(ValueError, match="the export's row limit"):
+        config.batching_parameters(max_batch_size=2048, allowed_batch_sizes=(2048,))
+    with pytest.raises(ValueError, match="ending at max_batch_size"):
+        config.batching_parameters(max_batch_size=128, allowed_batch_sizes=(16, 64))
+    with pytest.raises(ValueError, match="num_batch_threads must be positive"):
+        config.batching_parameters(num_batch_threads=0)
+
+
+def test_models_config_serves_several_models_and_versions(tmp_path):
+    for name, count in (("digits_rae", 2), ("digits_vae", 1)):
+        for seed in range(count):
+            export_golden(tmp_path, name, seed=seed)
+    models_path, batching_path = config.write_configs(str(tmp_path), versions="all", server_base="/models")
+    text = open(models_path).read()
+    assert 'base_path: "/models/digits_rae"' in text and "all {" in text
+    parsed = parse_model_config(text)
+    assert parsed == {"digits_rae": {"base_path": "/models/digits_rae", "policy": {"all": True}},
+                      "digits_vae": {"base_path": "/models/digits_vae", "policy": {"all": True}}}
+    assert open(batching_path).read() == config.batching_parameters()
+
+    # A file with this machine's paths drives dev_server: two models, version 1 pinned; then all versions.
+    models_path, _ = config.write_configs(str(tmp_path), models=["digits_rae", "digits_vae"], versions=[1])
+    pinned = parse_model_config(open(models_path).read())
+    assert pinned["digits_rae"]["policy"] == {"specific": [1]}
+    server = DevServer(ModelManager(pinned, 8), rest_port=0, grpc_port=None)
+    all_versions = ModelManager(parse_model_config(config.model_server_config(
+        [{"name": "digits_rae", "base_path": str(tmp_path / "digits_rae"), "versions": "all"}])), 8)
+    try:
+        client = RestClient(f"127.0.0.1:{server.rest_port}")
+        assert [e["version"] for e in client.status("digits_rae")["model_version_status"]] == ["1"]
+        assert client.status("digits_vae")["model_version_status"][0]["state"] == "AVAILABLE"
+        assert [e["version"] for e in all_versions.status("digits_rae")["model_version_status"]] == ["1", "2"]
+        first = all_versions.get("digits_rae", 1).predict("sample", {"seed": sample_seeds(3, 0)})
+        second = all_versions.get("digits_rae", 2).predict("sample", {"seed": sample_seeds(3, 0)})
+        assert not np.allclose(first["latents"], second["latents"])  # different GMMs, different samples
+        np.testing.assert_allclose(client.predict("digits_rae", {"seed": sample_seeds(3, 0)}, "sample")["latents"],
+                                   first["latents"], atol=1e-6)
+    finally:
+        server.shutdown()
+        all_versions.close()
+
+
+def test_config_errors_name_what_is_wrong(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No export base folder"):
+        config.write_configs(str(tmp_path / "missing"))
+    export_golden(tmp_path, "m")
+    with pytest.raises(ValueError, match="have no exported versions"):
+        config.write_configs(str(tmp_path), models=["other"])
+    with pytest.raises(ValueError, match=r"has no versions \[3\]"):
+        config.write_configs(str(tmp_path), versions=[3])
+    with pytest.raises(ValueError, match="not a text-format ModelServerConfig"):
+        parse_model_config("model_config_list { nonsense: 1 }")
+    with pytest.raises(ValueError, match="lists no models"):
+        parse_model_config("")
+    with pytest.raises(FileNotFoundError, match="No servable version of model 'm'"):
+        ModelManager({"m": {"base_path": str(tmp_path / "nothing")}}, 8)
+
+
+def test_client_binary_rest_row_columnar_and_grpc_write_the_same_grid(server, tmp_path):
+    grids = {}
+    for protocol, form in (("rest", "row"), ("rest", "columnar"), ("grpc", "row")):
+        output = tmp_path / f"{protocol}-{form}.png"
+        address = server["rest"] if protocol == "rest" else server["grpc"]
+        result = run_python(["-m", "serving.client", "--model_name=vae", f"--protocol={protocol}",
+                             f"--server={address}", f"--format={form}", "--num_samples=9", "--seed=4",
+                             f"--output={output}"], timeout=120)
+        summary = json.loads(result.stdout.strip().splitlines()[-1])
+        assert summary == {"output": str(output), "num_samples": 9, "images_shape": [9, 8, 8, 1]}
+        assert "sample_gmm(seed: int32[-1, 2]) -> images: float[-1, 8, 8, 1], latents: float[-1, 3]" in result.stdout
+        grids[(protocol, form)] = tf.io.decode_png(output.read_bytes()).numpy()
+    first = grids[("rest", "row")]
+    assert first.shape[0] >= 3 * 8 and first.std() > 0
+    for grid in grids.values():
+        np.testing.assert_array_equal(grid, first)
+
+
+def test_client_and_server_binaries_refuse_bad_flags(server, tmp_path):
+    result = run_python(["-m", "serving.client", "--model_name=vae", f"--server={server['rest']}",
+                         "--signature_name=decode"], check=False, timeout=120)
+    assert result.returncode != 0 and "must name a sampling signature" in result.stdout
+    result = run_python(["-m", "serving.client", "--model_name=nothing", f"--server={server['rest']}"],
+                        check=False, timeout=120)
+    assert result.returncode != 0 and "NOT_FOUND" in result.stdout
+    result = run_python(["-m", "serving.dev_server", f"--model_base_path={tmp_path}/none"], check=False, timeout=120)
+    assert result.returncode != 0 and "No servable version of model 'default'" in result.stdout
+    result = run_python(["-m", "serving.dev_server"], check=False, timeout=120)
+    assert result.returncode != 0 and "Give --model_base_path" in result.stdout
