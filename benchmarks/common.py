@@ -37,5 +37,5 @@ def write_json(name, payload):
 
 def _format(value):
     if isinstance(value, float):
-        return f"{value:.1f}"
+        return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
     return "" if value is None else str(value)

@@ -167,7 +167,7 @@ class _RestHandler(BaseHTTPRequestHandler):
         except Exception as error:  # noqa: BLE001 - one request's failure must never stop the server
             logging.exception("Request %s %s failed", self.command, self.path)
             status, answer = 500, {"error": f"Internal error: {type(error).__name__}: {error}"}
-        payload = json.dumps(answer).encode()
+        payload = (answer if isinstance(answer, str) else json.dumps(answer)).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

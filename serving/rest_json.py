@@ -55,16 +55,41 @@ def parse_predict_request(body, input_specs_for):
 
 
 def format_predict_response(outputs, columnar):
-    """{"outputs": ...} (columnar) or {"predictions": [...]} (row form) for {output name: np.ndarray}."""
+    """The JSON text of {"outputs": ...} (columnar) or {"predictions": [...]} (row form) for {name: np.ndarray}."""
+    names = list(outputs)
     if columnar:
-        body = ({name: value.tolist() for name, value in outputs.items()} if len(outputs) != 1
-                else next(iter(outputs.values())).tolist())
-        return {"outputs": body}
-    if len(outputs) == 1:
-        return {"predictions": next(iter(outputs.values())).tolist()}
-    rows = {name: value.tolist() for name, value in outputs.items()}
-    count = len(next(iter(rows.values())))
-    return {"predictions": [{name: rows[name][i] for name in rows} for i in range(count)]}
+        if len(names) == 1:
+            return '{"outputs": ' + json_text(outputs[names[0]]) + "}"
+        return '{"outputs": {' + ", ".join(f"{json.dumps(n)}: {json_text(outputs[n])}" for n in names) + "}}"
+    if len(names) == 1:
+        return '{"predictions": ' + json_text(outputs[names[0]]) + "}"
+    count = len(outputs[names[0]])
+    rows = ("{" + ", ".join(f"{json.dumps(n)}: {json_text(outputs[n][i])}" for n in names) + "}" for i in range(count))
+    return '{"predictions": [' + ", ".join(rows) + "]}"
+
+
+def json_text(array):
+    """JSON text of a numeric array as nested lists.
+
+    float32 values are written with 9 significant digits, which reads back to the same float32, instead of the
+    17 digits of Python's float repr: about 3x faster to produce, and encoding dominates a REST answer's cost.
+    Non-finite values fall back to Python's encoder (NaN, Infinity, as TF Serving writes them).
+    """
+    array = np.asarray(array)
+    if array.size == 0 or array.dtype.kind not in "biuf" or (array.dtype.kind == "f" and
+                                                             not np.isfinite(array).all()):
+        return json.dumps(array.tolist())
+    values = array.ravel().tolist()
+    if array.dtype.kind == "f":
+        pattern = "%.9g" if array.dtype.itemsize <= 4 else "%.17g"
+        texts = [pattern % value for value in values]
+    elif array.dtype.kind == "b":
+        texts = ["true" if value else "false" for value in values]
+    else:
+        texts = [str(value) for value in values]
+    for size in reversed(array.shape):  # group the flat texts into nested lists, innermost dimension first
+        texts = ["[" + ",".join(texts[i:i + size]) + "]" for i in range(0, len(texts), size)]
+    return texts[0]
 
 
 def _columns_from_rows(instances, specs):

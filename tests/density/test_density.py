@@ -56,7 +56,7 @@ def test_per_row_seeds_are_independent_of_batching(rng):
     gmm.fit(_two_blobs(rng))
     together = gmm.sample_from_seeds(tf.constant([[1, 2], [3, 4], [5, 6]], tf.int32)).numpy()
     alone = gmm.sample_from_seeds(tf.constant([[3, 4]], tf.int32)).numpy()
-    np.testing.assert_array_equal(together[1], alone[0])
+    np.testing.assert_allclose(together[1], alone[0], rtol=1e-6, atol=1e-7)  # last-bit rounding may differ
     assert not np.array_equal(together[0], together[1])
 
 

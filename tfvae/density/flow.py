@@ -3,7 +3,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import registry
+from tfvae import registry, rowwise_random
 from tfvae.density.density_estimator import DensityEstimator
 from tfvae.priors.decoupled_prior import DecoupledPrior
 
@@ -66,6 +66,12 @@ class Flow(DensityEstimator):
     def distribution(self):
         standardize = tfb.Chain([tfb.Shift(self.params["shift"]), tfb.Scale(self.params["scale"])])
         return tfd.TransformedDistribution(self.flow.distribution(), standardize)
+
+    def sample_from_seeds(self, seeds):
+        """One latent per row of `seeds` [B, 2]: m + s * f(eps), eps from the row's seed (vectorized over rows)."""
+        self._check_fitted()
+        eps = rowwise_random.normal(seeds, self.latent_dim)
+        return self.params["shift"] + self.params["scale"] * self.flow.from_generation(eps)
 
     def _fit(self, latents, validation_latents=None):
         import keras

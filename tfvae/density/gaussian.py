@@ -1,8 +1,9 @@
 """A single full-covariance Gaussian fitted to the latents."""
 import numpy as np
+import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import registry
+from tfvae import registry, rowwise_random
 from tfvae.density.density_estimator import DensityEstimator
 
 tfd = tfp.distributions
@@ -34,6 +35,12 @@ class Gaussian(DensityEstimator):
 
     def distribution(self):
         return tfd.MultivariateNormalTriL(loc=self.params["loc"], scale_tril=self.params["scale_tril"])
+
+    def sample_from_seeds(self, seeds):
+        """One latent per row of `seeds` [B, 2]: mean + L eps, eps from the row's seed (vectorized over rows)."""
+        self._check_fitted()
+        eps = rowwise_random.normal(seeds, self.latent_dim)
+        return self.params["loc"] + tf.linalg.matvec(self.params["scale_tril"], eps)
 
     def get_config(self):
         return {**super().get_config(), "regularization": self.regularization}

@@ -3,7 +3,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import registry
+from tfvae import registry, rowwise_random
 from tfvae.density.density_estimator import DensityEstimator
 
 tfd = tfp.distributions
@@ -52,6 +52,17 @@ class GaussianMixture(DensityEstimator):
             mixture_distribution=tfd.Categorical(logits=self.params["logits"]),
             components_distribution=tfd.MultivariateNormalTriL(loc=self.params["loc"],
                                                                scale_tril=self.params["scale_tril"]))
+
+    def sample_from_seeds(self, seeds):
+        """One latent per row of `seeds` [B, 2], vectorized over rows: the component k by inverting the mixture
+        weights' CDF at a uniform of the row's stream 1, then mean_k + L_k eps with eps from its stream 0."""
+        self._check_fitted()
+        cdf = tf.cumsum(tf.nn.softmax(self.params["logits"]))
+        u = rowwise_random.uniform(seeds, 1, stream=1)[:, 0]
+        component = tf.minimum(tf.searchsorted(cdf, u, side="right"), tf.shape(cdf)[0] - 1)
+        eps = rowwise_random.normal(seeds, self.latent_dim)
+        loc = tf.gather(self.params["loc"], component)
+        return loc + tf.linalg.matvec(tf.gather(self.params["scale_tril"], component), eps)
 
     def get_config(self):
         return {**super().get_config(), "num_components": self.num_components, "max_iter": self.max_iter,

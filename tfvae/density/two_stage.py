@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tfvae import registry
+from tfvae import registry, rowwise_random
 from tfvae.density.density_estimator import DensityEstimator
 
 _IMPORTANCE_SALT = 7
@@ -135,9 +135,7 @@ class TwoStage(DensityEstimator):
 
     def sample_from_seeds(self, seeds):
         self._check_fitted()
-        u = tf.map_fn(lambda s: tf.random.stateless_normal([self._latent_dim], seed=s), seeds,
-                      fn_output_signature=tf.float32)
-        return self.vae.decode(u)
+        return self.vae.decode(rowwise_random.normal(seeds, self._latent_dim))
 
     def encode_to_generation_space(self, z):
         """The second stage's posterior means u for latents z: should look like N(0, I) after training."""

@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import registry
+from tfvae import registry, rowwise_random
 from tfvae.priors.coupling_network import CouplingNetwork
 
 tfb = tfp.bijectors
@@ -85,9 +85,7 @@ class DecoupledPrior(keras.layers.Layer):
 
     def sample_from_seeds(self, seeds):
         """One latent per row of `seeds` [B, 2]; row b depends on seeds[b] only."""
-        z0 = tf.map_fn(lambda s: tf.random.stateless_normal([self.latent_dim], seed=s), seeds,
-                       fn_output_signature=tf.float32)
-        return self.from_generation(z0)
+        return self.from_generation(rowwise_random.normal(seeds, self.latent_dim))
 
     def kl_divergence(self, z_mean, z_log_var, z):
         """One-sample estimate of KL[q(z|x) || p(z)] per example (dpVAE eq. 5), at the posterior sample z."""

@@ -4,7 +4,7 @@ import math
 import keras
 import tensorflow as tf
 
-from tfvae import registry
+from tfvae import registry, rowwise_random
 from tfvae.losses import kl_diagonal_normal_standard
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -34,8 +34,7 @@ class StandardNormal(keras.layers.Layer):
 
     def sample_from_seeds(self, seeds):
         """Draws one latent per row of `seeds` [B, 2]; row b depends on seeds[b] only (safe under request batching)."""
-        return tf.map_fn(lambda s: tf.random.stateless_normal([self.latent_dim], seed=s), seeds,
-                         fn_output_signature=tf.float32)
+        return rowwise_random.normal(seeds, self.latent_dim)
 
     def kl_divergence(self, z_mean, z_log_var, z=None):
         """KL[q(z|x) || p(z)] per example for a diagonal Gaussian posterior, in closed form (z is unused)."""
