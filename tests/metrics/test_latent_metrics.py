@@ -1,0 +1,116 @@
+"""Latent and likelihood metrics against closed forms on Gaussians."""
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import stats
+
+from tfvae import metrics
+
+
+def _log_normal(z, mean=0.0, std=1.0):
+    return stats.norm.logpdf(np.asarray(z), mean, std).sum(axis=-1)
+
+
+def test_mmd_rbf_closed_form_against_reference_draws(rng):
+    latents = rng.normal(size=(400, 3)) * 1.5 + 0.5
+    closed = metrics.mmd_to_standard_normal(latents, "rbf")
+    # The closed form replaces the N(0, I) averages by their exact values: many reference draws must agree.
+    from tfvae.losses import mmd
+
+    reference = rng.normal(size=(6000, 3))
+    sampled = float(mmd(tf.constant(latents, tf.float32), tf.constant(reference, tf.float32), kernel="rbf"))
+    assert closed == pytest.approx(sampled, abs=3e-3) and closed > 0.05
+    assert abs(metrics.mmd_to_standard_normal(rng.normal(size=(400, 3)), "rbf")) < 5e-3
+    assert abs(metrics.mmd_to_standard_normal(rng.normal(size=(400, 3)), "imq")) < 0.05
+    assert metrics.mmd_to_standard_normal(latents, "imq") > 0.05
+
+
+def test_symmetric_kl_of_gaussians(rng):
+    s = 1.5  # q = N(0, s^2 I) in 2-D, p = N(0, I)
+    kl_qp = 2 * 0.5 * (s ** 2 - 1 - math.log(s ** 2))
+    kl_pq = 2 * 0.5 * (1 / s ** 2 - 1 + math.log(s ** 2))
+    result = metrics.symmetric_kl(rng.normal(size=(20000, 2)), rng.normal(size=(20000, 2)) * s,
+                                  _log_normal, lambda z: _log_normal(z, 0.0, s))
+    assert result["kl_posterior_prior"] == pytest.approx(kl_qp, abs=0.03)
+    assert result["kl_prior_posterior"] == pytest.approx(kl_pq, abs=0.03)
+    assert result["symmetric_kl"] == pytest.approx(kl_qp + kl_pq, abs=0.05)
+
+
+@pytest.fixture
+def gaussian_posteriors(rng):
+    """Posteriors N(mu_n, sigma^2) with mu_n ~ N(0, a^2): q(z) -> N(0, a^2 + sigma^2) per dimension (N large)."""
+    a, sigma, n, dim = 0.8, 0.6, 4000, 2
+    means = rng.normal(size=(n, dim)) * a
+    log_vars = np.full((n, dim), 2 * math.log(sigma))
+    samples = means + sigma * rng.normal(size=(n, dim))
+    v = a ** 2 + sigma ** 2
+    return means, log_vars, samples, dim * 0.5 * (v - 1 - math.log(v))
+
+
+def test_marginal_kl_monte_carlo_algorithm_2(gaussian_posteriors):
+    means, log_vars, samples, exact = gaussian_posteriors
+    assert metrics.marginal_kl_monte_carlo(samples[:1000], means, log_vars, _log_normal) == pytest.approx(
+        exact, abs=0.03)
+
+
+def test_marginal_kl_density_model_algorithm_4(gaussian_posteriors):
+    _, _, samples, exact = gaussian_posteriors
+    assert metrics.marginal_kl_density_model(samples[:3000], samples[3000:], _log_normal) == pytest.approx(
+        exact, abs=0.03)
+
+
+def test_marginal_kl_density_ratio_algorithm_3(gaussian_posteriors, rng):
+    _, _, samples, exact = gaussian_posteriors
+    estimate = metrics.marginal_kl_density_ratio(samples[:3000], rng.normal(size=(3000, 2)), samples[3000:],
+                                                 steps=800, hidden_units=(64, 64))
+    assert estimate == pytest.approx(exact, abs=0.05)  # the classifier's estimate, close on this easy case
+
+
+def test_leakage_score_of_known_densities(rng):
+    """q = N(0, s^2), p = N(0, 1) in 1-D: LS(tau) = E_q[(log q - log p) 1{|z| > r}], log p(r) = tau, in closed
+    form through the Gaussian tail moments."""
+    s = 1.5
+    z = rng.normal(size=200000) * s
+    taus = [-1.5, -2.5, -4.0]
+    result = metrics.leakage_score(stats.norm.logpdf(z, 0, s), stats.norm.logpdf(z), taus)
+    for tau, score in zip(taus, result["scores"]):
+        r = math.sqrt(-2 * tau - math.log(2 * math.pi))
+        tail = 2 * stats.norm.sf(r / s)
+        second_moment = s ** 2 * 2 * ((r / s) * stats.norm.pdf(r / s) + stats.norm.sf(r / s))
+        exact = -math.log(s) * tail + 0.5 * (1 - 1 / s ** 2) * second_moment
+        assert score == pytest.approx(exact, rel=0.03, abs=1e-3)
+    assert result["fraction"][0] > result["fraction"][-1]
+
+
+def test_singular_values_are_principal_standard_deviations(rng):
+    latents = rng.normal(size=(20000, 3)) * np.array([3.0, 1.0, 0.01]) @ np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    np.testing.assert_allclose(metrics.singular_values(latents), [3.0, 1.0, 0.01], rtol=0.03)
+
+
+def test_iwae_nll_is_exact_with_the_exact_posterior(rng):
+    """Linear-Gaussian model p(z) = N(0, I), p(x|z) = N(Wz + b, s^2 I) with orthogonal columns of W: the exact
+    posterior is a diagonal Gaussian, every importance weight equals p(x), and the estimate is exact for any K."""
+    s, dim_x = 0.5, 4
+    w = np.linalg.qr(rng.normal(size=(dim_x, 2)))[0] * np.array([2.0, 0.7])
+    b = rng.normal(size=dim_x)
+    x = (rng.normal(size=(6, 2)) @ w.T + b + s * rng.normal(size=(6, dim_x))).astype(np.float32)
+    precision = 1.0 + np.diag(w.T @ w) / s ** 2  # diagonal posterior precision
+
+    def posterior(batch):
+        mean = ((batch.numpy() - b) @ w) / s ** 2 / precision
+        return mean.astype(np.float32), np.broadcast_to(-np.log(precision), mean.shape).astype(np.float32)
+
+    def log_likelihood(batch, z):
+        mean = tf.matmul(tf.cast(z, tf.float64), tf.constant(w.T)) + b
+        return tf.cast(tf.reduce_sum(-0.5 * tf.square((tf.cast(batch, tf.float64) - mean) / s)
+                                     - math.log(s) - 0.5 * math.log(2 * math.pi), axis=-1), tf.float32)
+
+    def log_prior(z):
+        return -0.5 * tf.reduce_sum(tf.square(z) + math.log(2 * math.pi), axis=-1)
+
+    nll = metrics.importance_sampled_nll(x, posterior, log_likelihood, log_prior, num_samples=5, chunk_size=2)
+    exact = -stats.multivariate_normal(b, w @ w.T + s ** 2 * np.eye(dim_x)).logpdf(x)
+    np.testing.assert_allclose(nll, exact, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(metrics.bits_per_dim(nll, dim_x), exact / (dim_x * math.log(2)), rtol=1e-4, atol=1e-3)

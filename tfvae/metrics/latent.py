@@ -1,0 +1,167 @@
+"""Latent-space metrics: how well the aggregate posterior q(z) matches the prior p(z).
+
+- MMD between latents and N(0, I) (two-stage VAE paper, WAE): rbf in closed form, imq against reference draws;
+- symmetric KL between prior and aggregate posterior by sampling (dpVAE section 5.1, 5000 samples);
+- marginal KL[q(z) || p(z)] three ways (Rosca et al. appendix E): Monte Carlo over the data set (algorithm 2), the
+  density ratio trick (algorithm 3), a density model of q(z) (algorithm 4);
+- the leakage score LS(tau) (dpVAE eq. 6);
+- the singular-value spectrum of latent samples (two-stage VAE paper, figure 2).
+
+Every function takes arrays or callables; none reaches into a model.
+"""
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvae.density.latent_samplers import aggregate_posterior_log_density
+from tfvae.losses import mmd
+
+
+def mmd_to_standard_normal(latents, kernel="rbf", bandwidth=None, num_reference=None, seed=0):
+    """Unbiased MMD^2 between latents [N, L] and N(0, I).
+
+    rbf: k(x, y) = exp(-||x - y||^2 / (2 h^2)) with h^2 = L by default (typical N(0, I) distances, about 2L, give
+    values of order exp(-1)); the N(0, I) expectations are exact:
+        E_{y,y'} k(y, y') = (h^2 / (h^2 + 2))^{L/2},   E_y k(x, y) = (h^2 / (h^2 + 1))^{L/2} exp(-||x||^2 / (2 (h^2 + 1)))
+    imq: WAE's multi-scale inverse multiquadratic kernel (scales 0.1..10 times 2L), against `num_reference` draws
+    (default: as many as latents) with `seed`; it has no closed form.
+
+    Returns:
+        float MMD^2 (can be slightly negative: the estimator is unbiased).
+    """
+    x = np.asarray(latents, np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"latents must be [N >= 2, L]. Received: shape {x.shape}")
+    n, dim = x.shape
+    if kernel == "rbf":
+        h2 = float(bandwidth) ** 2 if bandwidth is not None else float(dim)
+        squared = np.sum(x ** 2, axis=1)
+        distances = np.maximum(squared[:, None] - 2 * x @ x.T + squared[None, :], 0.0)
+        within = (np.exp(-distances / (2 * h2)).sum() - n) / (n * (n - 1))
+        cross = (h2 / (h2 + 1)) ** (dim / 2) * np.exp(-squared / (2 * (h2 + 1))).mean()
+        prior = (h2 / (h2 + 2)) ** (dim / 2)
+        return float(within - 2 * cross + prior)
+    if kernel == "imq":
+        reference = np.random.default_rng(seed).normal(size=(num_reference or n, dim))
+        return float(mmd(tf.constant(x, tf.float32), tf.constant(reference, tf.float32), kernel="imq").numpy())
+    raise ValueError(f"kernel must be 'rbf' or 'imq'. Received: {kernel!r}")
+
+
+def symmetric_kl(prior_samples, posterior_samples, log_prior, log_posterior):
+    """sKL = KL[p || q] + KL[q || p], each a Monte Carlo average over samples of its first argument.
+
+    Args:
+        prior_samples: [N, L] draws of p(z). posterior_samples: [M, L] draws of q(z) (encoded data).
+        log_prior, log_posterior: callables [K, L] -> [K] log-densities (for q(z): the aggregate posterior,
+            e.g. `aggregate_posterior_log_density` over the data set).
+
+    Returns:
+        dict with `kl_prior_posterior`, `kl_posterior_prior` and `symmetric_kl`.
+    """
+    forward = float(np.mean(np.asarray(log_prior(prior_samples)) - np.asarray(log_posterior(prior_samples))))
+    backward = float(np.mean(np.asarray(log_posterior(posterior_samples)) -
+                             np.asarray(log_prior(posterior_samples))))
+    return {"kl_prior_posterior": forward, "kl_posterior_prior": backward, "symmetric_kl": forward + backward}
+
+
+def marginal_kl_monte_carlo(posterior_samples, posterior_means, posterior_log_variances, log_prior):
+    """KL[q(z) || p(z)] by Monte Carlo (Rosca et al., algorithm 2).
+
+    q(z) = 1/N sum_n N(z; mu_n, diag sigma_n^2) over the whole data set (the paper's pseudocode writes log-sum-exp
+    without the -log N of the average); z_i ~ q(z | x_i) for data points x_i.
+
+    Returns:
+        float.
+    """
+    log_q = aggregate_posterior_log_density(posterior_samples, posterior_means, posterior_log_variances)
+    return float(np.mean(log_q - np.asarray(log_prior(posterior_samples))))
+
+
+def marginal_kl_density_ratio(posterior_samples, prior_samples, eval_posterior_samples, steps=2000, batch_size=256,
+                              hidden_units=(256, 256, 256), learning_rate=5e-4, seed=0):
+    """KL[q(z) || p(z)] by the density ratio trick (Rosca et al., algorithm 3).
+
+    A classifier C is trained to tell posterior samples (label 1) from prior samples (label 0); at optimum its logit
+    is log q(z)/p(z), averaged over held-out posterior samples. The paper shows this estimate is sensitive to the
+    classifier and tends to underestimate: report it beside algorithm 2.
+
+    Returns:
+        float.
+    """
+    posterior = np.asarray(posterior_samples, np.float32)
+    prior = np.asarray(prior_samples, np.float32)
+    keras.utils.set_random_seed(seed)
+    classifier = keras.Sequential([keras.Input(posterior.shape[1:])] + [
+        layer for units in hidden_units for layer in (keras.layers.Dense(units), keras.layers.LeakyReLU(0.2))] +
+        [keras.layers.Dense(1)])
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.9)
+    optimizer.build(classifier.trainable_variables)
+
+    @tf.function
+    def step(q_batch, p_batch):
+        with tf.GradientTape() as tape:
+            logits = tf.concat([classifier(q_batch), classifier(p_batch)], axis=0)[:, 0]
+            labels = tf.concat([tf.ones(tf.shape(q_batch)[0]), tf.zeros(tf.shape(p_batch)[0])], axis=0)
+            loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
+        optimizer.apply_gradients(zip(tape.gradient(loss, classifier.trainable_variables),
+                                      classifier.trainable_variables))
+
+    rng = np.random.default_rng(seed)
+    for _ in range(int(steps)):
+        step(posterior[rng.integers(0, len(posterior), batch_size)], prior[rng.integers(0, len(prior), batch_size)])
+    held_out = np.asarray(eval_posterior_samples, np.float32)
+    return float(np.mean(classifier.predict(held_out, batch_size=4096, verbose=0)[:, 0]))
+
+
+def marginal_kl_density_model(train_samples, eval_samples, log_prior, density=None):
+    """KL[q(z) || p(z)] with a density model t(z) of q(z) (Rosca et al., algorithm 4): mean log t(z) - log p(z).
+
+    Args:
+        train_samples: [N, L] posterior samples t is fitted on.
+        eval_samples: [M, L] other posterior samples the average runs over.
+        log_prior: callable [M, L] -> [M].
+        density: a `tfvae.density` estimator (unfitted); defaults to a 10-component GMM.
+
+    Returns:
+        float.
+    """
+    from tfvae.density import GaussianMixture
+
+    density = density or GaussianMixture(num_components=10)
+    density.fit(np.asarray(train_samples, np.float64))
+    eval_samples = np.asarray(eval_samples, np.float32)
+    return float(np.mean(density.log_prob(eval_samples).numpy() - np.asarray(log_prior(eval_samples))))
+
+
+def leakage_score(log_posterior, log_prior, thresholds):
+    """LS(tau) = E_{z ~ q(z)}[S_tau(z)], S_tau(z) = log q(z) - log p(h(z)) where log p(h(z)) < tau, else 0
+    (dpVAE eq. 6; h is the identity for a standard prior and g, the map to generation space, for a decoupled one).
+
+    Args:
+        log_posterior: [N] log q(z) at samples z of the aggregate posterior.
+        log_prior: [N] log p(h(z)) at the same samples.
+        thresholds: sequence of tau.
+
+    Returns:
+        dict with `thresholds`, `scores` (one LS per tau) and `fraction` (share of samples below each tau).
+    """
+    log_q, log_p = np.asarray(log_posterior, np.float64), np.asarray(log_prior, np.float64)
+    if log_q.shape != log_p.shape or log_q.ndim != 1:
+        raise ValueError(f"log_posterior and log_prior must be [N] arrays of one length. Received: {log_q.shape} "
+                         f"and {log_p.shape}")
+    taus = np.asarray(thresholds, np.float64)
+    below = log_p[None, :] < taus[:, None]
+    scores = np.where(below, (log_q - log_p)[None, :], 0.0).mean(axis=1)
+    return {"thresholds": taus.tolist(), "scores": scores.tolist(), "fraction": below.mean(axis=1).tolist()}
+
+
+def singular_values(latents):
+    """Singular values of the centered latents / sqrt(N - 1), descending: the standard deviations along the
+    principal axes (two-stage VAE figure 2: a VAE on a manifold of dimension r < L shows r values near 1 and the
+    rest near 0 for the posterior means)."""
+    z = np.asarray(latents, np.float64)
+    if z.ndim != 2 or len(z) < 2:
+        raise ValueError(f"latents must be [N >= 2, L]. Received: shape {z.shape}")
+    return np.linalg.svd(z - z.mean(axis=0), compute_uv=False) / math.sqrt(len(z) - 1)
