@@ -24,7 +24,8 @@ def mmd_to_standard_normal(latents, kernel="rbf", bandwidth=None, num_reference=
 
     rbf: k(x, y) = exp(-||x - y||^2 / (2 h^2)) with h^2 = L by default (typical N(0, I) distances, about 2L, give
     values of order exp(-1)); the N(0, I) expectations are exact:
-        E_{y,y'} k(y, y') = (h^2 / (h^2 + 2))^{L/2},   E_y k(x, y) = (h^2 / (h^2 + 1))^{L/2} exp(-||x||^2 / (2 (h^2 + 1)))
+        E_{y,y'} k(y, y') = (h^2 / (h^2 + 2))^{L/2}
+        E_y k(x, y) = (h^2 / (h^2 + 1))^{L/2} exp(-||x||^2 / (2 (h^2 + 1)))
     imq: WAE's multi-scale inverse multiquadratic kernel (scales 0.1..10 times 2L), against `num_reference` draws
     (default: as many as latents) with `seed`; it has no closed form.
 
