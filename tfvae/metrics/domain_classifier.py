@@ -1,0 +1,98 @@
+"""A small classifier trained on the data set's labels: "domain" features for a fast Frechet distance on CPU, and
+class probabilities for an Inception-style score on MNIST-like data.
+
+The official Inception network has no logits offline and costs about 0.1 s per image on a 2-core CPU; this network
+costs well under a millisecond. Its numbers are comparable only with numbers from the same classifier: reports
+record its weights hash and test accuracy.
+"""
+import hashlib
+import json
+import os
+
+import keras
+import numpy as np
+
+MODEL_FILE = "classifier.keras"
+INFO_FILE = "info.json"
+
+
+def _network(input_shape, num_classes, feature_dim):
+    inputs = keras.Input(input_shape)
+    if len(input_shape) == 3:
+        x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
+        x = keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
+        x = keras.layers.Conv2D(128, 3, strides=2, padding="same", activation="relu")(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+    else:
+        x = keras.layers.Dense(128, activation="relu")(inputs)
+    features = keras.layers.Dense(feature_dim, activation="relu", name="features")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(keras.layers.Dropout(0.3)(features))
+    return keras.Model(inputs, [features, logits], name="domain_classifier")
+
+
+class DomainClassifier:
+    """Classifier features [N, feature_dim] and class probabilities [N, C] for examples of one data set.
+
+    Build with `train` (fits on labelled data and reports the test accuracy) or `load` (a saved one).
+
+    Attributes:
+        model: keras.Model x -> (features, logits).
+        info: dict with `dataset`, `test_accuracy`, `num_classes`, `feature_dim`, `epochs`, `weights_sha256`.
+    """
+
+    def __init__(self, model, info):
+        self.model = model
+        self.info = dict(info)
+
+    @property
+    def name(self):
+        return f"domain classifier of {self.info['dataset']} (test accuracy {self.info['test_accuracy']:.3f})"
+
+    @property
+    def weights_sha256(self):
+        return self.info["weights_sha256"]
+
+    @classmethod
+    def train(cls, dataset, train_x, train_labels, test_x, test_labels, epochs=10, batch_size=128, feature_dim=128,
+              seed=0):
+        """Trains on (train_x, train_labels) and measures the accuracy on (test_x, test_labels)."""
+        train_labels = np.asarray(train_labels).astype(np.int64)
+        if train_labels.ndim != 1 or len(train_labels) != len(train_x) or train_labels.min() < 0:
+            raise ValueError(f"Labels must be one non-negative integer per training example. Received: shape "
+                             f"{train_labels.shape} for {len(train_x)} examples")
+        num_classes = int(train_labels.max()) + 1
+        keras.utils.set_random_seed(seed)
+        model = _network(train_x.shape[1:], num_classes, feature_dim)
+        trainer = keras.Model(model.input, model.output[1])
+        trainer.compile(keras.optimizers.Adam(1e-3),
+                        keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        trainer.fit(train_x, train_labels, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True)
+        accuracy = float(np.mean(np.argmax(trainer.predict(test_x, batch_size=1024, verbose=0), axis=1)
+                                 == np.asarray(test_labels)))
+        digest = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in model.get_weights())).hexdigest()
+        return cls(model, {"dataset": dataset, "test_accuracy": accuracy, "num_classes": num_classes,
+                           "feature_dim": feature_dim, "epochs": epochs, "seed": seed, "weights_sha256": digest})
+
+    def save(self, directory):
+        os.makedirs(directory, exist_ok=True)
+        self.model.save(os.path.join(directory, MODEL_FILE))
+        with open(os.path.join(directory, INFO_FILE), "w") as f:
+            json.dump(self.info, f, indent=2)
+
+    @classmethod
+    def load(cls, directory):
+        paths = [os.path.join(directory, name) for name in (MODEL_FILE, INFO_FILE)]
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if missing:
+            raise FileNotFoundError(f"No saved domain classifier in {directory}: missing {missing}.")
+        with open(paths[1]) as f:
+            info = json.load(f)
+        return cls(keras.models.load_model(paths[0]), info)
+
+    def features(self, x, batch_size=1024):
+        return self.model.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)[0]
+
+    def probabilities(self, x, batch_size=1024):
+        logits = self.model.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)[1]
+        logits = logits - logits.max(axis=1, keepdims=True)
+        return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
