@@ -98,7 +98,7 @@ def _line_plot(title, xs, series, x_label, y_label, width=520, height=300, log_y
                 height - margin - (y - y0) / (y1 - y0) * (height - 2 * margin))
 
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+    parts = [f'<svg width="{width}" height="{height}" role="img">',
              f'<title>{html.escape(title)}</title>',
              f'<rect x="{margin}" y="{margin}" width="{width - 2 * margin}" height="{height - 2 * margin}" '
              'fill="none" stroke="#999"/>',

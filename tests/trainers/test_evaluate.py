@@ -1,0 +1,85 @@
+"""The evaluate binary on trained digits workdirs: a complete report.json and a report.html that Debian's chromium
+renders with every image present."""
+import json
+import math
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import run_python
+
+pytestmark = pytest.mark.slow
+
+SAMPLE_METRICS = ["fd_domain", "fid", "kid_domain", "kid_inception", "prd_f8_domain", "prd_f1/8_domain",
+                  "precision_domain", "recall_domain", "precision_inception", "is_domain", "diversity"]
+LATENT_METRICS = ["critic", "mmd_rbf", "mmd_imq", "skl", "marginal_kl", "leakage", "singular_values", "nll"]
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """A decoupled-prior VAE on digits (3 epochs, GMM fitted), evaluated with both feature extractors."""
+    workdir = tmp_path_factory.mktemp("evaluate")
+    run_python(["-m", "trainers.train", f"--workdir={workdir}", "--model=vae", "--prior=decoupled", "--epochs=3",
+                "--density=gmm"], timeout=600)
+    result = run_python(["-m", "trainers.evaluate", f"--workdir={workdir}", "--num_samples=40",
+                         "--extractors=domain,inception", "--nll_samples=20", "--critic_steps=100",
+                         "--ratio_steps=100", "--classifier_epochs=2"], timeout=900)
+    return workdir, result
+
+
+def test_report_json_is_complete_and_says_how_each_number_was_measured(evaluated):
+    workdir, result = evaluated
+    assert "[evaluate" in result.stdout  # progress lines
+    report = json.loads((workdir / "eval" / "report.json").read_text())
+    assert report["model"] == "vae" and report["dataset"] == "digits"
+    assert report["samplers"] == ["gmm", "prior"] and report["default_sampler"] == "gmm"
+    sets = {"samples/gmm", "samples/prior", "reconstructions", "interpolations", "low_posterior"}
+    for name in SAMPLE_METRICS:
+        assert sets <= set(report["metrics"][name]), name
+    for name in SAMPLE_METRICS + LATENT_METRICS:
+        values = report["metrics"][name]
+        assert values and all(math.isfinite(v) for v in values.values()), (name, values)
+        assert name in report["protocol"], name
+    assert set(report["metrics"]["marginal_kl"]) == {"monte_carlo", "density_ratio", "density_model"}
+    assert report["protocol"]["fid"]["weights_sha256"] == \
+        "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+    assert report["protocol"]["fd_domain"]["reference"] == "test split (40 examples)"
+    assert report["protocol"]["leakage"]["h"] == "g (generation space)"
+    assert report["protocol"]["nll"]["importance_samples"] == 20 and report["metrics"]["nll"]["test"] > 0
+    assert all(value > 0 for value in report["metrics"]["fid"].values())
+
+
+def test_report_html_renders_every_image_in_headless_chromium(evaluated):
+    workdir, _ = evaluated
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "Debian's chromium is needed for this check: apt-get install -y chromium (.ci/run does)"
+    page = workdir / "eval" / "report.html"
+    html = page.read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # self-contained: nothing fetched
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    check = re.search(r'id="image-check" data-total="(\d+)" data-broken="(\d+)"', dom)
+    assert check, dom[:2000]
+    total, broken = int(check.group(1)), int(check.group(2))
+    assert broken == 0 and total == html.count("<img ") >= 9
+    for caption in ("samples/gmm", "low_posterior", "reconstructions (left", "interpolations (spherical",
+                    "traversals"):
+        assert caption in html
+    assert html.count("<svg") == 2  # leakage curve and singular values
+
+
+def test_evaluate_a_gan_and_refuse_bad_flags(tmp_path):
+    run_python(["-m", "trainers.train", f"--workdir={tmp_path}", "--model=dcgan", "--epochs=1"], timeout=600)
+    run_python(["-m", "trainers.evaluate", f"--workdir={tmp_path}", "--num_samples=30", "--metrics=fd,kid,mmd",
+                "--classifier_epochs=1"], timeout=600)
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert set(report["metrics"]) == {"fd_domain", "kid_domain"}  # a GAN has no encoder: no latent metrics
+    assert set(report["metrics"]["fd_domain"]) == {"samples/prior"}
+    bad = run_python(["-m", "trainers.evaluate", f"--workdir={tmp_path}", "--metrics=fd,bogus"], check=False)
+    assert bad.returncode != 0 and "Unknown metrics ['bogus']" in bad.stdout
+    bad = run_python(["-m", "trainers.evaluate", f"--workdir={tmp_path}", "--num_samples=5"], check=False)
+    assert bad.returncode != 0 and "num_samples must be at least 20" in bad.stdout
+    bad = run_python(["-m", "trainers.evaluate", f"--workdir={tmp_path / 'none'}"], check=False)
+    assert bad.returncode != 0 and "config" in bad.stdout.lower()
