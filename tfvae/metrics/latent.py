@@ -39,8 +39,12 @@ def mmd_to_standard_normal(latents, kernel="rbf", bandwidth=None, num_reference=
     if kernel == "rbf":
         h2 = float(bandwidth) ** 2 if bandwidth is not None else float(dim)
         squared = np.sum(x ** 2, axis=1)
-        distances = np.maximum(squared[:, None] - 2 * x @ x.T + squared[None, :], 0.0)
-        within = (np.exp(-distances / (2 * h2)).sum() - n) / (n * (n - 1))
+        total = 0.0
+        for start in range(0, n, 2048):  # row blocks keep memory at 2048 x N
+            block = x[start:start + 2048]
+            distances = np.maximum(squared[start:start + 2048, None] - 2 * block @ x.T + squared[None, :], 0.0)
+            total += np.exp(-distances / (2 * h2)).sum()
+        within = (total - n) / (n * (n - 1))
         cross = (h2 / (h2 + 1)) ** (dim / 2) * np.exp(-squared / (2 * (h2 + 1))).mean()
         prior = (h2 / (h2 + 2)) ** (dim / 2)
         return float(within - 2 * cross + prior)
