@@ -83,3 +83,16 @@ def test_evaluate_a_gan_and_refuse_bad_flags(tmp_path):
     assert bad.returncode != 0 and "num_samples must be at least 20" in bad.stdout
     bad = run_python(["-m", "trainers.evaluate", f"--workdir={tmp_path / 'none'}"], check=False)
     assert bad.returncode != 0 and "config" in bad.stdout.lower()
+
+
+def test_evaluate_points_with_two_latent_dimensions(tmp_path):
+    """Moons: raw points as features, and the 2-D latent scatter over the prior's contours in the page."""
+    run_python(["-m", "trainers.train", f"--workdir={tmp_path}", "--model=vae", "--dataset=moons", "--epochs=5",
+                "--density=gmm"], timeout=600)
+    run_python(["-m", "trainers.evaluate", f"--workdir={tmp_path}", "--num_samples=200",
+                "--metrics=fd,precision_recall,mmd,leakage,singular_values"], timeout=600)
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert report["protocol"]["fd_raw"]["extractor"] == "raw points (no feature network)"
+    assert {"samples/gmm", "reconstructions"} <= set(report["metrics"]["precision_raw"])
+    assert len(report["protocol"]["singular_values"]["all"]) == 2
+    assert "test posterior means over the prior" in (tmp_path / "eval" / "report.html").read_text()
