@@ -130,6 +130,14 @@ class _RestHandler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         self._answer(self._post)
 
+    def _unsupported(self):
+        def refuse(route):
+            raise ServingError("UNIMPLEMENTED", f"{self.command} is not served; use GET for status and metadata, "
+                                                f"POST for :predict.")
+        self._answer(refuse)
+
+    do_PUT = do_DELETE = do_PATCH = _unsupported  # noqa: N815 - the names http.server dispatches to
+
     def _get(self, route):
         if route["suffix"] == "/metadata":
             servable = self.server_state.manager.get(route["name"], route["version"])

@@ -29,6 +29,8 @@ def parse_predict_request(body, input_specs_for):
         request = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ServingError("INVALID_ARGUMENT", f"The request body must be JSON. Received: {error}") from None
+    except RecursionError:
+        raise ServingError("INVALID_ARGUMENT", "The request body nests too deeply to be a tensor.") from None
     if not isinstance(request, dict):
         raise ServingError("INVALID_ARGUMENT", f"The request body must be a JSON object with 'instances' or "
                                                f"'inputs'. Received: {type(request).__name__}")

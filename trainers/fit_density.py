@@ -22,7 +22,8 @@ def main(argv):
     reports = jobs.fit_densities(tfvae_flags.WORKDIR.value, flags.FLAGS.density, components=flags.FLAGS.components,
                                  latents=flags.FLAGS.latents)
     for name, report in reports.items():
-        print(f"{name:10s} fit {report['fit_seconds']:7.2f}s  train log-likelihood {report['train_log_likelihood']:9.3f}"
+        print(f"{name:10s} fit {report['fit_seconds']:7.2f}s  "
+              f"train log-likelihood {report['train_log_likelihood']:9.3f}"
               f"  validation {report.get('validation_log_likelihood', float('nan')):9.3f}")
 
 

@@ -1,7 +1,6 @@
 """The flow density and the diagnostic latent samplers."""
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfvae.density import (DensityEstimator, Flow, Gaussian, aggregate_posterior_log_density,
                            high_posterior_samples, linear_interpolation, low_posterior_samples,

