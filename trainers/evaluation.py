@@ -305,6 +305,9 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     test = splits.as_float("test")
     reference = test[:num_samples]
     num_samples = len(reference)
+    if num_samples < 20:
+        raise ValueError(f"The test split of {splits.name} has {num_samples} examples; the metrics need at least 20 "
+                         f"reference examples. Received: a test split of {num_samples}")
     validation = splits.as_float("validation")[:num_samples]
     is_image = splits.is_image
     progress("loaded %s on %s: %d reference examples, samplers %s", config.model, splits.name, num_samples,
