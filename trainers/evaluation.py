@@ -73,7 +73,7 @@ def _image_sets(model, samplers, test_images, num_samples, seed, progress, train
 
 
 def _extractors(names, splits, workdir, is_image, progress, classifier_epochs, inception_weights=None):
-    """{name: (features callable, protocol dict, probabilities callable or None)}."""
+    """{name: (features callable, protocol dict, probabilities callable (images, features) or None)}."""
     result = {}
     if not is_image:
         result["raw"] = (lambda x: np.asarray(x, np.float64), {"extractor": "raw points (no feature network)"}, None)
@@ -86,11 +86,14 @@ def _extractors(names, splits, workdir, is_image, progress, classifier_epochs, i
             classifier = _domain_classifier(splits, workdir, progress, classifier_epochs)
             result["domain"] = (classifier.features, {
                 "extractor": classifier.name, "weights_sha256": classifier.weights_sha256,
-                "classifier_test_accuracy": classifier.info["test_accuracy"]}, classifier.probabilities)
+                "classifier_test_accuracy": classifier.info["test_accuracy"]},
+                lambda images, features: classifier.probabilities(images))
         elif name == "inception":
             extractor = inception.InceptionExtractor(inception_weights)
+            scores = extractor.probabilities_from_features if extractor.has_logits else None
             result["inception"] = (extractor, {"extractor": extractor.name,
-                                               "weights_sha256": extractor.weights_sha256}, None)
+                                               "weights_sha256": extractor.weights_sha256},
+                                   scores and (lambda images, features: scores(features)))
         else:
             raise ValueError(f"Unknown feature extractor {name!r}; expected some of {EXTRACTORS}. Received: {name!r}")
     return result
@@ -156,10 +159,11 @@ def _sample_metrics(report, wanted, sets, reference, validation, extractors, see
                          {**base, "num_samples": len(features), "k": 3,
                           "definition": "improved precision and recall (Kynkaanniemi et al. 2019)"})
             if "inception_score" in wanted and probabilities_of is not None:
-                mean, std = metrics.inception_score(probabilities_of(images), num_splits=10)
+                mean, std = metrics.inception_score(probabilities_of(images, features), num_splits=10)
+                note = ("the official Inception score (softmax layer of the FID network)" if extractor_name ==
+                        "inception" else "Inception-style score of the domain classifier's probabilities")
                 _put(report, f"is_{extractor_name}", set_name, mean,
-                     {**base, "num_samples": len(images), "splits": 10,
-                      "note": "Inception-style score of the domain classifier's probabilities"})
+                     {**base, "num_samples": len(images), "splits": 10, "note": note})
                 report["uncertainty"].setdefault(f"is_{extractor_name}", {})[set_name] = std
             progress("%s: sample metrics on %s features", suffix, extractor_name)
     if images_are_images(reference) and "diversity" in wanted:

