@@ -73,27 +73,31 @@ def test_report_html_renders_every_image_in_headless_chromium(evaluated):
     assert html.count("<svg") == 2  # leakage curve and singular values
 
 
-def test_evaluate_a_gan_and_refuse_bad_flags(tmp_path):
-    run_python(["-m", "trainers.train", f"--workdir={tmp_path}", "--model=dcgan", "--epochs=1"], timeout=600)
-    run_python(["-m", "trainers.evaluate", f"--workdir={tmp_path}", "--num_samples=30", "--metrics=fd,kid,mmd",
-                "--classifier_epochs=1"], timeout=600)
-    report = json.loads((tmp_path / "eval" / "report.json").read_text())
-    assert set(report["metrics"]) == {"fd_domain", "kid_domain"}  # a GAN has no encoder: no latent metrics
+def test_evaluate_a_gan_and_refuse_bad_arguments(tmp_path):
+    """In-process (the binary's flags are covered above): a GAN has no encoder, so only sample metrics apply."""
+    from trainers import evaluation, jobs
+    from trainers.config import TrainConfig
+
+    jobs.run_main_job(TrainConfig(workdir=str(tmp_path), model="dcgan", epochs=1))
+    report, _, _ = evaluation.evaluate(str(tmp_path), ["fd", "kid", "mmd"], num_samples=30, classifier_epochs=1)
+    assert set(report["metrics"]) == {"fd_domain", "kid_domain"}
     assert set(report["metrics"]["fd_domain"]) == {"samples/prior"}
-    bad = run_python(["-m", "trainers.evaluate", f"--workdir={tmp_path}", "--metrics=fd,bogus"], check=False)
-    assert bad.returncode != 0 and "Unknown metrics ['bogus']" in bad.stdout
-    bad = run_python(["-m", "trainers.evaluate", f"--workdir={tmp_path}", "--num_samples=5"], check=False)
-    assert bad.returncode != 0 and "num_samples must be at least 20" in bad.stdout
+    with pytest.raises(ValueError, match=r"Unknown metrics \['bogus'\]"):
+        evaluation.evaluate(str(tmp_path), ["fd", "bogus"])
+    with pytest.raises(ValueError, match="num_samples must be at least 20"):
+        evaluation.evaluate(str(tmp_path), num_samples=5)
 
 
 def test_evaluate_points_with_two_latent_dimensions(tmp_path):
     """Moons: raw points as features, and the 2-D latent scatter over the prior's contours in the page."""
-    run_python(["-m", "trainers.train", f"--workdir={tmp_path}", "--model=vae", "--dataset=moons", "--epochs=5",
-                "--density=gmm"], timeout=600)
-    run_python(["-m", "trainers.evaluate", f"--workdir={tmp_path}", "--num_samples=200",
-                "--metrics=fd,precision_recall,mmd,leakage,singular_values"], timeout=600)
-    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    from trainers import evaluation, jobs
+    from trainers.config import TrainConfig
+
+    jobs.run_main_job(TrainConfig(workdir=str(tmp_path), model="vae", dataset="moons", epochs=5,
+                                  densities=("gmm",)))
+    report, _, html_path = evaluation.evaluate(str(tmp_path), ["fd", "precision_recall", "mmd", "leakage",
+                                                               "singular_values"], num_samples=200)
     assert report["protocol"]["fd_raw"]["extractor"] == "raw points (no feature network)"
     assert {"samples/gmm", "reconstructions"} <= set(report["metrics"]["precision_raw"])
     assert len(report["protocol"]["singular_values"]["all"]) == 2
-    assert "test posterior means over the prior" in (tmp_path / "eval" / "report.html").read_text()
+    assert "test posterior means over the prior" in open(html_path).read()
