@@ -28,6 +28,7 @@ from absl import app, flags, logging
 from serving.errors import ServingError
 from serving.model_manager import ModelManager
 from serving.rest_json import format_predict_response, parse_predict_request
+from serving.servable import metadata_answer
 
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?:/labels/(?P<label>[^/:]+))?"
                     r"(?P<suffix>/metadata|:predict|:classify|:regress)?$")
@@ -110,15 +111,6 @@ class DevServer:
         self.manager.close()
 
 
-def metadata_json(servable, name):
-    """TF Serving's REST metadata answer (signature_def nested twice, as the model server prints it)."""
-    from google.protobuf import json_format
-
-    return {"model_spec": {"name": name, "signature_name": "", "version": str(servable.version)},
-            "metadata": {"signature_def": json_format.MessageToDict(servable.signature_defs,
-                                                                    preserving_proto_field_name=True)}}
-
-
 class _RestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_state = None  # the DevServer, set on the subclass built in DevServer.__init__
@@ -141,7 +133,7 @@ class _RestHandler(BaseHTTPRequestHandler):
     def _get(self, route):
         if route["suffix"] == "/metadata":
             servable = self.server_state.manager.get(route["name"], route["version"])
-            return metadata_json(servable, route["name"])
+            return metadata_answer(route["name"], servable.version, servable.signature_defs)
         if route["suffix"] is None:
             return self.server_state.manager.status(route["name"], route["version"])
         raise ServingError("INVALID_ARGUMENT", f"{route['suffix']} takes POST requests.")

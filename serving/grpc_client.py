@@ -6,6 +6,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      predict_pb2, prediction_service_pb2_grpc)
 
 from serving.errors import HTTP_STATUS, ServingError
+from serving.servable import metadata_answer
 
 
 class GrpcClient:
@@ -36,10 +37,7 @@ class GrpcClient:
         response = self._rpc(self._predictions.GetModelMetadata, request)
         signature_defs = get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(signature_defs)
-        return {"model_spec": {"name": response.model_spec.name, "signature_name": "",
-                               "version": str(response.model_spec.version.value)},
-                "metadata": {"signature_def": json_format.MessageToDict(signature_defs,
-                                                                        preserving_proto_field_name=True)}}
+        return metadata_answer(response.model_spec.name, response.model_spec.version.value, signature_defs)
 
     def predict(self, model_name, inputs, signature_name="serving_default", version=None):
         """Sends {input name: array} as TensorProtos; returns {output name: np.ndarray}."""

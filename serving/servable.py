@@ -23,6 +23,15 @@ def read_signature_defs(version_dir):
     return signature_defs
 
 
+def metadata_answer(model_name, version, signature_defs):
+    """TF Serving's metadata answer as a dict (signature_def nested twice, as the REST API prints it)."""
+    from google.protobuf import json_format
+
+    return {"model_spec": {"name": model_name, "signature_name": "", "version": str(version)},
+            "metadata": {"signature_def": json_format.MessageToDict(signature_defs,
+                                                                    preserving_proto_field_name=True)}}
+
+
 class Servable:
     """A SavedModel version loaded with TensorFlow alone, called with NumPy inputs.
 

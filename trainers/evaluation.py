@@ -46,30 +46,26 @@ def _batched(fn, x, batch_size=500):
 
 
 def _image_sets(model, samplers, test_images, num_samples, seed, progress, train_posterior):
-    """{set name: images} of the model's outputs, and the latents behind the sampler sets."""
-    sets, latents = {}, {}
+    """{set name: images} of the model's outputs."""
+    sets = {}
     decode = model.decode
     for name, sampler in samplers.items():
-        z = np.asarray(sampler.sample(num_samples, seed=[seed, 1]))
-        latents[f"samples/{name}"] = z
-        sets[f"samples/{name}"] = _batched(decode, z.astype(np.float32))
+        z = np.asarray(sampler.sample(num_samples, seed=[seed, 1]), np.float32)
+        sets[f"samples/{name}"] = _batched(decode, z)
         progress("sampled %d images from %s", num_samples, name)
     if model.has_encoder:
-        sets["reconstructions"] = _batched(model.reconstruct, test_images)
         codes = _batched(model.encode, test_images)
-        rng = np.random.default_rng(seed)
-        pairs = rng.permutation(len(codes))
-        midpoints = 0.5 * (codes + codes[pairs])
-        sets["interpolations"] = _batched(decode, midpoints.astype(np.float32))
+        sets["reconstructions"] = _batched(decode, codes)
+        pairs = np.random.default_rng(seed).permutation(len(codes))
+        sets["interpolations"] = _batched(decode, (0.5 * (codes + codes[pairs])).astype(np.float32))
         candidates = np.asarray(samplers["prior"].sample(5 * num_samples, seed=[seed, 2]))
         means, log_variances = train_posterior
         low, _ = latent_samplers.low_posterior_samples(
             candidates, lambda z: latent_samplers.aggregate_posterior_log_density(z, means, log_variances),
             num_samples)
-        latents["low_posterior"] = low
         sets["low_posterior"] = _batched(decode, low.astype(np.float32))
         progress("reconstructions, interpolations and low-posterior samples ready")
-    return sets, latents
+    return sets
 
 
 def _extractors(names, splits, workdir, is_image, progress, classifier_epochs, inception_weights=None):
@@ -90,10 +86,10 @@ def _extractors(names, splits, workdir, is_image, progress, classifier_epochs, i
                 lambda images, features: classifier.probabilities(images))
         elif name == "inception":
             extractor = inception.InceptionExtractor(inception_weights)
-            scores = extractor.probabilities_from_features if extractor.has_logits else None
+            probabilities = ((lambda images, features: extractor.probabilities_from_features(features))
+                             if extractor.has_logits else None)
             result["inception"] = (extractor, {"extractor": extractor.name,
-                                               "weights_sha256": extractor.weights_sha256},
-                                   scores and (lambda images, features: scores(features)))
+                                               "weights_sha256": extractor.weights_sha256}, probabilities)
         else:
             raise ValueError(f"Unknown feature extractor {name!r}; expected some of {EXTRACTORS}. Received: {name!r}")
     return result
@@ -120,7 +116,7 @@ def _put(report, metric, key, value, protocol):
 
 
 def _sample_metrics(report, wanted, sets, reference, validation, extractors, seed, progress, critic_steps,
-                    default_set):
+                    default_set, is_image):
     num_reference = len(reference)
     for extractor_name, (features_of, extractor_protocol, probabilities_of) in extractors.items():
         reference_features = features_of(reference)
@@ -166,7 +162,7 @@ def _sample_metrics(report, wanted, sets, reference, validation, extractors, see
                      {**base, "num_samples": len(images), "splits": 10, "note": note})
                 report["uncertainty"].setdefault(f"is_{extractor_name}", {})[set_name] = std
             progress("%s: sample metrics on %s features", suffix, extractor_name)
-    if images_are_images(reference) and "diversity" in wanted:
+    if is_image and "diversity" in wanted:
         for set_name, images in {"test": reference, **sets}.items():
             result = metrics.ms_ssim_diversity(images, num_pairs=min(1000, 10 * len(images)), seed=seed)
             _put(report, "diversity", set_name, result["diversity"],
@@ -182,10 +178,6 @@ def _sample_metrics(report, wanted, sets, reference, validation, extractors, see
               f"test split ({len(reference)}) vs {len(fake) - half} other samples", "steps": critic_steps,
               "penalty_weight": 10.0, "standard_error": result["standard_error"], "seed": seed})
         progress("independent critic done")
-
-
-def images_are_images(x):
-    return np.asarray(x).ndim == 4
 
 
 def _latent_metrics(report, wanted, model, splits, num_samples, seed, progress, nll_samples, train_posterior,
@@ -320,17 +312,18 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     if model.has_encoder:
         limit = 5000  # the aggregate posterior is a mixture over at most this many training posteriors
         train_posterior = tuple(None if a is None else a[:limit] for a in train_posterior)
-    sets, set_latents = _image_sets(model, samplers, reference, num_samples, seed, progress, train_posterior)
+    sets = _image_sets(model, samplers, reference, num_samples, seed, progress, train_posterior)
     default_set = f"samples/{config.default_sampler if config.default_sampler in samplers else 'prior'}"
     report = {"model": config.model, "dataset": splits.name, "samplers": sorted(samplers),
               "default_sampler": default_set.split("/", 1)[1], "num_samples": num_samples, "metrics": {},
               "protocol": {}, "uncertainty": {}, "workdir": os.path.abspath(workdir)}
     report["sets"] = ["test", *sets]
     features = _extractors(extractors, splits, workdir, is_image, progress, classifier_epochs, inception_weights)
-    _sample_metrics(report, wanted, sets, reference, validation, features, seed, progress, critic_steps, default_set)
+    _sample_metrics(report, wanted, sets, reference, validation, features, seed, progress, critic_steps, default_set,
+                    is_image)
     extras = _latent_metrics(report, wanted, model, splits, num_samples, seed, progress, nll_samples,
                              train_posterior, ratio_steps)
-    figures = _figures(model, sets, reference, set_latents, samplers, is_image, seed)
+    figures = _figures(model, sets, reference, is_image)
     if extras.get("latents_2d") is not None:
         figures["test posterior means over the prior (contours: 50/90/99% of the prior mass)"] = \
             report_html.latent_scatter(extras["latents_2d"], lambda z: model.prior.log_prob(tf.constant(z)).numpy())
@@ -339,7 +332,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     return report, json_path, html_path
 
 
-def _figures(model, sets, reference, set_latents, samplers, is_image, seed, count=64):
+def _figures(model, sets, reference, is_image, count=64):
     """{caption: image [H, W, C] in [0, 1]} for the HTML page."""
     def picture(images):
         if not is_image:

