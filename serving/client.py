@@ -56,19 +56,13 @@ def request_samples(client, model_name, signature_name, num_samples, seed, versi
 
 
 def write_grid(images, path):
-    """Writes samples as a PNG: a tiled grid for images [N, H, W, C], a scatter plot for points [N, D]."""
-    from tfvae.training import images as image_utils
+    """Writes samples as a PNG: a square-ish tiled grid for images [N, H, W, C], a scatter plot for points [N, D]."""
+    from tfvae.images import write_picture
 
     images = np.asarray(images, np.float32)
-    if images.ndim == 4:
-        picture = image_utils.grid(images, columns=int(math.ceil(math.sqrt(len(images)))))
-        picture = image_utils.upscale(picture, max(1, 256 // picture.shape[0]))
-    elif images.ndim == 2:
-        picture = image_utils.scatter(images)
-    else:
+    if images.ndim not in (2, 4):
         raise ValueError(f"Expected images [N, H, W, C] or points [N, D]. Received: shape {images.shape}")
-    image_utils.write_png(path, picture)
-    return path
+    return write_picture(path, images, columns=int(math.ceil(math.sqrt(len(images)))))
 
 
 def define_flags():

@@ -18,6 +18,7 @@ from google.protobuf import text_format
 
 from export.saved_model import DEFAULT_MAX_BATCH_SIZE
 from serving.model_manager import available_versions
+from tfvae.files import atomic_write
 
 MODELS_CONFIG = "models.config"
 BATCHING_PARAMETERS = "batching_parameters.txt"
@@ -134,13 +135,11 @@ def write_configs(export_base, output_dir=None, models=None, versions="latest", 
     text = model_server_config([{"name": n, "base_path": f"{server_base.rstrip('/')}/{n}", "versions": versions}
                                 for n in names])
     output_dir = output_dir or export_base
-    os.makedirs(output_dir, exist_ok=True)
     paths = (os.path.join(output_dir, MODELS_CONFIG), os.path.join(output_dir, BATCHING_PARAMETERS))
+    # A server started with --model_config_file_poll_wait_seconds re-reads models.config while it runs: it must
+    # never read a half-written file.
     for path, content in zip(paths, (text, batching_parameters(**batching))):
-        temporary = path + ".tmp"
-        with open(temporary, "w") as f:
-            f.write(content)
-        os.replace(temporary, path)
+        atomic_write(path, content)
     return paths
 
 
