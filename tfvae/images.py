@@ -1,10 +1,13 @@
-"""Image grids and PNG files (TensorFlow's PNG encoder; no imaging library needed)."""
+"""Image grids and PNG files (TensorFlow's PNG encoder; no imaging library needed).
+
+Used by the training loop, evaluation, the jobs and the serving client alike.
+"""
 import math
-import os
-import tempfile
 
 import numpy as np
 import tensorflow as tf
+
+from tfvae.files import atomic_write
 
 
 def grid(images, columns=None, padding=1):
@@ -42,11 +45,20 @@ def upscale(image, factor):
 
 
 def write_png(path, image):
-    """Writes one image [H, W, C] in [0, 1] as an 8-bit PNG, atomically."""
-    data = tf.io.encode_png(tf.cast(tf.round(np.clip(image, 0.0, 1.0) * 255.0), tf.uint8)).numpy()
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
-    with os.fdopen(handle, "wb") as f:
-        f.write(data)
-    os.replace(temporary, path)
+    """Writes one image [H, W, C] in [0, 1] as an 8-bit PNG, atomically; returns `path`."""
+    return atomic_write(path, tf.io.encode_png(tf.cast(tf.round(np.clip(image, 0.0, 1.0) * 255.0), tf.uint8)).numpy())
+
+
+def picture(images, columns=8, min_size=256):
+    """One picture of a set: a grid of images [N, H, W, C] enlarged to about `min_size` pixels, or for points
+    [N, D] a scatter plot of the first two coordinates."""
+    images = np.asarray(images)
+    if images.ndim == 2:
+        return scatter(images, size=min_size)
+    tiled = grid(images, columns=columns)
+    return upscale(tiled, max(1, min_size // tiled.shape[0]))
+
+
+def write_picture(path, images, columns=8, min_size=256):
+    """Writes `picture(images)` as a PNG at `path`, atomically; returns `path`."""
+    return write_png(path, picture(images, columns=columns, min_size=min_size))

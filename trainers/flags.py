@@ -1,4 +1,5 @@
-"""Command-line flags of the binaries, defined once (DESIGN.md section 4.2). Every flag is optional."""
+"""Command-line flags of the binaries, defined once so that train, fit_density, evaluate and export read a flag the
+same way, with defaults from `TrainConfig`. Every flag is optional."""
 import json
 
 from absl import flags

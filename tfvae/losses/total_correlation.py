@@ -8,7 +8,10 @@ posteriors. Two estimators:
 - minibatch stratified sampling (MSS): weights w_ij with w_ii = 1/N on the diagonal (the sample's own posterior),
   (N - M) / (N M) on one other entry per row and 1/M on the remaining M - 1 = B - 2 entries, M = B - 1; every row
   sums to 1. The widely copied reference code writes the 1/N weights with a stride of B into the flattened matrix,
-  which fills column 0 instead of the diagonal (NOTES.md); here they are on the diagonal.
+  which fills column 0 instead of the diagonal; here they are on the diagonal.
+
+References:
+    Chen et al. 2018, Isolating sources of disentanglement in variational autoencoders (arXiv:1802.04942).
 """
 import math
 

@@ -1,3 +1,3 @@
-"""Training under tf.distribute strategies: strategy factory, checkpointed loop, image utilities."""
+"""Training under tf.distribute strategies: strategy factory and the checkpointed loop."""
 from tfvae.training.strategies import is_chief, make_strategy
 from tfvae.training.trainer import Trainer, TrainingDiverged
