@@ -1,4 +1,5 @@
-"""Exports a trained autoencoder and its samplers as one SavedModel (DESIGN.md section 4.3).
+"""Exports a trained autoencoder and its samplers as one SavedModel, the contract below (README.md, "Using the
+exported SavedModel" and "Serving", shows it in use).
 
 Endpoints (named inputs, dict outputs, never XLA-compiled, stateless randomness driven by a seed input):
 
@@ -23,6 +24,7 @@ import keras
 import tensorflow as tf
 
 from export import warmup
+from tfvae.models.autoencoder import Autoencoder
 
 METADATA_FILE = "tfvae_metadata.json"
 DEFAULT_MAX_BATCH_SIZE = 1024
@@ -138,7 +140,7 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
         archive.add_endpoint(f"sample_{name}", tf.function(endpoints.sampler_endpoint(name)), [seed_spec])
     archive.add_endpoint("decode", tf.function(endpoints.decode), [latent_spec])
     names = ["sample", *[f"sample_{n}" for n in sorted(samplers)], "decode"]
-    if model.has_encoder:  # GANs have no encoder.
+    if isinstance(model, Autoencoder):  # GANs (plain generators) have no encoder.
         archive.add_endpoint("encode", tf.function(endpoints.encode), [image_spec])
         archive.add_endpoint("reconstruct", tf.function(endpoints.reconstruct), [image_spec])
         names += ["encode", "reconstruct"]

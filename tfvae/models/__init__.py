@@ -1,4 +1,5 @@
-"""The model zoo. Every model is a registered `Autoencoder` subclass; build one by name with `build`."""
+"""The model zoo. Every model is a registered `Generator` subclass (GANs) or `Autoencoder` subclass (everything with
+an encoder); models trained against discriminators mix in `DiscriminatorTraining`. Build one by name with `build`."""
 from tfvae import registry
 from tfvae.models.aae import AAE
 from tfvae.models.ae import AE
@@ -8,7 +9,9 @@ from tfvae.models.beta_vae_b import BetaVAEB
 from tfvae.models.beta_vae_h import BetaVAEH
 from tfvae.models.cv_vae import CVVAE
 from tfvae.models.dcgan import DCGAN
+from tfvae.models.discriminator_training import DiscriminatorTraining
 from tfvae.models.factor_vae import FactorVAE
+from tfvae.models.generator import Generator
 from tfvae.models.info_vae import InfoVAE
 from tfvae.models.rae import RAE
 from tfvae.models.rae_gp import RAEGP

@@ -4,12 +4,14 @@ import tensorflow as tf
 
 from tfvae import registry
 from tfvae.losses import discriminator_cross_entropy, non_saturating_generator_loss
-from tfvae.models.adversarial_autoencoder import AdversarialAutoencoder, batch_size_of
+from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.discriminator_training import DiscriminatorTraining
+from tfvae.models.generator import batch_size_of
 
 
 @registry.register("model", "aae")
 @keras.saving.register_keras_serializable("tfvae")
-class AAE(AdversarialAutoencoder):
+class AAE(DiscriminatorTraining, Autoencoder):
     """Adversarial autoencoder: a deterministic autoencoder whose codes a code discriminator pushes to the prior
     (Makhzani et al. 2016; the AAE of Rosca et al., section 5: latent-space marginal matching by density ratio).
 
@@ -20,7 +22,7 @@ class AAE(AdversarialAutoencoder):
 
     Args:
         likelihood: str. Defaults to "bernoulli" (Rosca et al.'s visible distribution).
-        **kwargs: see `AdversarialAutoencoder`.
+        **kwargs: see `DiscriminatorTraining`.
     """
 
     loss_terms = ("adversarial", "c_loss")

@@ -4,12 +4,13 @@ import tensorflow as tf
 
 from tfvae import registry
 from tfvae.losses import discriminator_cross_entropy, non_saturating_generator_loss
-from tfvae.models.adversarial_autoencoder import AdversarialAutoencoder, batch_size_of
+from tfvae.models.discriminator_training import DiscriminatorTraining
+from tfvae.models.generator import Generator, batch_size_of
 
 
 @registry.register("model", "dcgan")
 @keras.saving.register_keras_serializable("tfvae")
-class DCGAN(AdversarialAutoencoder):
+class DCGAN(DiscriminatorTraining, Generator):
     """A GAN: generator G (the decoder) against a data discriminator D; no encoder (Rosca et al.'s baseline).
 
     Math:
@@ -18,11 +19,10 @@ class DCGAN(AdversarialAutoencoder):
 
     Args:
         likelihood: str. Maps generator outputs to images (sigmoid). Defaults to "bernoulli".
-        **kwargs: see `AdversarialAutoencoder`. The generator learning rate is the binary's --learning_rate
+        **kwargs: see `DiscriminatorTraining`. The generator learning rate is the binary's --learning_rate
             (Rosca et al. sweep 1e-4 to 3e-4 for both networks).
     """
 
-    has_encoder = False
     preferred_sampler = "prior"
     base_terms = ("loss",)
     loss_terms = ("d_loss",)
@@ -33,13 +33,6 @@ class DCGAN(AdversarialAutoencoder):
         super().__init__(input_shape, likelihood=likelihood, discriminator_learning_rate=discriminator_learning_rate,
                          **kwargs)
         self.data_discriminator_net = self.data_discriminator(output_bias=self.critic_output_bias)
-
-    def generate(self, count, training=False):
-        """Decoded prior samples, [count, *example_shape]."""
-        return self.likelihood.mean(self.decoder(self.prior_samples(count), training=training))
-
-    def call(self, x, training=False):
-        return self.generate(batch_size_of(x), training=training)
 
     def per_example_losses(self, x, training=False):
         fake = self.data_discriminator_net(self.generate(batch_size_of(x), training), training=training)[:, 0]

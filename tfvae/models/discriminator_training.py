@@ -1,30 +1,40 @@
-"""Shared machinery of the models trained with discriminators: their optimizers and update helper."""
+"""The machinery of models trained against discriminators: their networks, optimizers and updates."""
 import keras
 import tensorflow as tf
 
 from tfvae import registry
-from tfvae.models.autoencoder import PRIOR_SALT, Autoencoder
 
 # Sizes of the code discriminator (Rosca et al., appendix K: a 3-layer MLP of 1000 leaky-ReLU units).
 CODE_DISCRIMINATOR_UNITS = (1000, 1000, 1000)
+# Networks whose data discriminator is the convolutional DCGAN one (table 4 of Rosca et al.) under "auto".
+_CONVOLUTIONAL_NETWORKS = ("dcgan", "conv", "rae_conv", "infogan")
 
 
-class AdversarialAutoencoder(Autoencoder):
-    """Base of models with discriminators, each trained by its own Adam(0.5, 0.9) optimizer (Rosca et al.,
-    appendix K). `compile` builds one optimizer per discriminator inside the caller's strategy scope (NOTES.md:
-    optimizers built outside it break `fit` under a strategy).
+class DiscriminatorTraining:
+    """Mixin for models with discriminators, each trained by its own optimizer; combine it with a model base:
 
-    A step is the autoencoder's update (`Autoencoder.replica_step` on `autoencoder_batch(x)`), then one update of
-    every discriminator on `discriminator_batch(x)`. Subclasses name their discriminators in `discriminator_names`
-    and give their losses in `discriminator_objectives` (one hook); models whose networks have different losses
-    (VGH) or whose critic steps come first (WGAN-GP) override `replica_step` and reuse `update_discriminators`.
+        class DCGAN(DiscriminatorTraining, Generator): ...     # a GAN
+        class AAE(DiscriminatorTraining, Autoencoder): ...     # an adversarial autoencoder
+        class FactorVAE(DiscriminatorTraining, VAE): ...       # a VAE with a total-correlation discriminator
+
+    A step is the model's own update (`replica_step` of the base, on `main_batch(x)`), then one update of every
+    discriminator on `discriminator_batch(x)`. Subclasses name their discriminators in `discriminator_names` and
+    give their losses in `discriminator_objectives` (one hook); models whose networks have different losses (VGH)
+    or whose critic steps come first (WGAN-GP) override `replica_step` and reuse `update_discriminators`.
+
+    `compile` builds one optimizer per discriminator (Adam(0.5, 0.9) at `discriminator_learning_rate` unless given)
+    inside the caller's strategy scope: optimizers built outside it break `fit` under a strategy.
+    `get_compile_config` / `compile_from_config` carry them through `.keras` files.
 
     Args:
         discriminator: str. Registered data discriminator (`mlp`, `dcgan`); "auto" picks `dcgan` for convolutional
             networks and `mlp` otherwise. Defaults to "auto".
         discriminator_learning_rate: float. Learning rate of every discriminator. Defaults to 5e-4 (Rosca et al.,
             table 3: VGH, VGH++ and the AAE code discriminator).
-        **kwargs: see `Autoencoder`.
+        **kwargs: see the model base.
+
+    References:
+        Rosca et al. 2018, Distribution matching in variational inference (arXiv:1802.06847), appendix K.
     """
 
     adam_betas = (0.5, 0.9)
@@ -40,7 +50,7 @@ class AdversarialAutoencoder(Autoencoder):
         """Builds the data discriminator for this model's examples."""
         kind = self.discriminator_kind
         if kind == "auto":
-            kind = "dcgan" if self.network in ("dcgan", "conv", "rae_conv", "infogan") else "mlp"
+            kind = "dcgan" if self.network in _CONVOLUTIONAL_NETWORKS else "mlp"
         if kind == "mlp":
             return registry.get("discriminator", "mlp")(self.example_shape, CODE_DISCRIMINATOR_UNITS, outputs=outputs,
                                                         output_bias=output_bias, name=name)
@@ -51,34 +61,72 @@ class AdversarialAutoencoder(Autoencoder):
         """Builds the code discriminator on latents."""
         return registry.get("discriminator", "mlp")((self.latent_dim,), CODE_DISCRIMINATOR_UNITS, name=name)
 
-    def auxiliary_layers(self):
-        return [getattr(self, name) for name in self.discriminator_names]
+    def discriminators(self):
+        """{name: discriminator layer} of `discriminator_names`."""
+        return {name: getattr(self, name) for name in self.discriminator_names}
 
-    def compile(self, optimizer=None, **kwargs):
+    def auxiliary_layers(self):
+        return list(self.discriminators().values())
+
+    # ------------------------------------------------------------------------------------- optimizers
+    def compile(self, optimizer=None, discriminator_optimizers=None, **kwargs):
+        """Compiles the model and builds one optimizer per discriminator.
+
+        Args:
+            optimizer: the model's optimizer. Defaults to Adam(1e-4) with `adam_betas`.
+            discriminator_optimizers: dict discriminator name -> keras optimizer, or None for Adam at
+                `discriminator_learning_rate` with `discriminator_adam_betas`.
+            **kwargs: see `keras.Model.compile`.
+        """
         if optimizer is None:
             optimizer = keras.optimizers.Adam(1e-4, beta_1=self.adam_betas[0], beta_2=self.adam_betas[1])
         super().compile(optimizer=optimizer, **kwargs)
-        for name in self.discriminator_names:
-            layer = getattr(self, name)
-            discriminator_optimizer = keras.optimizers.Adam(self.discriminator_learning_rate,
-                                                            beta_1=self.discriminator_adam_betas[0],
-                                                            beta_2=self.discriminator_adam_betas[1])
+        given = dict(discriminator_optimizers or {})
+        unknown = sorted(set(given) - set(self.discriminator_names))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has discriminators {list(self.discriminator_names)}; no "
+                             f"optimizer can be given for others. Received: {unknown}")
+        self.discriminator_optimizers = {}
+        for name, layer in self.discriminators().items():
+            discriminator_optimizer = given.get(name) or keras.optimizers.Adam(
+                self.discriminator_learning_rate, beta_1=self.discriminator_adam_betas[0],
+                beta_2=self.discriminator_adam_betas[1])
             discriminator_optimizer.build(layer.trainable_variables)
+            self.discriminator_optimizers[name] = discriminator_optimizer
+            # Also an attribute, so tf.train.Checkpoint and Keras saving track each optimizer's state.
             setattr(self, f"{name}_optimizer", discriminator_optimizer)
+
+    def get_compile_config(self):
+        config = super().get_compile_config() or {}
+        if getattr(self, "discriminator_optimizers", None):  # compiled
+            config["discriminator_optimizers"] = {name: keras.optimizers.serialize(opt)
+                                                  for name, opt in self.discriminator_optimizers.items()}
+        return config
+
+    def compile_from_config(self, config):
+        # Keras' own version refuses models with a custom `compile`; this one rebuilds every optimizer from the
+        # saved configuration and builds them on the variables they update, so their saved state loads into them.
+        config = dict(config)
+        serialized = config.pop("discriminator_optimizers", None) or {}
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config, discriminator_optimizers={
+            name: keras.optimizers.deserialize(value) for name, value in serialized.items()})
+        if self.built:
+            self.optimizer.build(self.main_variables())
 
     def update(self, name, tape, objective):
         """Applies one step of discriminator `name`'s optimizer; `objective` is the scalar recorded on `tape`
         (a per-example loss averaged with `tf.nn.compute_average_loss` inside the tape)."""
         variables = getattr(self, name).trainable_variables
-        getattr(self, f"{name}_optimizer").apply_gradients(zip(tape.gradient(objective, variables), variables))
+        self.discriminator_optimizers[name].apply_gradients(zip(tape.gradient(objective, variables), variables))
 
     # ------------------------------------------------------------------------------------------ hooks
     def discriminator_objectives(self, x, training=True):
         """Returns {discriminator name: (log name, per-example loss [B])} on the batch x."""
         return {}
 
-    def autoencoder_batch(self, x):
-        """The part of the batch the autoencoder trains on (all of it; FactorVAE takes half)."""
+    def main_batch(self, x):
+        """The part of the batch the model's own update trains on (all of it; FactorVAE takes half)."""
         return x
 
     def discriminator_batch(self, x):
@@ -97,7 +145,7 @@ class AdversarialAutoencoder(Autoencoder):
         return {log_name: tf.reduce_mean(loss) for log_name, loss in objectives.values()}
 
     def replica_step(self, x):
-        logs = super().replica_step(self.autoencoder_batch(x))
+        logs = super().replica_step(self.main_batch(x))
         logs.update(self.update_discriminators(self.discriminator_batch(x)))
         return logs
 
@@ -109,18 +157,9 @@ class AdversarialAutoencoder(Autoencoder):
 
     def build_for(self, batch_size=2):
         super().build_for(batch_size)
-        # Discriminators that the autoencoder loss does not touch (DCGAN's, VEEGAN's) get their weights here.
+        # Discriminators that the main loss does not touch (DCGAN's, VEEGAN's) get their weights here.
         self.discriminator_objectives(tf.zeros((batch_size, *self.example_shape)), training=False)
-
-    def prior_samples(self, count, salt=PRIOR_SALT):
-        """`count` latents from the prior with this step's stateless seed."""
-        return self.prior.sample(count, self.noise_seed(salt))
 
     def get_config(self):
         return {**super().get_config(), "discriminator": self.discriminator_kind,
                 "discriminator_learning_rate": self.discriminator_learning_rate}
-
-
-def batch_size_of(x):
-    """The static batch size when known (static shapes under drop_remainder), else the dynamic one."""
-    return x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]

@@ -3,11 +3,11 @@ import keras
 import tensorflow as tf
 
 from tfvae import registry
-from tfvae.models.adversarial_autoencoder import AdversarialAutoencoder, batch_size_of
+from tfvae.models import noise_salts
+from tfvae.models.discriminator_training import DiscriminatorTraining
+from tfvae.models.generator import batch_size_of
 from tfvae.models.vae import VAE
 from tfvae.networks import build_mlp_discriminator
-
-_PERMUTE_SALT = 3
 
 
 def permute_dims(z, seed):
@@ -26,7 +26,7 @@ def permute_dims(z, seed):
 
 @registry.register("model", "factor_vae")
 @keras.saving.register_keras_serializable("tfvae")
-class FactorVAE(AdversarialAutoencoder, VAE):
+class FactorVAE(DiscriminatorTraining, VAE):
     """FactorVAE: the ELBO plus gamma times a total correlation estimated by a discriminator (Kim & Mnih 2018, eq. 2).
 
     Math:
@@ -62,12 +62,12 @@ class FactorVAE(AdversarialAutoencoder, VAE):
 
     def discriminator_objectives(self, x, training=True):
         z = tf.stop_gradient(self.posterior(x, training=training)["z"])
-        permuted = permute_dims(z, self.noise_seed(_PERMUTE_SALT))
+        permuted = permute_dims(z, self.noise_seed(noise_salts.PERMUTE))
         real = tf.nn.log_softmax(self.discriminator(z, training=training))[:, 0]
         fake = tf.nn.log_softmax(self.discriminator(permuted, training=training))[:, 1]
         return {"discriminator": ("d_loss", -0.5 * (real + fake))}
 
-    def autoencoder_batch(self, x):
+    def main_batch(self, x):
         return x[:batch_size_of(x) // 2]
 
     def discriminator_batch(self, x):

@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from tfvae import registry
 from tfvae.losses import mmd
-from tfvae.models.autoencoder import PRIOR_SALT
+from tfvae.models import noise_salts
 from tfvae.models.vae import VAE
 
 
@@ -37,7 +37,7 @@ class InfoVAE(VAE):
     def regularizer(self, x, posterior, training=False):
         z = posterior["z"]
         kl = self.kl_divergence(posterior)
-        prior_samples = self.prior.sample(tf.shape(z)[0], self.noise_seed(PRIOR_SALT))
+        prior_samples = self.prior.sample(tf.shape(z)[0], self.noise_seed(noise_salts.PRIOR))
         divergence = tf.fill(tf.shape(kl), mmd(z, prior_samples, self.kernel))
         penalty = (1.0 - self.alpha) * kl + (self.alpha + self.mmd_weight - 1.0) * divergence
         return penalty, {"kl": kl, "mmd": divergence}

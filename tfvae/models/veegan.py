@@ -4,13 +4,15 @@ import tensorflow as tf
 
 from tfvae import registry
 from tfvae.losses import density_ratio_loss, discriminator_cross_entropy
-from tfvae.models.adversarial_autoencoder import CODE_DISCRIMINATOR_UNITS, AdversarialAutoencoder, batch_size_of
+from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.discriminator_training import CODE_DISCRIMINATOR_UNITS, DiscriminatorTraining
+from tfvae.models.generator import batch_size_of
 from tfvae.networks.joint_discriminator import JointDiscriminator
 
 
 @registry.register("model", "veegan")
 @keras.saving.register_keras_serializable("tfvae")
-class VEEGAN(AdversarialAutoencoder):
+class VEEGAN(DiscriminatorTraining, Autoencoder):
     """VEEGAN: a generator G and a reconstructor network F (the encoder) trained on prior samples to fool a joint
     discriminator on (image, code) pairs and to reconstruct codes, matching joint distributions (Rosca et al.,
     section 4; Srivastava et al., eq. 8).
@@ -24,7 +26,7 @@ class VEEGAN(AdversarialAutoencoder):
 
     Args:
         likelihood: str. Maps generator outputs to images. Defaults to "bernoulli".
-        **kwargs: see `AdversarialAutoencoder`.
+        **kwargs: see `DiscriminatorTraining`.
     """
 
     loss_terms = ("code_reconstruction", "adversarial", "d_loss")

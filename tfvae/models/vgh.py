@@ -4,13 +4,14 @@ import tensorflow as tf
 
 from tfvae import registry
 from tfvae.losses import density_ratio_loss, discriminator_cross_entropy
-from tfvae.models.adversarial_autoencoder import AdversarialAutoencoder, batch_size_of
+from tfvae.models.discriminator_training import DiscriminatorTraining
+from tfvae.models.generator import batch_size_of
 from tfvae.models.vae import VAE
 
 
 @registry.register("model", "vgh")
 @keras.saving.register_keras_serializable("tfvae")
-class VGH(AdversarialAutoencoder, VAE):
+class VGH(DiscriminatorTraining, VAE):
     """VGH: a Gaussian encoder and a generator trained with an l1 reconstruction, a data discriminator that tells
     data from reconstructions (eq. 8) and a code discriminator that tells prior samples from codes (Rosca et al.,
     section 4 and appendix F).
@@ -23,7 +24,7 @@ class VGH(AdversarialAutoencoder, VAE):
 
     Args:
         reconstruction_weight: float. lambda. Defaults to 1.0 (the lowest of the paper's sweep 1, 5, 10, 50).
-        **kwargs: see `AdversarialAutoencoder` and `VAE`.
+        **kwargs: see `DiscriminatorTraining` and `VAE`.
     """
 
     base_terms = ("loss", "reconstruction")
@@ -71,17 +72,21 @@ class VGH(AdversarialAutoencoder, VAE):
         return {"data_discriminator_net": ("d_loss", d_loss), "code_discriminator_net": ("c_loss", c_loss)}
 
     def replica_step(self, x):
-        encoder_variables = self.encoder.trainable_variables
-        encoder_ids = {id(v) for v in encoder_variables}
-        generator_variables = [v for v in self.autoencoder_variables() if id(v) not in encoder_ids]
+        # One optimizer, two losses: the encoder's variables follow the encoder loss, every other one the
+        # generator loss. Gradients are applied in `main_variables()` order, the order the optimizer is built in
+        # (by the Trainer and on loading), so its saved state always matches.
+        variables = self.main_variables()
+        encoder_ids = {id(v) for v in self.encoder.trainable_variables}
+        encoder_variables = [v for v in variables if id(v) in encoder_ids]
+        generator_variables = [v for v in variables if id(v) not in encoder_ids]
         with tf.GradientTape(persistent=True) as tape:
             terms = self.per_example_losses(x, training=True)
             encoder_loss = tf.nn.compute_average_loss(terms.pop("encoder_loss"))
             generator_loss = tf.nn.compute_average_loss(terms.pop("generator_loss"))
-        gradients = (tape.gradient(encoder_loss, encoder_variables)
-                     + tape.gradient(generator_loss, generator_variables))
+        gradients = dict(zip(map(id, encoder_variables), tape.gradient(encoder_loss, encoder_variables)))
+        gradients.update(zip(map(id, generator_variables), tape.gradient(generator_loss, generator_variables)))
         del tape
-        self.optimizer.apply_gradients(zip(gradients, encoder_variables + generator_variables))
+        self.optimizer.apply_gradients([(gradients[id(v)], v) for v in variables])
         logs = {name: tf.reduce_mean(value) for name, value in terms.items()}
         logs.update(self.update_discriminators(x))
         return logs

@@ -4,11 +4,10 @@ import tensorflow as tf
 
 from tfvae import registry
 from tfvae.losses import critic_gradient_penalty, wasserstein_critic_loss
-from tfvae.models.adversarial_autoencoder import AdversarialAutoencoder, batch_size_of
-from tfvae.models.autoencoder import PRIOR_SALT
+from tfvae.models import noise_salts
+from tfvae.models.discriminator_training import DiscriminatorTraining
+from tfvae.models.generator import batch_size_of
 from tfvae.models.dcgan import DCGAN
-
-_GP_SALT = 40
 
 
 @registry.register("model", "wgan_gp")
@@ -52,10 +51,10 @@ class WGANGP(DCGAN):
         """Per-example critic loss, gradient penalty and Wasserstein estimate on `x` (critic update `step`)."""
         count = batch_size_of(x)
         fake = tf.stop_gradient(self.likelihood.mean(
-            self.decoder(self.prior.sample(count, self.noise_seed(PRIOR_SALT + 10 + step)), training=training)))
+            self.decoder(self.prior.sample(count, self.noise_seed(noise_salts.CRITIC_PRIOR + step)), training=training)))
         real_scores, fake_scores = self._critic(x, training), self._critic(fake, training)
         penalty = critic_gradient_penalty(lambda images: self._critic(images, training), x, fake,
-                                          self.noise_seed(_GP_SALT + step))
+                                          self.noise_seed(noise_salts.GRADIENT_PENALTY + step))
         return (wasserstein_critic_loss(real_scores, fake_scores) + self.gradient_penalty * penalty, penalty,
                 real_scores - fake_scores)
 
@@ -72,12 +71,12 @@ class WGANGP(DCGAN):
             self.update("data_discriminator_net", tape, objective)
             for name, value in (("d_loss", critic_loss), ("gp", penalty), ("wasserstein", distance)):
                 totals[name] = totals.get(name, 0.0) + tf.reduce_mean(value) / self.critic_steps
-        logs = super(AdversarialAutoencoder, self).replica_step(x)  # The generator update.
+        logs = super(DiscriminatorTraining, self).replica_step(x)  # The generator update.
         logs.update(totals)
         return logs
 
     def replica_test_step(self, x):
-        logs = super(AdversarialAutoencoder, self).replica_test_step(x)
+        logs = super(DiscriminatorTraining, self).replica_test_step(x)
         critic_loss, penalty, distance = self.critic_losses(x, 0, training=False)
         logs.update(d_loss=tf.reduce_mean(critic_loss), gp=tf.reduce_mean(penalty),
                     wasserstein=tf.reduce_mean(distance))

@@ -1,6 +1,6 @@
 """Encoder / decoder builders. Each registered builder returns `(encoder, decoder)` Keras models:
 
-    encoder: images [B, *input_shape] -> [B, encoder_outputs]
+    encoder: images [B, *input_shape] -> [B, encoder_outputs]; None when encoder_outputs is None (generators)
     decoder: latents [B, latent_dim] -> raw outputs [B, *input_shape] (a likelihood maps them to a mean)
 """
 from tfvae.networks.conv import build_conv, build_rae_conv

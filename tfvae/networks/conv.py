@@ -37,7 +37,7 @@ def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS
 
     Args:
         input_shape: tuple (H, W, C).
-        encoder_outputs: int. Width of the encoder's output.
+        encoder_outputs: int or None. Width of the encoder's output; None builds no encoder (returned as None).
         latent_dim: int. Width of the decoder's input.
         filters: tuple of int. Encoder filters. Defaults to the paper's (128, 256, 512, 1024).
         kernel_size: int. 4 for MNIST/CIFAR, 5 for CelebA. Defaults to 4.
@@ -58,11 +58,13 @@ def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS
         raise ValueError(f"The convolutional network needs images whose sides halve equally to at most 8 px (e.g. "
                          f"28, 32, 64); pad or resize the data (--pad_to / --resize_to) or use --network=mlp. "
                          f"Received: input_shape={tuple(input_shape)}")
-    encoder_layers = [keras.Input(tuple(input_shape))]
-    for f in filters:
-        encoder_layers += _conv_block(keras.layers.Conv2D(f, kernel_size, strides=2, padding="same"), batch_norm)
-    encoder_layers += [keras.layers.Flatten(), keras.layers.Dense(encoder_outputs)]
-    encoder = keras.Sequential(encoder_layers, name="encoder")
+    encoder = None
+    if encoder_outputs is not None:
+        encoder_layers = [keras.Input(tuple(input_shape))]
+        for f in filters:
+            encoder_layers += _conv_block(keras.layers.Conv2D(f, kernel_size, strides=2, padding="same"), batch_norm)
+        encoder_layers += [keras.layers.Flatten(), keras.layers.Dense(encoder_outputs)]
+        encoder = keras.Sequential(encoder_layers, name="encoder")
 
     wrap = spectral_wrapper(spectral_normalization)
     decoder_filters = list(reversed(filters[:-1]))

@@ -21,7 +21,7 @@ def build_dcgan(input_shape, encoder_outputs, latent_dim, kernel_size=5):
     """
     height, width, channels = input_shape
     base_h, base_w = _base(height), _base(width)
-    encoder = keras.Sequential([
+    encoder = None if encoder_outputs is None else keras.Sequential([
         keras.Input(tuple(input_shape)),
         keras.layers.Conv2D(32, kernel_size, strides=2, padding="same"), keras.layers.LeakyReLU(0.2),
         keras.layers.Conv2D(64, kernel_size, strides=1, padding="same"), keras.layers.LeakyReLU(0.2),

@@ -12,7 +12,7 @@ def build_infogan(input_shape, encoder_outputs, latent_dim):
     height, width, channels = input_shape
     if height % 4 or width % 4:
         raise ValueError(f"The InfoGAN network needs image sides divisible by 4. Received: {tuple(input_shape)}")
-    encoder = keras.Sequential([
+    encoder = None if encoder_outputs is None else keras.Sequential([
         keras.Input(tuple(input_shape)),
         keras.layers.Conv2D(64, 4, strides=2, padding="same"), keras.layers.LeakyReLU(0.2),
         keras.layers.Conv2D(128, 4, strides=2, padding="same"), keras.layers.BatchNormalization(),

@@ -14,7 +14,8 @@ def build_mlp(input_shape, encoder_outputs, latent_dim, hidden_units=(512, 256),
 
     Args:
         input_shape: tuple. Shape of one example, e.g. (8, 8, 1) or (2,).
-        encoder_outputs: int. Width of the encoder's last layer (latent_dim, or 2 * latent_dim for a VAE).
+        encoder_outputs: int or None. Width of the encoder's last layer (latent_dim, or 2 * latent_dim for a
+            VAE); None builds no encoder (generators), returned as None.
         latent_dim: int. Width of the decoder's input.
         hidden_units: tuple of int. Hidden widths of the encoder; the decoder uses them reversed. Defaults to
             (512, 256).
@@ -26,9 +27,10 @@ def build_mlp(input_shape, encoder_outputs, latent_dim, hidden_units=(512, 256),
         (encoder, decoder): keras.Model pair.
     """
     input_shape = tuple(input_shape)
-    encoder = keras.Sequential([keras.Input(input_shape), keras.layers.Flatten()]
-                               + [keras.layers.Dense(u, activation=activation) for u in hidden_units]
-                               + [keras.layers.Dense(encoder_outputs)], name="encoder")
+    encoder = None if encoder_outputs is None else keras.Sequential(
+        [keras.Input(input_shape), keras.layers.Flatten()]
+        + [keras.layers.Dense(u, activation=activation) for u in hidden_units]
+        + [keras.layers.Dense(encoder_outputs)], name="encoder")
     wrap = spectral_wrapper(spectral_normalization)
     decoder = keras.Sequential([keras.Input((latent_dim,))]
                                + [wrap(keras.layers.Dense(u, activation=activation)) for u in reversed(hidden_units)]

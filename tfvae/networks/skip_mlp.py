@@ -24,5 +24,5 @@ def build_skip_mlp(input_shape, encoder_outputs, latent_dim, hidden_units=(1024,
     """
     if len(input_shape) != 1:
         raise ValueError(f"skip_mlp takes vectors (latent codes). Received: input_shape={tuple(input_shape)}")
-    return (_skip_mlp(input_shape[0], encoder_outputs, hidden_units, "encoder"),
+    return (None if encoder_outputs is None else _skip_mlp(input_shape[0], encoder_outputs, hidden_units, "encoder"),
             _skip_mlp(latent_dim, input_shape[0], hidden_units, "decoder"))

@@ -10,8 +10,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from tfvae import images as image_utils
 from tfvae.data import make_dataset
-from tfvae.training import images as image_utils
+from tfvae.models.autoencoder import Autoencoder
 from tfvae.training.strategies import is_chief
 
 _MEAN = tf.distribute.ReduceOp.MEAN
@@ -39,7 +40,10 @@ class Trainer:
         learning_rate: float. Initial Adam learning rate. Defaults to 1e-3 (RAE paper).
         seed: int. Seed of weight initialization and shuffling. Defaults to 0.
         patience: int. Epochs without a validation improvement before the learning rate is halved (RAE protocol:
-            "cut in half every time the validation loss plateaus"; Keras ReduceLROnPlateau's default). Defaults to 10.
+            "cut in half every time the validation loss plateaus"; Keras ReduceLROnPlateau's default); 0 keeps the
+            learning rate fixed (Rosca et al.'s protocol). Defaults to 10.
+        halve_every_epochs: int. Also halve the learning rate after every this many epochs (a step schedule, the
+            two-stage VAE's); 0: none. Defaults to 0.
         min_delta: float. Absolute decrease of the validation loss that counts as progress (absolute, because
             likelihood losses carry large constants that make relative thresholds meaningless). Defaults to 1e-4.
         min_learning_rate: float. The halving stops here. Defaults to 1e-6.
@@ -53,7 +57,8 @@ class Trainer:
     """
 
     def __init__(self, model_fn, splits, workdir, strategy=None, epochs=100, batch_size=100, learning_rate=1e-3,
-                 seed=0, patience=10, min_delta=1e-4, min_learning_rate=1e-6, steps_per_execution=20,
+                 seed=0, patience=10, halve_every_epochs=0, min_delta=1e-4, min_learning_rate=1e-6,
+                 steps_per_execution=20,
                  jit_compile=False, adam_beta_1=None, adam_beta_2=None, log_images=True, max_to_keep=3):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1. Received: epochs={epochs}")
@@ -66,6 +71,7 @@ class Trainer:
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.patience = int(patience)
+        self.halve_every_epochs = int(halve_every_epochs)
         self.min_delta = float(min_delta)
         self.min_learning_rate = float(min_learning_rate)
         self.steps_per_execution = max(1, int(steps_per_execution))
@@ -84,8 +90,10 @@ class Trainer:
             self.optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1 if adam_beta_1 is None else adam_beta_1,
                                                    beta_2=beta_2 if adam_beta_2 is None else adam_beta_2)
             self.model.compile(optimizer=self.optimizer)
-            # Optimizer variables must exist inside the scope (NOTES.md) and before a checkpoint is restored.
-            self.optimizer.build(self.model.trainable_variables)
+            # Optimizer variables are created now: inside the scope (optimizers built outside it break training under
+            # a strategy), before a checkpoint is restored into them, and for the variables the main loss updates
+            # (discriminators have their own optimizers).
+            self.optimizer.build(self.model.main_variables())
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
             self.best_validation_loss = tf.Variable(np.inf, dtype=tf.float64, trainable=False)
             self.epochs_without_improvement = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -162,6 +170,11 @@ class Trainer:
             validation_logs = self.evaluate("validation")
             _check_finite(validation_logs, f"validation after epoch {epoch + 1}", self.manager.latest_checkpoint)
             learning_rate = self._update_plateau(validation_logs["loss"])
+            if self.halve_every_epochs and (epoch + 1) % self.halve_every_epochs == 0:  # a step schedule
+                learning_rate = max(learning_rate / 2, self.min_learning_rate)
+                self.optimizer.learning_rate = learning_rate
+                logging.info("Epoch %d: learning rate halved to %.3g (every %d epochs).", epoch + 1, learning_rate,
+                             self.halve_every_epochs)
             self.epoch.assign(epoch + 1)
             self.manager.save(checkpoint_number=epoch + 1)
             record = {"epoch": epoch + 1, "seconds": seconds,
@@ -218,7 +231,8 @@ class Trainer:
         else:
             self.epochs_without_improvement.assign_add(1)
         learning_rate = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
-        if self.epochs_without_improvement.numpy() >= self.patience and learning_rate > self.min_learning_rate:
+        if (self.patience and self.epochs_without_improvement.numpy() >= self.patience
+                and learning_rate > self.min_learning_rate):
             learning_rate = max(learning_rate / 2, self.min_learning_rate)
             self.optimizer.learning_rate = learning_rate
             self.epochs_without_improvement.assign(0)
@@ -239,7 +253,7 @@ class Trainer:
             if self.log_images:
                 samples = self.model.decode(self.model.prior.sample(8, tf.constant([self.seed, 0]))).numpy()
                 rows = [samples]
-                if self.model.has_encoder:
+                if isinstance(self.model, Autoencoder):
                     x = self.splits.as_float("validation")[:8]
                     rows = [x, self.model.reconstruct(tf.constant(x)).numpy(), samples]
                 grid = image_utils.grid(np.concatenate(rows), columns=8)
