@@ -2,7 +2,9 @@
 
 Every registered model must have a golden here: `test_every_registered_model_has_a_golden` fails otherwise.
 """
-from tfvae import models
+import pytest
+
+from tfvae import models, registry
 
 _MLP = {"latent_dim": 3, "network_kwargs": {"hidden_units": (16,)}}
 
@@ -41,12 +43,21 @@ MODEL_GOLDENS = {
     "vgh_pp_conv": ((28, 28, 1), {"model": "vgh_pp", "latent_dim": 3, "network": "dcgan"}),
     "vae_infogan": ((28, 28, 1), {"model": "vae", "latent_dim": 3, "network": "infogan"}),
 }
-# Every model of the VAE family also gets a golden with the decoupled prior (dpVAE).
-VAE_FAMILY = ("vae", "cv_vae", "beta_vae_h", "beta_vae_b", "beta_tcvae", "factor_vae", "info_vae", "two_stage_vae")
-for _key in VAE_FAMILY:
+
+
+def learned_prior_model_names():
+    """The registered models whose loss involves the prior (`supports_learned_prior`: the VAE family), read from the
+    registry so that no such model can be left off a hand-written list."""
+    return sorted(name for name in registry.names("model") if registry.get("model", name).supports_learned_prior)
+
+
+# Every model whose prior takes part in training also gets a golden with the decoupled prior (dpVAE), `NAME_decoupled`,
+# derived from its first golden above. A model without any golden fails test_every_registered_model_has_a_golden.
+for _key in list(MODEL_GOLDENS):
     _shape, _kwargs = MODEL_GOLDENS[_key]
-    MODEL_GOLDENS[f"{_key}_decoupled"] = (_shape, {"model": _kwargs.get("model", _key), **_kwargs,
-                                                   "prior": "decoupled"})
+    _name = _kwargs.get("model", _key)
+    if _name in learned_prior_model_names() and f"{_name}_decoupled" not in MODEL_GOLDENS:
+        MODEL_GOLDENS[f"{_name}_decoupled"] = (_shape, {**_kwargs, "model": _name, "prior": "decoupled"})
 
 
 def build_golden(key):
@@ -60,3 +71,75 @@ def build_golden(key):
 def golden_model_names():
     """The registered model names that have at least one golden."""
     return {MODEL_GOLDENS[key][1].get("model", key) for key in MODEL_GOLDENS}
+
+
+def representative_goldens():
+    """One golden per base class: the first standard-prior golden of each combination of (Autoencoder, VAE,
+    DiscriminatorTraining) among the registered models: a GAN, a deterministic autoencoder, a VAE, an adversarial
+    autoencoder and an adversarial VAE. They share the code paths of the contract tests (the step, the
+    discriminators' optimizers, the encoder endpoints) with the other goldens of their base classes."""
+    first = {}
+    for key, (_, kwargs) in MODEL_GOLDENS.items():
+        if kwargs.get("prior", "standard") == "standard":
+            model_class = registry.get("model", kwargs.get("model", key))
+            family = tuple(issubclass(model_class, base)
+                           for base in (models.Autoencoder, models.VAE, models.DiscriminatorTraining))
+            first.setdefault(family, key)
+    return sorted(first.values())
+
+
+def first_goldens():
+    """The first golden of every registered model and of every prior besides the standard one: every model's and
+    every prior's own code (loss, layers, saving)."""
+    first = {}
+    for key, (_, kwargs) in MODEL_GOLDENS.items():
+        first.setdefault(("model", kwargs.get("model", key)), key)
+        first.setdefault(("prior", kwargs.get("prior", "standard")), key)
+    return sorted(set(first.values()))
+
+
+def tiered(keys, fast=None):
+    """pytest parameters over the golden `keys`: those in `fast` (default: `representative_goldens()`) in the fast
+    tier, every other one marked `slow`, so that `pytest -m "not slow"` runs a contract on a few goldens and the
+    full suite on all of them."""
+    fast = set(representative_goldens() if fast is None else fast)
+    return [key if key in fast else pytest.param(key, marks=pytest.mark.slow) for key in sorted(keys)]
+
+
+# name -> constructor arguments of a tiny instance of every registered prior (`tfvae.priors`).
+# `test_every_registered_prior_has_a_golden` fails when a registered prior has none.
+PRIOR_GOLDENS = {
+    "standard": {"latent_dim": 3},
+    "decoupled": {"latent_dim": 3, "num_couplings": 2, "hidden_units": 8},
+}
+
+# name -> constructor arguments of a tiny instance of every registered density estimator (`tfvae.density`): a few
+# epochs and small networks keep each contract test fast. The prior sampler wraps a model's prior: its "prior"
+# argument names an entry of PRIOR_GOLDENS, built by `build_density_golden`.
+# `test_every_registered_density_has_a_golden` fails when a registered density has none.
+DENSITY_GOLDENS = {
+    "gaussian": {},
+    "gmm": {"num_components": 2, "max_iter": 20},
+    "flow": {"num_couplings": 2, "hidden_units": 8, "epochs": 2, "batch_size": 32},
+    "two_stage": {"epochs": 2, "batch_size": 32, "hidden_units": (8, 8), "importance_samples": 4},
+    "prior": {"prior": "decoupled"},
+}
+
+
+def build_prior_golden(name):
+    """Builds the golden prior `name` with its weights created."""
+    from tfvae import registry
+
+    prior = registry.get("prior", name)(**PRIOR_GOLDENS[name])
+    prior.build((None, PRIOR_GOLDENS[name]["latent_dim"]))
+    return prior
+
+
+def build_density_golden(name):
+    """Builds the golden density estimator `name`, unfitted (the prior sampler gets its golden prior)."""
+    from tfvae import registry
+
+    kwargs = dict(DENSITY_GOLDENS[name])
+    if "prior" in kwargs:
+        kwargs["prior"] = build_prior_golden(kwargs["prior"])
+    return registry.get("density", name)(**kwargs)

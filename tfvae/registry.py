@@ -50,3 +50,23 @@ def get(kind, name):
 def names(kind):
     """Returns the sorted names registered under `kind`."""
     return sorted(_REGISTRY.get(kind, {}))
+
+
+def name_of(kind, obj):
+    """Returns the name under which `obj` is registered as a `kind` (the reverse of `get`).
+
+    Saved files record a component by this name, so the name is stated once, in `@register`.
+
+    Args:
+        kind: str. The family of components, e.g. "density".
+        obj: the registered object, e.g. a class.
+
+    Returns:
+        str. The registered name.
+    """
+    matches = sorted(name for name, registered in _REGISTRY.get(kind, {}).items() if registered is obj)
+    if len(matches) != 1:
+        problem = "is not registered" if not matches else f"is registered under several names {matches}"
+        raise ValueError(f"{obj!r} {problem} as a {kind}; expected exactly one `@registry.register({kind!r}, name)`. "
+                         f"Received: {obj!r}")
+    return matches[0]

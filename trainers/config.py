@@ -2,10 +2,10 @@
 import dataclasses
 import json
 import os
-import tempfile
 from typing import Optional
 
 from tfvae import registry
+from tfvae.files import atomic_write
 
 CONFIG_FILE = "config.json"
 # Fields that define the model and data: a workdir's checkpoints only fit a run with the same values.
@@ -37,6 +37,7 @@ class TrainConfig:
     strategy: str = "default"
     tpu: Optional[str] = None
     patience: int = 10
+    halve_every_epochs: int = 0
     steps_per_execution: int = 20
     jit_compile: bool = False
     densities: tuple = ("gaussian", "gmm")
@@ -61,6 +62,12 @@ class TrainConfig:
         for field in ("max_train_examples", "max_validation_examples"):
             if getattr(self, field) is not None and getattr(self, field) < 1:
                 raise ValueError(f"--{field} must be at least 1. Received: {getattr(self, field)}")
+        if self.halve_every_epochs < 0:
+            raise ValueError(f"--halve_every_epochs must be 0 (no step schedule) or positive. Received: "
+                             f"halve_every_epochs={self.halve_every_epochs}")
+        if self.patience < 0:
+            raise ValueError(f"--patience must be 0 (a fixed learning rate) or positive. Received: "
+                             f"patience={self.patience}")
         if self.latent_dim is not None and self.latent_dim < 1:
             raise ValueError(f"--latent_dim must be at least 1. Received: latent_dim={self.latent_dim}")
         if not self.learning_rate > 0:
@@ -85,16 +92,13 @@ class TrainConfig:
             likelihood = "gaussian"  # Bernoulli makes no sense for unbounded points.
         model_class = registry.get("model", self.model)
         densities = tuple(dict.fromkeys((*self.densities, *model_class.ex_post_densities)))
-        # The RAE paper's ranking of ex-post samplers: GMM, then one Gaussian, then the prior.
-        preferred = model_class.preferred_sampler or next(
-            (name for name in ("gmm", "gaussian") if name in densities), "prior")
         return dataclasses.replace(
             self,
             network=self.network or ("rae_conv" if images and size >= 28 else "mlp"),
             latent_dim=self.latent_dim or (16 if images else 2),
             likelihood=likelihood,
             densities=densities,
-            default_sampler=self.default_sampler or preferred,
+            default_sampler=self.default_sampler or model_class.default_sampler(densities),
             export_base=self.export_base or os.path.join(self.workdir, "export"),
         )
 
@@ -104,7 +108,7 @@ class TrainConfig:
                      **self.model_kwargs}
         if self.likelihood is not None:
             arguments["likelihood"] = self.likelihood
-        if getattr(registry.get("model", self.model), "needs_dataset_size", False):
+        if registry.get("model", self.model).needs_dataset_size:
             arguments.setdefault("dataset_size", len(splits.train))
         if not splits.is_image:
             arguments["likelihood_kwargs"] = {"bounded": False, **arguments.get("likelihood_kwargs", {})}
@@ -143,7 +147,4 @@ def write_config(config):
             raise ValueError(f"{config.workdir} holds a run with a different configuration, so its checkpoints "
                              f"cannot be resumed: {changed} (previous, new). Use a new --workdir or the previous "
                              f"flags. Received: workdir={config.workdir!r}")
-    handle, temporary = tempfile.mkstemp(dir=config.workdir, prefix=".tmp-config-")
-    with os.fdopen(handle, "w") as f:
-        f.write(config.to_json())
-    os.replace(temporary, path)
+    atomic_write(path, config.to_json())

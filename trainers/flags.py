@@ -32,7 +32,9 @@ def define_train_flags():
     flags.DEFINE_enum("strategy", _D.strategy, ["default", "mirrored", "multi_worker", "tpu"],
                       "tf.distribute strategy; multi_worker reads TF_CONFIG.")
     flags.DEFINE_string("tpu", None, "TPU address for --strategy=tpu.")
-    flags.DEFINE_integer("patience", _D.patience, "Epochs without validation improvement before halving the LR.")
+    flags.DEFINE_integer("patience", _D.patience,
+                         "Epochs without validation improvement before halving the LR; 0: a fixed LR.")
+    flags.DEFINE_integer("halve_every_epochs", _D.halve_every_epochs, "Also halve the LR every N epochs; 0: never.")
     flags.DEFINE_integer("steps_per_execution", _D.steps_per_execution, "Training steps per compiled call.")
     flags.DEFINE_bool("jit_compile", _D.jit_compile, "Compile the train step with XLA.")
     flags.DEFINE_list("density", list(_D.densities), "Ex-post densities fitted after training.")
@@ -56,6 +58,7 @@ def train_config_from_flags():
         max_validation_examples=f.max_validation_examples, network=f.network, latent_dim=f.latent_dim,
         likelihood=f.likelihood, prior=f.prior,
         model_kwargs=model_kwargs, epochs=f.epochs, batch_size=f.batch_size, learning_rate=f.learning_rate,
-        seed=f.seed, strategy=f.strategy, tpu=f.tpu, patience=f.patience, steps_per_execution=f.steps_per_execution,
+        seed=f.seed, strategy=f.strategy, tpu=f.tpu, patience=f.patience, halve_every_epochs=f.halve_every_epochs,
+        steps_per_execution=f.steps_per_execution,
         jit_compile=f.jit_compile, densities=tuple(f.density), components=f.components,
         default_sampler=f.default_sampler, export_base=f.export_base)

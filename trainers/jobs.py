@@ -1,6 +1,6 @@
 """The jobs behind the binaries: train (the main job), fit ex-post densities, export, write a sample grid.
 
-Each job reads and writes one workdir (DESIGN.md section 2).
+Each job reads and writes one workdir (its layout: README.md, "The workdir").
 """
 import dataclasses
 import json
@@ -13,8 +13,9 @@ from absl import logging
 
 from export import saved_model
 from tfvae import data, models, registry, training
+from tfvae import images as image_utils
 from tfvae.density import DensityEstimator, PriorSampler
-from tfvae.training import images as image_utils
+from tfvae.models import Autoencoder
 from trainers.config import read_config, write_config
 
 SAMPLES_FILE = "samples.png"
@@ -27,6 +28,22 @@ def run_main_job(config):
     Returns:
         dict with the training history, density fit reports, export path and sample grid path.
     """
+    trainer, splits, config, result = train_and_fit_densities(config)
+    if not trainer.is_chief:
+        return result
+    export_path = export(config.workdir, model=trainer.model)
+    grid_path = write_sample_grid(export_path, os.path.join(config.workdir, SAMPLES_FILE), splits.is_image,
+                                  seed=config.seed)
+    logging.info("Main job done: export %s, samples %s", export_path, grid_path)
+    return {**result, "export": export_path, "samples": grid_path}
+
+
+def train_and_fit_densities(config):
+    """The main job's first half: trains (or resumes) the model and fits its ex-post densities on the chief.
+
+    Returns:
+        (trainer, data splits, resolved config, {"history": ..., "densities": fit reports (chief only)}).
+    """
     config.validate()
     splits = load_data(config)
     config = config.resolve(splits)
@@ -36,17 +53,13 @@ def run_main_job(config):
         lambda: models.build(config.model, splits.element_shape, **config.model_arguments(splits)),
         splits, config.workdir, strategy=strategy, epochs=config.epochs, batch_size=config.batch_size,
         learning_rate=config.learning_rate, seed=config.seed, patience=config.patience,
+        halve_every_epochs=config.halve_every_epochs,
         steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile)
-    history = trainer.fit()
-    if not trainer.is_chief:
-        return {"history": history}
-    densities = fit_densities(config.workdir, config.densities, components=config.components, model=trainer.model,
-                              splits=splits)
-    export_path = export(config.workdir, model=trainer.model)
-    grid_path = write_sample_grid(export_path, os.path.join(config.workdir, SAMPLES_FILE), splits.is_image,
-                                  seed=config.seed)
-    logging.info("Main job done: export %s, samples %s", export_path, grid_path)
-    return {"history": history, "densities": densities, "export": export_path, "samples": grid_path}
+    result = {"history": trainer.fit()}
+    if trainer.is_chief:
+        result["densities"] = fit_densities(config.workdir, config.densities, components=config.components,
+                                            model=trainer.model, splits=splits)
+    return trainer, splits, config, result
 
 
 def load_data(config):
@@ -75,28 +88,23 @@ def load_run(workdir, checkpoint=None):
 
 
 def encode_split(model, splits, split, batch_size=500):
-    """Encodes a whole split: (posterior means [N, L], posterior log-variances [N, L] or None) as NumPy arrays."""
+    """Encodes a whole split with `model.encode_posterior`: (means [N, L], log-variances [N, L] or None) as NumPy
+    arrays, in the space the decoder reads."""
     x = splits.as_float(split)
-    variational = hasattr(model, "posterior_parameters")
-    encode = tf.function(model.posterior_parameters if variational else model.encode)
+    encode = tf.function(model.encode_posterior)
     means, log_variances = [], []
     for start in range(0, len(x), batch_size):
-        result = encode(tf.constant(x[start:start + batch_size]))
-        if variational:
-            means.append(result[0].numpy())
-            log_variances.append(result[1].numpy())
-        else:
-            means.append(result.numpy())
-    return np.concatenate(means), (np.concatenate(log_variances) if variational else None)
+        mean, log_variance = encode(tf.constant(x[start:start + batch_size]))
+        means.append(mean.numpy())
+        if log_variance is not None:
+            log_variances.append(log_variance.numpy())
+    return np.concatenate(means), (np.concatenate(log_variances) if log_variances else None)
 
 
 def make_density(name, model, components=10):
-    """The estimator `name` with this run's settings (the model's own second stage for the two-stage VAE)."""
-    if name == "gmm":
-        return registry.get("density", name)(num_components=components)
-    if name == "two_stage" and hasattr(model, "second_stage"):
-        return model.second_stage()
-    return registry.get("density", name)()
+    """The estimator `name` with this run's settings and the model's own (the two-stage VAE's second stage)."""
+    arguments = {"gmm": {"num_components": components}, **model.ex_post_density_arguments()}
+    return registry.get("density", name)(**arguments.get(name, {}))
 
 
 def fit_densities(workdir, names, components=10, model=None, splits=None, latents="mean", seed=0):
@@ -112,27 +120,20 @@ def fit_densities(workdir, names, components=10, model=None, splits=None, latent
     if model is None:
         config, splits, model = load_run(workdir)
         del config
-    if not model.has_encoder:
-        logging.info("%s has no encoder: no ex-post density to fit; it samples from its prior.", type(model).__name__)
-        return {}
     if latents not in ("mean", "sample"):
         raise ValueError(f"latents must be 'mean' or 'sample'. Received: {latents!r}")
+    if not isinstance(model, Autoencoder):
+        logging.info("%s has no encoder: no ex-post density to fit; it samples from its prior.", type(model).__name__)
+        return {}
     train_means, train_log_variances = encode_split(model, splits, "train")
     validation_latents, _ = encode_split(model, splits, "validation")
-    train_latents = train_means
-    if latents == "sample" and train_log_variances is not None:
-        noise = np.random.default_rng(seed).standard_normal(train_means.shape).astype(np.float32)
-        train_latents = train_means + np.exp(0.5 * train_log_variances) * noise
     reports = {}
     for name in names:
         estimator = make_density(name, model, components)
         started = time.perf_counter()
-        if getattr(estimator, "uses_posterior_variances", False):
-            report = estimator.fit(train_means, validation_latents, posterior_log_variances=train_log_variances)
-        else:
-            report = estimator.fit(train_latents, validation_latents)
+        report = estimator.fit(train_means, validation_latents, posterior_log_variances=train_log_variances,
+                               use_posterior_samples=latents == "sample", seed=seed)
         report["fit_seconds"] = time.perf_counter() - started
-        report["latents"] = "posterior samples" if getattr(estimator, "uses_posterior_variances", False) else latents
         estimator.fit_info = report
         estimator.save(os.path.join(workdir, "density", name))
         logging.info("Fitted %s in %.2fs: train log-likelihood %.3f, validation %.3f", name, report["fit_seconds"],
@@ -181,13 +182,4 @@ def write_sample_grid(export_path, output_path, is_image=True, seed=0):
     loaded = tf.saved_model.load(export_path)
     count = _GRID_SEEDS if is_image else 1000
     seeds = tf.stack([tf.fill([count], seed), tf.range(count)], axis=1)
-    result = loaded.signatures["sample"](seed=tf.cast(seeds, tf.int32))
-    if is_image:
-        images = result["images"].numpy()
-        picture = image_utils.grid(images, columns=8)
-        factor = max(1, 256 // picture.shape[0])
-        picture = image_utils.upscale(picture, factor)
-    else:
-        picture = image_utils.scatter(result["images"].numpy())
-    image_utils.write_png(output_path, picture)
-    return output_path
+    return image_utils.write_picture(output_path, loaded.signatures["sample"](seed=tf.cast(seeds, tf.int32))["images"])

@@ -1,9 +1,10 @@
-"""Ex-post density estimators against scikit-learn and closed forms."""
+"""Ex-post density estimators against scikit-learn and closed forms, and the fit protocol's errors and options."""
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from tfvae.density import DensityEstimator, Gaussian, GaussianMixture
+from tfvae import registry
+from tfvae.density import DensityEstimator, Gaussian, GaussianMixture, PriorSampler
+from tfvae.priors import StandardNormal
 
 
 def _two_blobs(rng, count=600):
@@ -39,27 +40,6 @@ def test_gmm_sample_moments_match_the_mixture(rng):
     np.testing.assert_allclose(np.cov(samples, rowvar=False), mixture_cov, atol=0.15)
 
 
-def test_save_load_same_samples(rng, tmp_path):
-    for estimator in (GaussianMixture(num_components=3), Gaussian()):
-        estimator.fit(_two_blobs(rng), _two_blobs(rng, 100))
-        estimator.save(str(tmp_path / estimator.name_in_registry))
-        loaded = DensityEstimator.load(str(tmp_path / estimator.name_in_registry))
-        assert type(loaded) is type(estimator) and loaded.fit_info == estimator.fit_info
-        np.testing.assert_array_equal(loaded.sample(7, seed=[4, 5]), estimator.sample(7, seed=[4, 5]))
-        seeds = tf.constant([[1, 2], [3, 4]], tf.int32)
-        np.testing.assert_array_equal(loaded.sample_from_seeds(seeds), estimator.sample_from_seeds(seeds))
-        assert not any(p.suffix == ".pkl" for p in (tmp_path / estimator.name_in_registry).iterdir())
-
-
-def test_per_row_seeds_are_independent_of_batching(rng):
-    gmm = GaussianMixture(num_components=2)
-    gmm.fit(_two_blobs(rng))
-    together = gmm.sample_from_seeds(tf.constant([[1, 2], [3, 4], [5, 6]], tf.int32)).numpy()
-    alone = gmm.sample_from_seeds(tf.constant([[3, 4]], tf.int32)).numpy()
-    np.testing.assert_allclose(together[1], alone[0], rtol=1e-6, atol=1e-7)  # last-bit rounding may differ
-    assert not np.array_equal(together[0], together[1])
-
-
 def test_gaussian_is_the_maximum_likelihood_fit(rng):
     latents = rng.normal(size=(500, 2)) @ np.array([[1.0, 0.5], [0.0, 2.0]]) + 3
     gaussian = Gaussian()
@@ -89,3 +69,26 @@ def test_errors(rng, tmp_path):
         Gaussian().sample(3, seed=[0, 0])
     with pytest.raises(FileNotFoundError, match="No fitted density"):
         DensityEstimator.load(str(tmp_path))
+    with pytest.raises(ValueError, match="must have the latents' shape"):
+        Gaussian().fit(rng.normal(size=(20, 2)), posterior_log_variances=np.zeros((20, 3)))
+    sampler = PriorSampler(StandardNormal(2))
+    with pytest.raises(ValueError, match="not fitted to latents"):
+        sampler.fit(rng.normal(size=(20, 2)))
+    with pytest.raises(ValueError, match="not saved separately"):
+        sampler.save(str(tmp_path))
+    with pytest.raises(ValueError, match="is not registered as a density"):
+        registry.name_of("density", StandardNormal)
+
+
+def test_posterior_samples_or_means_are_fitted_as_asked(rng):
+    means = rng.normal(size=(400, 2)) * 3
+    log_variances = np.full_like(means, np.log(4.0))
+    one_sample = means + 2.0 * np.random.default_rng(5).standard_normal(means.shape)
+    for flag, fitted, description in ((False, means, "posterior means"),
+                                      (True, one_sample, "one posterior sample per example")):
+        gaussian = Gaussian()
+        report = gaussian.fit(means, posterior_log_variances=log_variances, use_posterior_samples=flag, seed=5)
+        assert report["latents"] == description
+        np.testing.assert_allclose(gaussian.params["loc"].numpy(), fitted.mean(0), rtol=1e-5)
+    # A deterministic encoder has no posterior variances: its codes are fitted whatever the flag.
+    assert Gaussian().fit(means, use_posterior_samples=True)["latents"] == "posterior means"

@@ -1,5 +1,5 @@
-"""Ex-post density estimators over latents: fit(latents) / sample(num_samples, seed) / log_prob(z)."""
-from tfvae.density.density_estimator import DensityEstimator
+"""Ex-post density estimators over latents: fit(latents, ...) / sample(num_samples, seed) / log_prob(z)."""
+from tfvae.density.density_estimator import DensityEstimator, FitData
 from tfvae.density.flow import Flow
 from tfvae.density.gaussian import Gaussian
 from tfvae.density.gmm import GaussianMixture

@@ -1,34 +1,104 @@
 """The interface shared by every ex-post density estimator over latents."""
-import abc
+import dataclasses
 import json
 import os
-import tempfile
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
 from tfvae import registry
+from tfvae.files import atomic_write
 
 _PARAMS_FILE = "params.npz"
 _CONFIG_FILE = "config.json"
 
 
-class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
-    """A density q(z) fitted to latent codes after training, used as a sampler (RAE paper, section 4).
+@dataclasses.dataclass(frozen=True)
+class FitData:
+    """What one call of `DensityEstimator.fit` trains on, handed to the `_fit` hook and never kept afterwards.
 
-    Subclasses implement `_fit(latents) -> (parameters, info)` (dicts of float arrays and of JSON values) and
-    `distribution()`, a TFP
-    distribution built from the parameter variables (built on each call so assignments and gradients flow).
-    Everything else is shared: validation log-likelihood, stateless sampling, per-row seeded sampling for
-    servable endpoints, and saving as weights plus JSON (never pickled).
+    The arrays are float64 read-only copies, validated by `fit` (matrices of one width, finite).
+
+    Args:
+        latents: np.ndarray [N, L]. The fixed training set: the posterior means (the codes of a deterministic
+            encoder), or one posterior sample per example when `fit(use_posterior_samples=True)` got log-variances.
+        validation_latents: np.ndarray [M, L] or None. Held-out posterior means, e.g. for keeping the best epoch.
+        posterior_means: np.ndarray [N, L]. The posterior means mu_n as given to `fit`.
+        posterior_log_variances: np.ndarray [N, L] or None. log sigma_n^2 of each training posterior; None for a
+            deterministic encoder.
+        seed: int. Seed of the posterior samples drawn from the means and log-variances.
     """
 
-    name_in_registry = None
+    latents: np.ndarray
+    validation_latents: Optional[np.ndarray]
+    posterior_means: np.ndarray
+    posterior_log_variances: Optional[np.ndarray]
+    seed: int
+
+    @property
+    def latent_dim(self):
+        """L, the width of the latents."""
+        return int(self.latents.shape[1])
+
+    def epoch_latents(self, epoch):
+        """The training set of `epoch` for estimators that draw new posterior samples every epoch.
+
+        Math:
+            z_n = mu_n + sigma_n * eps_n,  eps_n ~ N(0, I) from a numpy generator seeded by [seed, epoch]
+
+        Args:
+            epoch: int. The epoch index; each epoch gets its own noise.
+
+        Returns:
+            np.ndarray [N, L] float64: fresh posterior samples when log-variances are given, else `latents`.
+        """
+        if self.posterior_log_variances is None:
+            return self.latents
+        noise = np.random.default_rng([self.seed, int(epoch)]).standard_normal(self.posterior_means.shape)
+        return self.posterior_means + np.exp(0.5 * self.posterior_log_variances) * noise
+
+
+class DensityEstimator(tf.Module):
+    """A density q(z) fitted to latent codes after training, used as a sampler (RAE paper, section 4).
+
+    Subclasses implement three hooks and inherit everything else (validation log-likelihood, stateless sampling,
+    per-row seeded sampling for servable endpoints, saving as weights plus JSON, never pickled):
+
+    - `_fit(data)`: returns (parameters: dict name -> float array, info: dict of JSON values) fitted to the
+      `FitData` `data` (fixed training latents, validation latents, posterior means and log-variances, and
+      `data.epoch_latents(epoch)` for estimators that resample the posteriors every epoch). It must not keep `data`.
+    - `distribution()`: a TFP distribution built from the parameter variables on each call (so assignments and
+      gradients flow), or overrides of `log_prob`, `sample` and `sample_from_seeds`.
+    - `get_config()`: the constructor's arguments, as JSON values.
+
+    Estimators with networks also override `_build(latent_dim)`, which creates the networks before `_fit` and before
+    `set_params` restores saved weights, and `set_params`, which puts the arrays into the networks.
+
+    The registered name (`tfvae.registry`) is what config.json records, and `latent_dim` is stored at fit and load
+    time, so every fitted estimator knows it.
+
+    Class attributes:
+        fitted_to_latents: bool. False for samplers that wrap a model's prior: they are neither fitted nor saved.
+        resamples_posterior_every_epoch: bool. True for estimators whose `_fit` trains on
+            `data.epoch_latents(epoch)`: given log-variances, they always train on fresh posterior samples.
+
+    Args:
+        seed: int. Seed of the estimator's initialization and shuffling. Defaults to 0.
+
+    References:
+        Ghosh, Sajjadi, Vergari, Black and Schoelkopf 2020, "From Variational to Deterministic Autoencoders",
+        arXiv:1903.12436 (ex-post density estimation, section 4).
+    """
+
+    fitted_to_latents = True
+    resamples_posterior_every_epoch = False
 
     def __init__(self, seed=0):
         super().__init__()
         self.seed = int(seed)
         self.params = {}
+        self._latent_dim = None
         # Kept as JSON text: tf.Module would otherwise track a plain dict and refuse to export it once it changes.
         self._fit_info_json = "{}"
 
@@ -43,14 +113,23 @@ class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
         self._fit_info_json = json.dumps(value, default=dict)
 
     # ---------------------------------------------------------------------------------------- to implement
-    @abc.abstractmethod
-    def _fit(self, latents):
-        """Returns (parameters: dict name -> array, info: dict of JSON values) fitted to `latents` [N, L]."""
+    def _fit(self, data):
+        """Returns (parameters: dict name -> array, info: dict of JSON values) fitted to `data` (a `FitData`)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _fit(data) to be fitted to latents. "
+                                  f"Received: data with latents of shape {data.latents.shape}")
+
+    def _build(self, latent_dim):
+        """Creates the estimator's networks for `latent_dim` (before `_fit`, and before `set_params` on load).
+
+        Estimators whose parameters are plain arrays have nothing to build.
+        """
+        del latent_dim
 
     def distribution(self):
         """Returns the TFP distribution of the fitted parameters (estimators without one override the methods
         that use it: log_prob, sample, sample_from_seeds)."""
-        raise TypeError(f"{type(self).__name__} has no closed-form TFP distribution; use log_prob and sample.")
+        raise TypeError(f"{type(self).__name__} has no closed-form TFP distribution; use its log_prob and sample "
+                        f"methods. Received: {type(self).__name__}.distribution()")
 
     def get_config(self):
         return {"seed": self.seed}
@@ -58,29 +137,72 @@ class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
     # ------------------------------------------------------------------------------------------- shared
     @property
     def is_fitted(self):
-        return bool(self.params)
+        return self._latent_dim is not None
 
     @property
     def latent_dim(self):
+        """L, the dimension of the latents the estimator was fitted to (stored by `fit` and `load`)."""
         self._check_fitted()
-        return int(self.params["loc"].shape[-1])
+        return self._latent_dim
 
-    def fit(self, latents, validation_latents=None):
-        """Fits the density to `latents` [N, L]; reports the mean validation log-likelihood when given.
+    def fit(self, latents, validation_latents=None, *, posterior_log_variances=None, use_posterior_samples=False,
+            seed=0):
+        """Fits the density to the training set's posteriors; reports the mean log-likelihoods.
+
+        Math:
+            one posterior sample per example:  z_n = mu_n + sigma_n * eps_n,  eps ~ N(0, I) (numpy, seeded by seed)
+
+        Args:
+            latents: array [N, L]. The posterior means mu_n of the training examples (the codes of a deterministic
+                encoder).
+            validation_latents: array [M, L] or None. Posterior means of held-out examples, for the validation
+                log-likelihood (and the best epoch of estimators trained by epochs). Defaults to None.
+            posterior_log_variances: array [N, L] or None. log sigma_n^2 of each training posterior; None for a
+                deterministic encoder. Defaults to None.
+            use_posterior_samples: bool. With log-variances, fit one posterior sample per example instead of the
+                means. Estimators with `resamples_posterior_every_epoch` (the two-stage VAE's second stage) train on
+                fresh posterior samples every epoch whenever log-variances are given, whatever this flag.
+                Defaults to False.
+            seed: int. Seed of the posterior samples. Defaults to 0.
 
         Returns:
-            dict with `train_log_likelihood` and, when validation latents are given, `validation_log_likelihood`
-            (mean nats per latent vector): a validation value far below the training one means overfitting.
+            dict with `latents` (what was fitted: "posterior means", "one posterior sample per example" or "fresh
+            posterior samples every epoch"), `num_train`, `train_log_likelihood` (mean nats per latent vector of
+            the fixed training set) and, with validation latents, `num_validation` and `validation_log_likelihood`
+            (a validation value far below the training one means overfitting), plus the estimator's own entries.
         """
-        latents = _check_latents(latents, "latents")
-        params, info = self._fit(latents)
+        if not self.fitted_to_latents:
+            raise ValueError(f"{type(self).__name__} samples from a model's prior and is not fitted to latents; fit a "
+                             f"density such as 'gmm' instead. Received: latents of shape {np.shape(latents)}")
+        means = _check_latents(latents, "latents")
+        validation = (None if validation_latents is None
+                      else _check_latents(validation_latents, "validation_latents", means.shape[1]))
+        log_variances = None
+        if posterior_log_variances is not None:
+            log_variances = _check_latents(posterior_log_variances, "posterior_log_variances")
+            if log_variances.shape != means.shape:
+                raise ValueError(f"posterior_log_variances must have the latents' shape {means.shape}. "
+                                 f"Received: {log_variances.shape}")
+        fitted, description = means, "posterior means"
+        if log_variances is not None and self.resamples_posterior_every_epoch:
+            description = "fresh posterior samples every epoch"
+        elif log_variances is not None and use_posterior_samples:
+            noise = np.random.default_rng(seed).standard_normal(means.shape)
+            fitted = _read_only(means + np.exp(0.5 * log_variances) * noise)
+            description = "one posterior sample per example"
+        data = FitData(latents=fitted, validation_latents=validation, posterior_means=means,
+                       posterior_log_variances=log_variances, seed=int(seed))
+        # A failed refit leaves an unfitted estimator, not old parameters next to half-trained networks.
+        self.params, self._latent_dim = {}, None
+        self._build(data.latent_dim)
+        params, info = self._fit(data)
         self.set_params(params)
-        info = {**info, "num_train": int(len(latents)),
-                "train_log_likelihood": float(np.mean(self.log_prob(latents).numpy()))}
-        if validation_latents is not None:
-            validation_latents = _check_latents(validation_latents, "validation_latents", latents.shape[1])
-            info["num_validation"] = int(len(validation_latents))
-            info["validation_log_likelihood"] = float(np.mean(self.log_prob(validation_latents).numpy()))
+        self._latent_dim = data.latent_dim
+        info = {**info, "latents": description, "num_train": int(len(fitted)),
+                "train_log_likelihood": float(np.mean(self.log_prob(fitted).numpy()))}
+        if validation is not None:
+            info["num_validation"] = int(len(validation))
+            info["validation_log_likelihood"] = float(np.mean(self.log_prob(validation).numpy()))
         self.fit_info = info
         return info
 
@@ -109,13 +231,15 @@ class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
 
     def save(self, directory):
         """Writes params.npz and config.json into `directory`, atomically (a crash leaves the old files)."""
+        if not self.fitted_to_latents:
+            raise ValueError(f"{type(self).__name__} is part of its model and is not saved separately. "
+                             f"Received: directory={directory}")
         self._check_fitted()
-        os.makedirs(directory, exist_ok=True)
-        config = {"name": self.name_in_registry, "config": self.get_config(), "fit_info": self.fit_info}
-        _atomic_write(os.path.join(directory, _PARAMS_FILE),
-                      lambda f: np.savez(f, **{k: v.numpy() for k, v in self.params.items()}))
-        _atomic_write(os.path.join(directory, _CONFIG_FILE),
-                      lambda f: f.write(json.dumps(config, indent=2).encode()))
+        config = {"name": registry.name_of("density", type(self)), "latent_dim": self.latent_dim,
+                  "config": self.get_config(), "fit_info": self.fit_info}
+        atomic_write(os.path.join(directory, _PARAMS_FILE),
+                     lambda f: np.savez(f, **{k: v.numpy() for k, v in self.params.items()}))
+        atomic_write(os.path.join(directory, _CONFIG_FILE), json.dumps(config, indent=2))
 
     @classmethod
     def load(cls, directory):
@@ -129,9 +253,17 @@ class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
                                         f"Received: {directory}")
         with open(config_path) as f:
             config = json.load(f)
-        estimator = registry.get("density", config["name"])(**config["config"])
-        with np.load(params_path, allow_pickle=False) as params:
-            estimator.set_params({name: params[name] for name in params.files})
+        with np.load(params_path, allow_pickle=False) as arrays:
+            params = {name: arrays[name] for name in arrays.files}
+        arguments = dict(config["config"])
+        if "latent_dim" in config:
+            latent_dim = int(config["latent_dim"])
+        else:
+            latent_dim = _legacy_latent_dim(arguments, params, directory)
+        estimator = registry.get("density", config["name"])(**arguments)
+        estimator._build(latent_dim)
+        estimator.set_params(params)
+        estimator._latent_dim = latent_dim
         estimator.fit_info = config.get("fit_info", {})
         return estimator
 
@@ -142,11 +274,27 @@ class DensityEstimator(tf.Module, metaclass=abc.ABCMeta):
 
     def _check_fitted(self):
         if not self.is_fitted:
-            raise ValueError(f"{type(self).__name__} is not fitted: call fit(latents) or load(directory) first.")
+            raise ValueError(f"{type(self).__name__} is not fitted: call fit(latents) or load(directory) first. "
+                             f"Received: an unfitted {type(self).__name__}")
+
+
+def _legacy_latent_dim(arguments, params, directory):
+    """latent_dim of a file saved before config.json kept it at the top level (popped from `arguments`).
+
+    Estimators with networks kept it among their arguments; the closed-form ones only in the last axis of "loc".
+    """
+    latent_dim = arguments.pop("latent_dim", None)
+    if latent_dim is None and "loc" in params:
+        latent_dim = params["loc"].shape[-1]
+    if latent_dim is None:
+        raise ValueError(f"config.json in {directory} records no latent_dim, and the parameters hold no 'loc' to read "
+                         f"it from; save the estimator again. Received: parameters {sorted(params)}")
+    return int(latent_dim)
 
 
 def _check_latents(latents, name, latent_dim=None):
-    latents = np.asarray(latents, dtype=np.float64)
+    """Returns `latents` as a read-only float64 copy after checking it is a finite non-empty [N, latent_dim]."""
+    latents = np.array(latents, dtype=np.float64)
     if latents.ndim != 2 or len(latents) == 0:
         raise ValueError(f"{name} must be a non-empty matrix [num_latents, latent_dim]. Received: shape "
                          f"{latents.shape}")
@@ -156,15 +304,9 @@ def _check_latents(latents, name, latent_dim=None):
     if not np.isfinite(latents).all():
         raise ValueError(f"{name} contain NaN or infinite values; the encoder diverged or the data is corrupt. "
                          f"Received: {int((~np.isfinite(latents)).sum())} non-finite entries")
-    return latents
+    return _read_only(latents)
 
 
-def _atomic_write(path, write):
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            write(f)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+def _read_only(array):
+    array.setflags(write=False)
+    return array

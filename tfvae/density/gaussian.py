@@ -19,15 +19,18 @@ class Gaussian(DensityEstimator):
     Args:
         regularization: float. Added to the covariance diagonal so it stays positive definite. Defaults to 1e-6.
         seed: int. Unused by the closed-form fit; kept for a uniform interface. Defaults to 0.
-    """
 
-    name_in_registry = "gaussian"
+    References:
+        Ghosh, Sajjadi, Vergari, Black and Schoelkopf 2020, "From Variational to Deterministic Autoencoders",
+        arXiv:1903.12436.
+    """
 
     def __init__(self, regularization=1e-6, seed=0):
         super().__init__(seed=seed)
         self.regularization = float(regularization)
 
-    def _fit(self, latents):
+    def _fit(self, data):
+        latents = data.latents
         mean = latents.mean(axis=0)
         covariance = np.atleast_2d(np.cov(latents, rowvar=False, bias=True))
         covariance += self.regularization * np.eye(len(mean))

@@ -22,9 +22,11 @@ class GaussianMixture(DensityEstimator):
         max_iter: int. EM iterations at most. Defaults to 100.
         regularization: float. scikit-learn's reg_covar, added to each covariance diagonal. Defaults to 1e-6.
         seed: int. Seed of the k-means initialization. Defaults to 0.
-    """
 
-    name_in_registry = "gmm"
+    References:
+        Ghosh, Sajjadi, Vergari, Black and Schoelkopf 2020, "From Variational to Deterministic Autoencoders",
+        arXiv:1903.12436.
+    """
 
     def __init__(self, num_components=10, max_iter=100, regularization=1e-6, seed=0):
         super().__init__(seed=seed)
@@ -34,9 +36,10 @@ class GaussianMixture(DensityEstimator):
         self.max_iter = int(max_iter)
         self.regularization = float(regularization)
 
-    def _fit(self, latents):
+    def _fit(self, data):
         from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
+        latents = data.latents
         if self.num_components > len(latents):
             raise ValueError(f"A mixture of {self.num_components} components needs at least as many latents; lower "
                              f"--components or encode more data. Received: {len(latents)} latents")

@@ -7,31 +7,20 @@ from tfvae.density.density_estimator import DensityEstimator
 
 @registry.register("density", "prior")
 class PriorSampler(DensityEstimator):
-    """Samples from a model's prior p(z) (N(0, I) for the standard prior); nothing is fitted.
+    """Samples from a model's prior p(z) (N(0, I) for the standard prior); nothing is fitted or saved.
+
+    It is ready on construction: `latent_dim` is the prior's, and `fit` and `save` refuse (`fitted_to_latents`).
 
     Args:
-        prior: a prior layer of `tfvae.priors` (has `log_prob` and `sample_from_seeds`).
+        prior: a prior layer of `tfvae.priors` (has `latent_dim`, `log_prob`, `sample` and `sample_from_seeds`).
     """
 
-    name_in_registry = "prior"
+    fitted_to_latents = False
 
     def __init__(self, prior):
         super().__init__(seed=0)
         self.prior = prior
-        self.params = {"latent_dim": tf.constant(prior.latent_dim)}
-
-    @property
-    def latent_dim(self):
-        return self.prior.latent_dim
-
-    def _fit(self, latents):
-        raise ValueError("The prior sampler is the model's prior; it is not fitted to latents.")
-
-    def distribution(self):
-        raise ValueError("The prior sampler exposes log_prob and sampling directly, not a TFP distribution.")
-
-    def fit(self, latents, validation_latents=None):
-        return {}
+        self._latent_dim = int(prior.latent_dim)
 
     def log_prob(self, z):
         return self.prior.log_prob(tf.convert_to_tensor(z, tf.float32))
@@ -41,6 +30,3 @@ class PriorSampler(DensityEstimator):
 
     def sample_from_seeds(self, seeds):
         return self.prior.sample_from_seeds(seeds)
-
-    def save(self, directory):
-        raise ValueError("The prior sampler is part of the model and is not saved separately.")

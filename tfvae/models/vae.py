@@ -3,14 +3,14 @@ import math
 
 import keras
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tfvae import registry
-from tfvae.models.autoencoder import _TEST_SALT, _TRAIN_SALT, Autoencoder
+from tfvae.models import noise_salts
+from tfvae.models.autoencoder import Autoencoder
 from tfvae.priors import StandardNormal
 from tfvae.priors.coupling_network import CouplingNetwork
+from tfvae.priors.real_nvp import real_nvp_chain
 
-tfb = tfp.bijectors
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -57,19 +57,14 @@ class VAE(Autoencoder):
         return tf.split(self.encoder(x, training=training), 2, axis=-1)
 
     def _flow(self):
-        reverse = list(reversed(range(self.latent_dim)))
-        steps = []
-        for network in self.posterior_flow:
-            steps += [tfb.RealNVP(num_masked=self.latent_dim // 2,
-                                  shift_and_log_scale_fn=lambda h, units, net=network: net(h)),
-                      tfb.Permute(permutation=reverse)]
-        return tfb.Chain(list(reversed(steps)))
+        """The posterior flow f: the library's RealNVP chain over the posterior flow's networks, built per call."""
+        return real_nvp_chain(self.posterior_flow, self.latent_dim)
 
     def posterior(self, x, training=False):
         z_mean, z_log_var = self.posterior_parameters(x, training=training)
         # The loss is always the one-sample negative ELBO (validation included, with its own noise stream);
         # `encode` and `reconstruct` use the posterior mean.
-        seed = self.noise_seed(_TRAIN_SALT if training else _TEST_SALT)
+        seed = self.noise_seed(noise_salts.TRAIN if training else noise_salts.TEST)
         epsilon = tf.random.stateless_normal(tf.shape(z_mean), seed=seed, dtype=z_mean.dtype)
         z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
         result = {"z": z, "z_mean": z_mean, "z_log_var": z_log_var}
@@ -81,6 +76,32 @@ class VAE(Autoencoder):
             # The representation of x is the flow applied to the posterior mean.
             result["z_mean"] = flow.forward(z_mean)
         return result
+
+    def encode_posterior(self, x):
+        """(means, log-variances) of q(z | x) in the decoder's input space; with a posterior flow f the posterior
+        there is not Gaussian, so the means f(mu) come with None (consumers treat them as codes)."""
+        z_mean, z_log_var = self.posterior_parameters(x, training=False)
+        if self.posterior_flow:
+            return self.encode(x), None
+        return z_mean, z_log_var
+
+    def importance_sampling_terms(self):
+        """Callables for importance-sampled log p(x) with the Gaussian posterior as the proposal.
+
+        Returns:
+            (posterior, log_likelihood, log_prior): x -> (z_mean, z_log_var) of the proposal over the base
+            latents u; (x, u) -> log p(x | f(u)) [B]; u -> log p(f(u)) + log|det df/du| [B]. Without a posterior
+            flow f is the identity; with one, the change of variables makes the estimate exact in the limit:
+            p(x) = integral p(x | f(u)) p(f(u)) |det df/du| du.
+        """
+        if not self.posterior_flow:
+            return (lambda x: self.posterior_parameters(x, training=False),
+                    lambda x, z: self.likelihood.log_prob(x, self.decoder(z, training=False)),
+                    self.prior.log_prob)
+        flow = self._flow()
+        return (lambda x: self.posterior_parameters(x, training=False),
+                lambda x, u: self.likelihood.log_prob(x, self.decoder(flow.forward(u), training=False)),
+                lambda u: self.prior.log_prob(flow.forward(u)) + flow.forward_log_det_jacobian(u, event_ndims=1))
 
     def kl_divergence(self, posterior):
         """KL[q(z|x) || p(z)] per example under the model's prior (see the class docstring)."""

@@ -7,8 +7,8 @@ import tensorflow_probability as tfp
 
 from tfvae import registry, rowwise_random
 from tfvae.priors.coupling_network import CouplingNetwork
+from tfvae.priors.real_nvp import real_nvp_chain
 
-tfb = tfp.bijectors
 tfd = tfp.distributions
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -17,10 +17,11 @@ _LOG_2PI = math.log(2.0 * math.pi)
 class DecoupledPrior(keras.layers.Layer):
     """p(z) = N(g(z); 0, I) |det dg/dz| with g a RealNVP flow learned jointly with the VAE (dpVAE, section 4.2).
 
-    Built from TFP bijectors: K `tfb.RealNVP` affine couplings whose scale/shift networks are Keras 3 layers, with a
-    `tfb.Permute` reversing the dimensions between couplings so every dimension gets transformed. The TFP chain
-    is the generative direction g^{-1}: z = g^{-1}(z0); its inverse is g. The distribution is rebuilt on every call
-    from the live weights (a distribution built once from Keras variables would be frozen; NOTES.md).
+    g^{-1} is the library's RealNVP chain (`tfvae.priors.real_nvp.real_nvp_chain`): K `tfb.RealNVP` affine couplings
+    whose scale/shift networks are Keras 3 layers, with a `tfb.Permute` reversing the dimensions between couplings so
+    every dimension gets transformed. The TFP chain is the generative direction g^{-1}: z = g^{-1}(z0); its inverse
+    is g. The distribution is rebuilt on every call from the live weights (a distribution built once from Keras
+    variables would be frozen).
 
     Math:
         log p(z) = log N(g(z); 0, I) + log |det dg(z)/dz|                                   (dpVAE eq. 2)
@@ -32,6 +33,10 @@ class DecoupledPrior(keras.layers.Layer):
         latent_dim: int. L (at least 2: a coupling keeps half of the dimensions).
         num_couplings: int. K. Defaults to 6 (dpVAE).
         hidden_units: int. Width of the two hidden layers of each scale/shift network. Defaults to 64 (dpVAE).
+
+    References:
+        Bhalodia, Lee and Elhabian 2020, "dpVAEs: Fixing Sample Generation for Regularized VAEs" (ACCV 2020).
+        Dinh, Sohl-Dickstein and Bengio 2017, "Density estimation using Real NVP", arXiv:1605.08803.
     """
 
     def __init__(self, latent_dim, num_couplings=6, hidden_units=64, **kwargs):
@@ -53,14 +58,7 @@ class DecoupledPrior(keras.layers.Layer):
 
     def bijector(self):
         """The TFP bijector g^{-1} (generation space -> representation space), built from the live weights."""
-        reverse = list(reversed(range(self.latent_dim)))
-        steps = []
-        for network in self.networks:
-            steps.append(tfb.RealNVP(num_masked=self.num_masked,
-                                     shift_and_log_scale_fn=lambda x, units, net=network: net(x)))
-            steps.append(tfb.Permute(permutation=reverse))
-        # tfb.Chain applies its list right to left.
-        return tfb.Chain(list(reversed(steps)))
+        return real_nvp_chain(self.networks, self.latent_dim)
 
     def distribution(self):
         """The decoupled prior as a TFP TransformedDistribution of N(0, I)."""
