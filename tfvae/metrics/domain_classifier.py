@@ -12,6 +12,8 @@ import os
 import keras
 import numpy as np
 
+from tfvae.metrics.feature_extractor import FeatureExtractor
+
 MODEL_FILE = "classifier.keras"
 INFO_FILE = "info.json"
 
@@ -30,7 +32,7 @@ def _network(input_shape, num_classes, feature_dim):
     return keras.Model(inputs, [features, logits], name="domain_classifier")
 
 
-class DomainClassifier:
+class DomainClassifier(FeatureExtractor):
     """Classifier features [N, feature_dim] and class probabilities [N, C] for examples of one data set.
 
     Build with `train` (fits on labelled data and reports the test accuracy) or `load` (a saved one).
@@ -39,6 +41,8 @@ class DomainClassifier:
         model: keras.Model x -> (features, logits).
         info: dict with `dataset`, `test_accuracy`, `num_classes`, `feature_dim`, `epochs`, `weights_sha256`.
     """
+
+    short_name = "domain"
 
     def __init__(self, model, info):
         self.model = model
@@ -92,7 +96,17 @@ class DomainClassifier:
     def features(self, x, batch_size=1024):
         return self.model.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)[0]
 
-    def probabilities(self, x, batch_size=1024):
+    def protocol(self):
+        return {"extractor": self.name, "weights_sha256": self.weights_sha256,
+                "classifier_test_accuracy": self.info["test_accuracy"]}
+
+    @property
+    def has_probabilities(self):
+        return True
+
+    def probabilities(self, x, features=None, batch_size=1024):
+        """Class probabilities [N, C] (`features`, when given, are not needed: the logits come from `x`)."""
+        del features
         logits = self.model.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)[1]
         logits = logits - logits.max(axis=1, keepdims=True)
         return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)

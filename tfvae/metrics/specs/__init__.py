@@ -1,0 +1,3 @@
+"""The registered metric specs (`registry.get("metric", NAME)`), one file each; importing registers them."""
+from tfvae.metrics.specs import (critic, diversity, frechet_distance, inception_score, kernel_distance, leakage,
+                                 marginal_kl, mmd, nll, prd, precision_recall, singular_values, symmetric_kl)

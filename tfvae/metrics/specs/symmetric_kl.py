@@ -1,0 +1,28 @@
+"""Symmetric KL between the prior and the aggregate posterior (dpVAE, section 5.1)."""
+from tfvae import registry
+from tfvae.metrics.latent import symmetric_kl
+from tfvae.metrics.metric import LATENTS, Measurement, Metric
+from tfvae.metrics.specs._latent_protocol import latent_protocol
+
+_NUM_SAMPLES = 5000
+
+
+@registry.register("metric", "skl")
+class SymmetricKL(Metric):
+    """KL[p(z) || q(z)] + KL[q(z) || p(z)] by Monte Carlo on 5000 draws of each, q(z) the aggregate posterior.
+
+    References:
+        Bhalodia et al. 2020, dpVAEs: fixing sample generation for regularized VAEs (docs/references.md),
+        section 5.1.
+    """
+
+    requires = LATENTS
+
+    def measure(self, context):
+        latents = context.latents
+        prior_samples = latents.sample_prior(_NUM_SAMPLES, [context.seed, 3])
+        posterior_samples = latents.posterior_samples("train", _NUM_SAMPLES, [context.seed, 11])
+        result = symmetric_kl(prior_samples, posterior_samples, latents.log_prior, latents.log_aggregate_posterior)
+        yield Measurement("skl", "prior_vs_posterior", result["symmetric_kl"], {
+            **latent_protocol(context, context.num_latent_samples), "num_samples": _NUM_SAMPLES,
+            "kl_prior_posterior": result["kl_prior_posterior"], "kl_posterior_prior": result["kl_posterior_prior"]})
