@@ -87,7 +87,7 @@ def test_decoder_gradient_penalty_matches_finite_differences(rng):
             up, down = z[i].copy(), z[i].copy()
             up[j] += eps
             down[j] -= eps
-            f = lambda v: float(tf.reduce_sum(decoder(tf.constant(v[None], tf.float32))))  # noqa: E731
+            f = lambda v: float(tf.reduce_sum(tf.square(decoder(tf.constant(v[None], tf.float32)))))  # noqa: E731
             grad.append((f(up) - f(down)) / (2 * eps))
         np.testing.assert_allclose(penalty[i], np.sum(np.square(grad)), rtol=2e-2)
 

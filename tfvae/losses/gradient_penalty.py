@@ -3,10 +3,12 @@ import tensorflow as tf
 
 
 def decoder_gradient_penalty(decoder_fn, z):
-    """||grad_z D(z)||^2 per example, the RAE-GP regularizer (RAE paper, eq. 17).
+    """||grad_z ||D(z)||^2||^2 per example: the RAE-GP regularizer as the authors' code computes it.
 
-    The gradient of the vector-valued decoder is taken of the sum of its outputs, as in the authors' code (a full
-    Jacobian norm would cost one backward pass per pixel).
+    Eq. 17 of the RAE paper writes ||grad D(z)||^2 for a vector-valued decoder without saying which norm; the
+    authors' code (ParthaEth/Regularized_autoencoders, `loss_functions.py`) differentiates the squared norm of the
+    decoder's output, sum_i D_i(z)^2, with one backward pass per batch (the Jacobian's Frobenius norm would need
+    one per pixel). Since grad ||D||^2 = 2 J^T D, this penalizes the Jacobian in the direction of the output.
 
     Args:
         decoder_fn: callable z -> outputs [B, ...].
@@ -18,7 +20,7 @@ def decoder_gradient_penalty(decoder_fn, z):
     with tf.GradientTape() as tape:
         tape.watch(z)
         outputs = decoder_fn(z)
-        total = tf.reduce_sum(outputs)
+        total = tf.reduce_sum(tf.square(outputs))
     gradient = tape.gradient(total, z)
     return tf.reduce_sum(tf.square(gradient), axis=-1)
 

@@ -17,15 +17,25 @@ class CVVAE(VAE):
         q(z|x) = N(mu(x), sigma^2 I) with a fixed sigma; the encoder outputs mu only. The loss stays the negative
         ELBO, whose KL reduces to 1/2 ||mu||^2 plus a constant.
 
+    Units: the authors' code (ParthaEth/Regularized_autoencoders, MNIST run of table 1) fixes sigma = 0.7 and
+    minimizes sum SE + w KL with w = 0.039 (the squared error summed over pixels, averaged over channels). In tfvae
+    the KL has weight 1 and the Gaussian likelihood's variance gamma sets the balance: sum SE / (2 gamma) + KL is
+    the same objective up to a factor when gamma = w / 2 = 0.0195.
+
     Args:
-        posterior_std: float. sigma. Defaults to 0.1 (our choice: the paper fixes the variance but not its value;
-            0.1 injects noise small against N(0, I) latents while keeping the decoder smooth).
+        posterior_std: float. sigma. Defaults to 0.7 (the authors' code).
         likelihood: str. Defaults to "gaussian" (the squared-error loss of the RAE paper's comparison).
+        likelihood_kwargs: dict or None. Defaults to {"variance": 0.0195} for the Gaussian likelihood (the authors'
+            KL weight, converted).
         **kwargs: see `VAE`.
     """
 
-    def __init__(self, input_shape, posterior_std=0.1, likelihood="gaussian", **kwargs):
-        super().__init__(input_shape, likelihood=likelihood, **kwargs)
+    AUTHORS_KL_WEIGHT = 0.039
+
+    def __init__(self, input_shape, posterior_std=0.7, likelihood="gaussian", likelihood_kwargs=None, **kwargs):
+        if likelihood_kwargs is None and likelihood == "gaussian":
+            likelihood_kwargs = {"variance": self.AUTHORS_KL_WEIGHT / 2}
+        super().__init__(input_shape, likelihood=likelihood, likelihood_kwargs=likelihood_kwargs, **kwargs)
         if not posterior_std > 0:
             raise ValueError(f"posterior_std must be positive. Received: posterior_std={posterior_std}")
         self.posterior_std = float(posterior_std)
