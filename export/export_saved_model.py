@@ -5,8 +5,9 @@
 
 Writes EXPORT_BASE/MODEL/VERSION (next integer version, written atomically). Reference: a few seconds for digits.
 """
-from absl import app, flags, logging
+from absl import app, flags
 
+from trainers import binary
 from trainers import flags as tfvae_flags
 from trainers import jobs
 
@@ -24,8 +25,7 @@ def main(argv):
 
 
 def run():
-    logging.set_verbosity(logging.INFO)
-    app.run(main)
+    binary.run_binary(main)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ page with the table, sample grids, reconstructions, interpolations, traversals a
 main job with the default flags (domain features only) takes about 1-2 minutes on 2 CPU cores; adding
 `--extractors=inception` costs about 0.1 s per image per set on such a CPU.
 """
-from absl import app, flags, logging
+from absl import app, flags
 
 from trainers import evaluation
+from trainers import binary
 from trainers import flags as tfvae_flags
 
 flags.DEFINE_list("metrics", None,
@@ -42,8 +43,7 @@ def main(argv):
 
 
 def run():
-    logging.set_verbosity(logging.INFO)
-    app.run(main)
+    binary.run_binary(main)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@
 Writes WORKDIR/density/NAME/{params.npz,config.json} and logs fit time and validation log-likelihood.
 Reference: GMM with 10 components on 1347 x 16 digit latents, under a second.
 """
-from absl import app, flags, logging
+from absl import app, flags
 
+from trainers import binary
 from trainers import flags as tfvae_flags
 from trainers import jobs
 
@@ -28,8 +29,7 @@ def main(argv):
 
 
 def run():
-    logging.set_verbosity(logging.INFO)
-    app.run(main)
+    binary.run_binary(main)
 
 
 if __name__ == "__main__":

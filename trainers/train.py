@@ -6,8 +6,9 @@ With no flags this is the main job: RAE-L2 on scikit-learn's digits, 100 epochs,
 WORKDIR/export/rae_l2/VERSION and WORKDIR/samples.png. Reference: about 1 minute on 2 CPU cores (training about
 20 s). Started again on the same workdir it resumes from the last checkpoint.
 """
-from absl import app, logging
+from absl import app
 
+from trainers import binary
 from trainers import flags as tfvae_flags
 from trainers import jobs
 
@@ -21,8 +22,7 @@ def main(argv):
 
 
 def run():
-    logging.set_verbosity(logging.INFO)
-    app.run(main)
+    binary.run_binary(main)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,71 @@
+"""`trainers.reproduce` at the smoke scale: complete tables with every cell and claim, and a killed run that resumes
+without recomputing what was finished."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import REPO, subprocess_env
+from tfvae import registry
+from trainers import experiments, reproduction  # noqa: F401  (registers the experiments)
+
+pytestmark = pytest.mark.slow
+
+
+def _check_complete(root, experiment):
+    table = json.loads((root / "table.json").read_text())
+    assert table["cells_finished"] == table["cells"] == len(experiment.rows)
+    for row in experiment.rows:
+        for column in experiment.columns:
+            runs = table["values"][table["judged_on"]][row.label].get(column.label)
+            assert runs and len(runs) == 1, (row.label, column.label)
+    assert len(table["claims"]) == len(experiment.claims)
+    assert all(claim["verdict"] in (True, False) for claim in table["claims"]), table["claims"]
+    markdown = (root / "table.md").read_text()
+    for text in [row.label for row in experiment.rows] + [claim.text for claim in experiment.claims]:
+        assert text in markdown, text
+    assert "| paper |" in markdown.replace(" ours | paper", " | paper")
+    assert (root / "report.html").read_text().count("<li>") == len(experiment.rows)
+    return table
+
+
+def test_two_stage_table1_smoke_writes_every_cell_and_claim(tmp_path):
+    experiment = registry.get("experiment", "two_stage_table1")
+    table, path = reproduction.run_experiment("two_stage_table1", "smoke", str(tmp_path))
+    assert path == str(tmp_path / "two_stage_table1" / "table.md")
+    _check_complete(tmp_path / "two_stage_table1", experiment)
+    paper = {(p["row"], p["column"]): p["value"] for p in table["paper_numbers"]}
+    assert paper[("2-Stage VAE", "FID")] == 29.3  # the paper's number stands beside ours
+    with pytest.raises(ValueError, match="holds two_stage_table1 at scale smoke"):
+        reproduction.run_experiment("two_stage_table1", "cpu", str(tmp_path))
+
+
+def test_rae_table1_smoke_killed_run_resumes_without_recomputing(tmp_path):
+    experiment = registry.get("experiment", "rae_table1")
+    root = tmp_path / "rae_table1"
+    first_cell = root / "cells" / "vae-seed0" / reproduction.CELL_FILE
+    process = subprocess.Popen([sys.executable, "-m", "trainers.reproduce", "--experiment=rae_table1",
+                                "--scale=smoke", f"--workdir={tmp_path}"], cwd=REPO, env=subprocess_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if first_cell.is_file() and "evaluate" in json.loads(first_cell.read_text())["phases"]:
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before it could be killed"
+    time.sleep(1.0)  # into the second cell
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished_before = json.loads(first_cell.read_text())
+    assert not (root / "table.json").exists()
+
+    reproduction.run_experiment("rae_table1", "smoke", str(tmp_path))
+    assert json.loads(first_cell.read_text()) == finished_before  # never recomputed
+    _check_complete(root, experiment)
+    for row in experiment.rows:
+        record = json.loads((root / "cells" / f"{reproduction._slug(row.label)}-seed0" / "cell.json").read_text())
+        assert set(record["phases"]) == {"train", "evaluate"}, row.label

@@ -1,0 +1,52 @@
+"""Small functions that judge a paper's claims on a `ResultTable` (mean over seeds of the judged extractor)."""
+import math
+
+from trainers.experiments.experiment import count_rows
+
+
+def _known(*values):
+    return all(not math.isnan(v) for v in values)
+
+
+def every_row_lower(rows, better, worse, description):
+    """Claim: for every row, column `better` < column `worse`."""
+    def check(table):
+        def holds(row):
+            a, b = table.mean(row, better), table.mean(row, worse)
+            return (a < b) if _known(a, b) else None
+        return count_rows(table, rows, holds, description)
+    return check
+
+
+def every_row_not_lower(rows, better, worse, description):
+    """Claim: for every row, column `better` >= column `worse` (e.g. precision with a GMM vs with N)."""
+    def check(table):
+        def holds(row):
+            a, b = table.mean(row, better), table.mean(row, worse)
+            return (a >= b) if _known(a, b) else None
+        return count_rows(table, rows, holds, description)
+    return check
+
+
+def best_row_among(rows, column, winners, lower_is_better=True):
+    """Claim: the best row of `column` is one of `winners`."""
+    def check(table):
+        means = {row: table.mean(row, column) for row in rows}
+        if not _known(*means.values()):
+            return None, "not judged: some rows have no value yet"
+        best = (min if lower_is_better else max)(means, key=means.get)
+        return best in winners, f"best {column}: {best} ({means[best]:.3g}); " + ", ".join(
+            f"{row} {value:.3g}" for row, value in sorted(means.items(), key=lambda kv: kv[1]))
+    return check
+
+
+def row_below(row, column, other_row, other_column=None, factor=1.0):
+    """Claim: table[row, column] < factor * table[other_row, other_column or column]."""
+    other_column = other_column or column
+    def check(table):
+        a, b = table.mean(row, column), table.mean(other_row, other_column)
+        if not _known(a, b):
+            return None, "not judged: missing values"
+        scaled = f"{factor:g} x " if factor != 1.0 else ""
+        return a < factor * b, f"{row} {column} {a:.3g} vs {scaled}{other_row} {other_column} {b:.3g}"
+    return check
