@@ -30,6 +30,7 @@ def test_cv_vae_uses_sigma_0_7_and_the_authors_kl_weight_as_gamma():
     assert model.posterior_std == 0.7
     assert model.likelihood.variance == pytest.approx(0.039 / 2)
     assert _build("cv_vae", likelihood_kwargs={"variance": 0.3}).likelihood.variance == 0.3  # still a choice
+    assert _build("cv_vae", likelihood_kwargs={"bounded": False}).likelihood.variance == pytest.approx(0.0195)
 
 
 def test_wae_mmd_weight_is_tolstikhins_converted():

@@ -25,16 +25,16 @@ class CVVAE(VAE):
     Args:
         posterior_std: float. sigma. Defaults to 0.7 (the authors' code).
         likelihood: str. Defaults to "gaussian" (the squared-error loss of the RAE paper's comparison).
-        likelihood_kwargs: dict or None. Defaults to {"variance": 0.0195} for the Gaussian likelihood (the authors'
-            KL weight, converted).
+        likelihood_kwargs: dict or None. For the Gaussian likelihood, "variance" defaults to 0.0195 (the authors'
+            KL weight, converted); other keys pass through.
         **kwargs: see `VAE`.
     """
 
     AUTHORS_KL_WEIGHT = 0.039
 
     def __init__(self, input_shape, posterior_std=0.7, likelihood="gaussian", likelihood_kwargs=None, **kwargs):
-        if likelihood_kwargs is None and likelihood == "gaussian":
-            likelihood_kwargs = {"variance": self.AUTHORS_KL_WEIGHT / 2}
+        if likelihood == "gaussian":  # the authors' balance unless the caller sets the variance
+            likelihood_kwargs = {"variance": self.AUTHORS_KL_WEIGHT / 2, **(likelihood_kwargs or {})}
         super().__init__(input_shape, likelihood=likelihood, likelihood_kwargs=likelihood_kwargs, **kwargs)
         if not posterior_std > 0:
             raise ValueError(f"posterior_std must be positive. Received: posterior_std={posterior_std}")
