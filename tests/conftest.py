@@ -1,13 +1,17 @@
-"""Shared test set-up: two logical CPU devices (for MirroredStrategy) and helpers for subprocess tests."""
+"""Shared test set-up: two logical CPU devices (for MirroredStrategy), helpers for subprocess tests and the trained
+workdirs that several tests read (trained once per session, in-process)."""
+import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-# Must run before anything touches the devices (NOTES.md).
+# Must run before anything touches the devices: once TensorFlow has initialized them, changing the logical device
+# configuration raises RuntimeError.
 _CPUS = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(_CPUS[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
@@ -40,6 +44,55 @@ TF_ONLY_PRELUDE = (
     "    sys.modules[_name] = None\n"
     "import tensorflow as tf\n"
 )
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """`trained_run(**config)` trains `trainers.jobs.run_main_job(TrainConfig(workdir=NEW, **config))` in-process once
+    per distinct `config` in the session and returns (workdir path, the job's result dict, seconds the job took), so
+    tests that need the same trained run (the model-zoo job of a model and an evaluation of it) train it once.
+
+    The workdir is shared: treat it as read-only (copy it to change it, as the fit_density test does).
+    """
+    from trainers import jobs
+    from trainers.config import TrainConfig
+
+    runs = {}
+
+    def run(**config):
+        key = json.dumps(config, sort_keys=True, default=str)
+        if key not in runs:
+            workdir = tmp_path_factory.mktemp("run")
+            started = time.perf_counter()
+            try:
+                result = jobs.run_main_job(TrainConfig(workdir=str(workdir), **config))
+            except Exception as error:  # Every test of this run fails with the job's error; none trains it again.
+                runs[key] = error
+                raise
+            runs[key] = workdir, result, time.perf_counter() - started
+        if isinstance(runs[key], Exception):
+            raise RuntimeError(f"The trained run {key} failed in an earlier test") from runs[key]
+        return runs[key]
+
+    return run
+
+
+# Settings that keep one epoch of every model to seconds on 2 cores.
+_ZOO_MODEL_KWARGS = {"factor_vae": {"discriminator_units": [256, 256]}, "two_stage_vae": {"second_stage_epochs": 2}}
+
+
+def zoo_config(model, prior="standard", **extra):
+    """`trained_run` arguments of the model-zoo job of `model` (one epoch, Gaussian fitted); tests that need a
+    trained model of their own reuse these runs."""
+    return {"model": model, "prior": prior, "epochs": 1, "densities": ("gaussian",),
+            "model_kwargs": _ZOO_MODEL_KWARGS.get(model, {}), **extra}
+
+
+@pytest.fixture(scope="session")
+def main_job(trained_run):
+    """The README's main job: every default of `trainers.train` but the workdir (RAE-L2 on digits for 100 epochs,
+    GMM and Gaussian fitted, export version 1, samples.png). (workdir, result, seconds) as `trained_run`."""
+    return trained_run()
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,9 @@
-"""The binaries end to end in subprocesses: the main job, crash and resume, the TF-only consumer."""
+"""The main job's workdir (trained once per session in-process, tests/conftest.py) and each binary end to end: the
+TF-only SavedModel consumer, crash and resume, flag errors, fit_density and export."""
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,18 +15,8 @@ import tensorflow as tf
 
 from tests.conftest import REPO, TF_ONLY_PRELUDE, run_python, subprocess_env
 
-pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def main_job(tmp_path_factory):
-    """Runs `python -m trainers.train` with every default but the workdir (the README's main job)."""
-    workdir = tmp_path_factory.mktemp("main")
-    started = time.perf_counter()
-    result = run_python(["-m", "trainers.train", f"--workdir={workdir}"], timeout=600)
-    return workdir, result, time.perf_counter() - started
-
-
+@pytest.mark.slow
 def test_main_job_writes_config_checkpoints_density_export_and_grid(main_job):
     workdir, result, seconds = main_job
     assert seconds < 180, f"The main job must finish within 3 minutes on 2 cores; took {seconds:.0f}s"
@@ -40,6 +33,7 @@ def test_main_job_writes_config_checkpoints_density_export_and_grid(main_job):
     assert png.shape[0] >= 64 and png.shape[1] >= 64 and int(tf.reduce_max(png)) > int(tf.reduce_min(png))
 
 
+@pytest.mark.slow
 def test_savedmodel_in_a_tensorflow_only_process(main_job):
     workdir, _, _ = main_job
     version = workdir / "export" / "rae_l2" / "1"
@@ -80,6 +74,7 @@ print(json.dumps({{
     assert report["decode_matches"] < 1e-6
 
 
+@pytest.mark.slow
 def test_crash_and_resume(tmp_path):
     workdir = tmp_path / "run"
     flags = [f"--workdir={workdir}", "--density=gaussian", "--model=vae"]
@@ -107,28 +102,71 @@ def test_crash_and_resume(tmp_path):
     assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith(f"ckpt-{epoch + 2}")
 
 
-def test_flag_errors_are_clear(tmp_path):
-    result = run_python(["-m", "trainers.train", f"--workdir={tmp_path}", "--model=nope"], check=False)
-    assert result.returncode != 0 and "Unknown model 'nope'. Expected one of:" in result.stdout
-    result = run_python(["-m", "trainers.train", f"--workdir={tmp_path}", "--epochs=0"], check=False)
-    assert "--epochs must be at least 1" in result.stdout
-    result = run_python(["-m", "trainers.train", f"--workdir={tmp_path}", "--model_kwargs=[1]"], check=False)
-    assert "--model_kwargs must be a JSON object" in result.stdout
+FLAG_ERRORS = [
+    (["--model=nope"], "Unknown model 'nope'. Expected one of:"),
+    (["--epochs=0"], "--epochs must be at least 1"),
+    (["--model_kwargs=[1]"], "--model_kwargs must be a JSON object"),
+]
 
 
+@pytest.fixture
+def train_flags():
+    """trainers.train's flags on absl's global FlagValues for one test, parsed by `parse(argv)`; removed afterwards
+    so that no other binary's flags (fit_density's --density) clash with them in this process."""
+    from absl import flags
+
+    from trainers import flags as tfvae_flags
+    from trainers import jobs  # noqa: F401 - what trainers.train imports: registers the strategies, models, ...
+
+    before = set(flags.FLAGS)
+    tfvae_flags.define_train_flags()
+
+    def parse(argv):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["trainers.train", *argv])
+        return tfvae_flags.train_config_from_flags()
+
+    try:
+        yield parse
+    finally:
+        flags.FLAGS.unparse_flags()
+        for name in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, name)
+
+
+@pytest.mark.parametrize("argv, message", FLAG_ERRORS, ids=["model", "epochs", "model_kwargs"])
+def test_flag_errors_are_clear(train_flags, argv, message, tmp_path):
+    """In-process: absl parses the flags, TrainConfig checks them before any work starts."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train_flags([f"--workdir={tmp_path}", *argv]).validate()
+    assert not os.listdir(tmp_path)  # refused before anything was written
+
+
+@pytest.mark.slow
+def test_the_train_binary_prints_flag_errors_and_exits_non_zero(tmp_path):
+    result = run_python(["-m", "trainers.train", f"--workdir={tmp_path}", *FLAG_ERRORS[0][0]], check=False)
+    assert result.returncode != 0 and FLAG_ERRORS[0][1] in result.stdout
+
+
+@pytest.mark.slow
 def test_fit_density_and_export_binaries(main_job, tmp_path):
-    workdir, _, _ = main_job
+    workdir = tmp_path / "main"
+    shutil.copytree(main_job[0], workdir)  # the session's main job stays as trained
     result = run_python(["-m", "trainers.fit_density", f"--workdir={workdir}", "--density=gmm,flow",
                          "--components=3", "--latents=sample"])
     info = json.loads((workdir / "density" / "gmm" / "config.json").read_text())
-    assert info["config"]["num_components"] == 3 and info["fit_info"]["latents"] == "sample"
+    # RAE-L2's encoder is deterministic: with --latents=sample there is no posterior variance to sample from.
+    assert info["config"]["num_components"] == 3 and info["fit_info"]["latents"] == "posterior means"
     assert "flow" in result.stdout and "validation" in result.stdout
-    result = run_python(["-m", "export.export_saved_model", f"--workdir={workdir}", f"--export_base={tmp_path}",
+    base = tmp_path / "export"
+    result = run_python(["-m", "export.export_saved_model", f"--workdir={workdir}", f"--export_base={base}",
                          "--samplers=gmm"])
-    assert result.stdout.strip().splitlines()[-1] == str(tmp_path / "rae_l2" / "1")
-    metadata = json.loads((tmp_path / "rae_l2" / "1" / "assets.extra" / "tfvae_metadata.json").read_text())
+    assert result.stdout.strip().splitlines()[-1] == str(base / "rae_l2" / "1")
+    metadata = json.loads((base / "rae_l2" / "1" / "assets.extra" / "tfvae_metadata.json").read_text())
     assert metadata["samplers"] == ["gmm", "prior"] and metadata["default_sampler"] == "gmm"
-    result = run_python(["-m", "export.export_saved_model", f"--workdir={workdir}", f"--export_base={tmp_path}"])
-    metadata = json.loads((tmp_path / "rae_l2" / "2" / "assets.extra" / "tfvae_metadata.json").read_text())
+    from trainers import jobs  # the binary's job, in-process: every fitted sampler by default
+
+    assert jobs.export(str(workdir), export_base=str(base)) == str(base / "rae_l2" / "2")
+    metadata = json.loads((base / "rae_l2" / "2" / "assets.extra" / "tfvae_metadata.json").read_text())
     assert metadata["samplers"] == ["flow", "gaussian", "gmm", "prior"]
     assert metadata["dataset"] == "digits" and metadata["latent_dim"] == 16

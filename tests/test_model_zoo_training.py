@@ -6,24 +6,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.goldens import VAE_FAMILY
+from tests.conftest import zoo_config
+from tests.goldens import learned_prior_model_names
 from tfvae import registry
 from trainers import jobs
 from trainers.config import TrainConfig
 
 pytestmark = pytest.mark.slow
 
-# Settings that keep one epoch of every model to seconds on 2 cores.
-_FAST = {"factor_vae": {"discriminator_units": [256, 256]}, "two_stage_vae": {"second_stage_epochs": 2}}
+# Every model with the standard prior, and every model whose loss involves the prior with the decoupled one too.
 CASES = ([(name, "standard") for name in registry.names("model")]
-         + [(name, "decoupled") for name in VAE_FAMILY])
+         + [(name, "decoupled") for name in learned_prior_model_names()])
 
 
 @pytest.mark.parametrize("model, prior", CASES)
-def test_one_epoch_on_digits_writes_a_sample_grid(model, prior, tmp_path):
-    config = TrainConfig(workdir=str(tmp_path), model=model, prior=prior, epochs=1, densities=("gaussian",),
-                         model_kwargs=_FAST.get(model, {}))
-    result = jobs.run_main_job(config)
+def test_one_epoch_on_digits_writes_a_sample_grid(model, prior, trained_run):
+    _, result, _ = trained_run(**zoo_config(model, prior))
     record = result["history"][0]
     assert all(np.isfinite(v) for k, v in record.items() if k.startswith(("train/", "validation/"))), record
     png = tf.io.decode_png(tf.io.read_file(result["samples"]))
@@ -38,9 +36,8 @@ def test_one_epoch_on_digits_writes_a_sample_grid(model, prior, tmp_path):
     ("vgh_pp", "standard", "dcgan"), ("wgan_gp", "standard", "dcgan"), ("two_stage_vae", "standard", "infogan"),
 ])
 def test_one_epoch_on_a_fashion_mnist_subset(model, prior, network, tmp_path, fashion_mnist_dir):
-    config = TrainConfig(workdir=str(tmp_path), model=model, prior=prior, network=network, dataset="fashion_mnist",
-                         data_dir=fashion_mnist_dir, max_train_examples=400, max_validation_examples=200, epochs=1, densities=("gaussian",),
-                         model_kwargs=_FAST.get(model, {}))
+    config = TrainConfig(workdir=str(tmp_path), **zoo_config(model, prior), network=network, dataset="fashion_mnist",
+                         data_dir=fashion_mnist_dir, max_train_examples=400, max_validation_examples=200)
     result = jobs.run_main_job(config)
     assert np.isfinite(result["history"][0]["validation/loss"])
     assert tf.io.decode_png(tf.io.read_file(result["samples"])).shape[0] >= 200

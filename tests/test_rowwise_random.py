@@ -4,9 +4,9 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from tfvae import rowwise_random
-from tfvae.density import Flow, Gaussian, GaussianMixture, PriorSampler, TwoStage
-from tfvae.priors import DecoupledPrior, StandardNormal
+from tests import goldens
+from tfvae import registry, rowwise_random
+from tfvae.density import PriorSampler
 
 
 @pytest.mark.parametrize("counter, key, expected", [
@@ -55,28 +55,33 @@ def test_bad_seeds_are_refused():
         rowwise_random.normal(tf.zeros([3, 2], tf.float32), 2)
 
 
-def _fitted_samplers(rng):
+# Every density golden fitted to latents, and the prior sampler over every prior golden.
+SAMPLERS = ([f"density:{name}" for name in sorted(goldens.DENSITY_GOLDENS)
+             if registry.get("density", name).fitted_to_latents]
+            + [f"prior:{name}" for name in sorted(goldens.PRIOR_GOLDENS)])
+
+
+def _fitted_sampler(spec, rng):
+    kind, name = spec.split(":")
+    if kind == "prior":
+        return PriorSampler(goldens.build_prior_golden(name))
+    sampler = goldens.build_density_golden(name)
     centers = np.array([[-3.0, 0.0, 1.0], [3.0, 1.0, -1.0]])
-    latents = centers[rng.integers(0, 2, 3000)] + rng.normal(size=(3000, 3)) * np.array([0.5, 1.0, 0.3])
-    estimators = {"gaussian": Gaussian(), "gmm": GaussianMixture(num_components=2),
-                  "flow": Flow(num_couplings=2, hidden_units=8, epochs=2), "two_stage": TwoStage(epochs=1)}
-    for estimator in estimators.values():
-        estimator.fit(latents)
-    decoupled = DecoupledPrior(3, num_couplings=2, hidden_units=8)
-    decoupled.build()
-    return {**estimators, "standard": PriorSampler(StandardNormal(3)), "decoupled": PriorSampler(decoupled)}
+    sampler.fit(centers[rng.integers(0, 2, 3000)] + rng.normal(size=(3000, 3)) * np.array([0.5, 1.0, 0.3]))
+    return sampler
 
 
-def test_every_sampler_draws_per_row_what_it_draws_in_bulk(rng):
+@pytest.mark.parametrize("spec", SAMPLERS)
+def test_every_sampler_draws_per_row_what_it_draws_in_bulk(spec, rng):
     """sample_from_seeds (vectorized, per-row) and sample (TFP, one seed) are two draws of one distribution."""
     seeds = tf.stack([tf.range(6000), tf.fill([6000], 3)], axis=1)
-    for name, sampler in _fitted_samplers(rng).items():
-        per_row = sampler.sample_from_seeds(seeds).numpy()
-        bulk = sampler.sample(6000, seed=[5, 6]).numpy()
-        scale = bulk.std(axis=0)
-        np.testing.assert_array_less(np.abs(per_row.mean(0) - bulk.mean(0)), 0.1 * scale + 1e-3, err_msg=name)
-        np.testing.assert_allclose(per_row.std(0), scale, rtol=0.1, err_msg=name)
-        for dim in range(3):  # the marginals agree in shape too (a two-sample Kolmogorov-Smirnov test)
-            assert stats.ks_2samp(per_row[:, dim], bulk[:, dim]).pvalue > 1e-4, (name, dim)
-        alone = sampler.sample_from_seeds(seeds[7:8]).numpy()[0]
-        np.testing.assert_allclose(alone, per_row[7], rtol=1e-5, atol=1e-6, err_msg=name)
+    sampler = _fitted_sampler(spec, rng)
+    per_row = sampler.sample_from_seeds(seeds).numpy()
+    bulk = sampler.sample(6000, seed=[5, 6]).numpy()
+    scale = bulk.std(axis=0)
+    np.testing.assert_array_less(np.abs(per_row.mean(0) - bulk.mean(0)), 0.1 * scale + 1e-3)
+    np.testing.assert_allclose(per_row.std(0), scale, rtol=0.1)
+    for dim in range(3):  # the marginals agree in shape too (a two-sample Kolmogorov-Smirnov test)
+        assert stats.ks_2samp(per_row[:, dim], bulk[:, dim]).pvalue > 1e-4, dim
+    alone = sampler.sample_from_seeds(seeds[7:8]).numpy()[0]
+    np.testing.assert_allclose(alone, per_row[7], rtol=1e-5, atol=1e-6)

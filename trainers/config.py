@@ -5,6 +5,7 @@ import os
 from typing import Optional
 
 from tfvae import registry
+from tfvae import training  # noqa: F401  (registers the strategies validate() checks)
 from tfvae.files import atomic_write
 
 CONFIG_FILE = "config.json"

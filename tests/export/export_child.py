@@ -1,5 +1,6 @@
-"""Child process of the interrupted-export test: exports a golden model; with `--hang` it blocks in the middle of
-writing the new version (after the SavedModel files, before the metadata and the rename) so the parent can kill it.
+"""Child process of the interrupted-export test (which also calls `export` in-process): exports a golden model; with
+`--hang` it blocks in the middle of writing the new version (after the SavedModel files, before the metadata and the
+rename) so the parent can kill it.
 
 argv: EXPORT_BASE [--hang]
 """
@@ -11,16 +12,20 @@ from tests import goldens
 from tfvae.density import PriorSampler
 
 
-def main(base, hang):
+def export(base):
+    """Exports the golden VAE with its prior sampler to BASE/vae/NEXT_VERSION; returns the version path."""
     model, _ = goldens.build_golden("vae")
+    return saved_model.export_saved_model(model, {"prior": PriorSampler(model.prior)}, "prior", base, "vae")
+
+
+def main(base, hang):
     if hang:
         def block(*args, **kwargs):
             print("writing", flush=True)
             time.sleep(600)
 
         saved_model.json.dump = block
-    print(saved_model.export_saved_model(model, {"prior": PriorSampler(model.prior)}, "prior", base, "vae"),
-          flush=True)
+    print(export(base), flush=True)
 
 
 if __name__ == "__main__":

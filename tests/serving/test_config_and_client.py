@@ -1,4 +1,5 @@
-"""models.config and batching parameters for tensorflow_model_server, the client binary, dev_server's flags."""
+"""models.config and batching parameters for tensorflow_model_server, the client (functions and binary), the
+binaries' flags."""
 import json
 
 import numpy as np
@@ -7,12 +8,12 @@ import tensorflow as tf
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 
 from serving import config
-from serving.client import sample_seeds
+from serving.client import describe_signatures, make_client, request_samples, sample_seeds, write_grid
 from serving.dev_server import DevServer, parse_model_config
 from serving.model_manager import ModelManager
 from serving.rest_client import RestClient
 from tests.conftest import run_python
-from tests.serving.conftest import export_golden
+from tests.serving.conftest import copy_export, export_golden
 
 
 def batching_parameters_message():
@@ -50,10 +51,10 @@ def test_batching_parameters_parse_and_respect_the_export_row_limit():
         config.batching_parameters(num_batch_threads=0)
 
 
-def test_models_config_serves_several_models_and_versions(tmp_path):
-    for name, count in (("digits_rae", 2), ("digits_vae", 1)):
-        for seed in range(count):
-            export_golden(tmp_path, name, seed=seed)
+def test_models_config_serves_several_models_and_versions(server, tmp_path):
+    copy_export(server, tmp_path, "digits_rae")
+    export_golden(tmp_path, "digits_rae", seed=1)  # another GMM
+    copy_export(server, tmp_path, "digits_vae")
     models_path, batching_path = config.write_configs(str(tmp_path), versions="all", server_base="/models")
     text = open(models_path).read()
     assert 'base_path: "/models/digits_rae"' in text and "all {" in text
@@ -66,11 +67,11 @@ def test_models_config_serves_several_models_and_versions(tmp_path):
     models_path, _ = config.write_configs(str(tmp_path), models=["digits_rae", "digits_vae"], versions=[1])
     pinned = parse_model_config(open(models_path).read())
     assert pinned["digits_rae"]["policy"] == {"specific": [1]}
-    server = DevServer(ModelManager(pinned, 8), rest_port=0, grpc_port=None)
+    dev_server = DevServer(ModelManager(pinned, 8), rest_port=0, grpc_port=None)
     all_versions = ModelManager(parse_model_config(config.model_server_config(
         [{"name": "digits_rae", "base_path": str(tmp_path / "digits_rae"), "versions": "all"}])), 8)
     try:
-        client = RestClient(f"127.0.0.1:{server.rest_port}")
+        client = RestClient(f"127.0.0.1:{dev_server.rest_port}")
         assert [e["version"] for e in client.status("digits_rae")["model_version_status"]] == ["1"]
         assert client.status("digits_vae")["model_version_status"][0]["state"] == "AVAILABLE"
         assert [e["version"] for e in all_versions.status("digits_rae")["model_version_status"]] == ["1", "2"]
@@ -80,14 +81,14 @@ def test_models_config_serves_several_models_and_versions(tmp_path):
         np.testing.assert_allclose(client.predict("digits_rae", {"seed": sample_seeds(3, 0)}, "sample")["latents"],
                                    first["latents"], atol=1e-6)
     finally:
-        server.shutdown()
+        dev_server.shutdown()
         all_versions.close()
 
 
-def test_config_errors_name_what_is_wrong(tmp_path):
+def test_config_errors_name_what_is_wrong(server, tmp_path):
     with pytest.raises(FileNotFoundError, match="No export base folder"):
         config.write_configs(str(tmp_path / "missing"))
-    export_golden(tmp_path, "m")
+    copy_export(server, tmp_path, "m")
     with pytest.raises(ValueError, match="have no exported versions"):
         config.write_configs(str(tmp_path), models=["other"])
     with pytest.raises(ValueError, match=r"has no versions \[3\]"):
@@ -100,24 +101,46 @@ def test_config_errors_name_what_is_wrong(tmp_path):
         ModelManager({"m": {"base_path": str(tmp_path / "nothing")}}, 8)
 
 
-def test_client_binary_rest_row_columnar_and_grpc_write_the_same_grid(server, tmp_path):
+SAMPLE_GMM_LINE = "sample_gmm(seed: int32[-1, 2]) -> images: float[-1, 8, 8, 1], latents: float[-1, 3]"
+
+
+def client_grid(server, protocol, form, path):
+    """What the client binary does for `--protocol --format --num_samples=9 --seed=4`, in-process: the signature
+    lines it prints and the grid it writes (decoded)."""
+    client = make_client(protocol, server["rest"] if protocol == "rest" else server["grpc"])
+    lines = describe_signatures(client.metadata("vae"))
+    outputs = request_samples(client, "vae", "sample", 9, 4, columnar=protocol == "rest" and form == "columnar")
+    if protocol == "grpc":
+        client.close()
+    assert outputs["images"].shape == (9, 8, 8, 1)
+    write_grid(outputs["images"], str(path))
+    return lines, tf.io.decode_png(path.read_bytes()).numpy()
+
+
+def test_client_rest_row_columnar_and_grpc_write_the_same_grid(server, tmp_path):
     grids = {}
     for protocol, form in (("rest", "row"), ("rest", "columnar"), ("grpc", "row")):
-        output = tmp_path / f"{protocol}-{form}.png"
-        address = server["rest"] if protocol == "rest" else server["grpc"]
-        result = run_python(["-m", "serving.client", "--model_name=vae", f"--protocol={protocol}",
-                             f"--server={address}", f"--format={form}", "--num_samples=9", "--seed=4",
-                             f"--output={output}"], timeout=120)
-        summary = json.loads(result.stdout.strip().splitlines()[-1])
-        assert summary == {"output": str(output), "num_samples": 9, "images_shape": [9, 8, 8, 1]}
-        assert "sample_gmm(seed: int32[-1, 2]) -> images: float[-1, 8, 8, 1], latents: float[-1, 3]" in result.stdout
-        grids[(protocol, form)] = tf.io.decode_png(output.read_bytes()).numpy()
+        lines, grids[(protocol, form)] = client_grid(server, protocol, form, tmp_path / f"{protocol}-{form}.png")
+        assert SAMPLE_GMM_LINE in lines
     first = grids[("rest", "row")]
     assert first.shape[0] >= 3 * 8 and first.std() > 0
     for grid in grids.values():
         np.testing.assert_array_equal(grid, first)
 
 
+@pytest.mark.slow
+def test_client_binary_writes_the_grid_of_the_client_functions(server, tmp_path):
+    output = tmp_path / "binary.png"
+    result = run_python(["-m", "serving.client", "--model_name=vae", "--protocol=grpc", f"--server={server['grpc']}",
+                         "--num_samples=9", "--seed=4", f"--output={output}"], timeout=120)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary == {"output": str(output), "num_samples": 9, "images_shape": [9, 8, 8, 1]}
+    assert SAMPLE_GMM_LINE in result.stdout
+    _, expected = client_grid(server, "rest", "columnar", tmp_path / "in-process.png")
+    np.testing.assert_array_equal(tf.io.decode_png(output.read_bytes()).numpy(), expected)
+
+
+@pytest.mark.slow
 def test_client_and_server_binaries_refuse_bad_flags(server, tmp_path):
     result = run_python(["-m", "serving.client", "--model_name=vae", f"--server={server['rest']}",
                          "--signature_name=decode"], check=False, timeout=120)

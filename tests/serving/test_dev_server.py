@@ -1,4 +1,5 @@
-"""dev_server against the TF Serving REST and gRPC contracts, with our clients (issue 5's serving tests)."""
+"""dev_server against the TF Serving REST and gRPC contracts, with our clients (issue 5's serving tests): the
+protocol tests on a DevServer in this process, one test of the binary."""
 import concurrent.futures
 import json
 import time
@@ -16,7 +17,7 @@ from serving.grpc_client import GrpcClient
 from serving.model_manager import ModelManager
 from serving.rest_client import RestClient
 from serving.servable import read_signature_defs
-from tests.serving.conftest import MAX_SAMPLES, export_golden, server_log
+from tests.serving.conftest import MAX_SAMPLES, copy_export, dev_server_binary, export_golden, server_log
 
 ENDPOINTS = ["decode", "encode", "reconstruct", "sample", "sample_gmm", "sample_prior", "serving_default"]
 
@@ -138,7 +139,6 @@ def test_bad_requests_get_tf_serving_errors_and_the_server_keeps_serving(server,
     assert got_status == status, answer
     assert set(answer) == {"error"} and message in answer["error"], answer
     assert raw_request(server, "/v1/models/vae")[0] == 200
-    assert server["process"].poll() is None, server_log(server["process"])
 
 
 def test_grpc_bad_requests_get_status_codes(server):
@@ -167,13 +167,13 @@ def test_concurrent_clients_each_get_their_own_samples(server):
         np.testing.assert_allclose(outputs["images"], expected_samples(server, seeds)[1], atol=1e-5)
 
 
-def test_new_versions_are_picked_up_and_the_old_one_retired(tmp_path):
+def test_new_versions_are_picked_up_and_the_old_one_retired(server, tmp_path):
     """TF Serving's default policy: serve the newest version; new versions appear by polling the base path."""
-    export_golden(tmp_path, seed=1)
+    copy_export(server, tmp_path, "vae")
     manager = ModelManager({"vae": {"base_path": str(tmp_path / "vae")}}, max_rows=8, poll_seconds=0.2)
-    server = DevServer(manager, rest_port=0, grpc_port=None)
+    dev_server = DevServer(manager, rest_port=0, grpc_port=None)
     try:
-        client = RestClient(f"127.0.0.1:{server.rest_port}")
+        client = RestClient(f"127.0.0.1:{dev_server.rest_port}")
         assert client.metadata("vae")["model_spec"]["version"] == "1"
         export_golden(tmp_path, seed=2)
         for _ in range(150):
@@ -187,4 +187,30 @@ def test_new_versions_are_picked_up_and_the_old_one_retired(tmp_path):
             client.predict("vae", {"seed": sample_seeds(1, 0)}, "sample", version=1)
         assert client.predict("vae", {"seed": sample_seeds(2, 0)}, "sample")["images"].shape == (2, 8, 8, 1)
     finally:
-        server.shutdown()
+        dev_server.shutdown()
+
+
+@pytest.mark.slow
+def test_the_dev_server_binary_serves_and_survives_bad_requests(server):
+    """`python -m serving.dev_server` over the `server` fixture's export: it says what it serves, answers REST and
+    gRPC like the in-process server, keeps running after requests that fail and stops cleanly on SIGTERM."""
+    with dev_server_binary(server["base"]) as (process, rest, grpc):
+        assert RestClient(rest).status("vae") == RestClient(server["rest"]).status("vae")
+        seeds = sample_seeds(3, 5)
+        latents, images = expected_samples(server, seeds)
+        client = GrpcClient(grpc)
+        np.testing.assert_allclose(client.predict("vae", {"seed": seeds}, "sample")["images"], images, atol=1e-5)
+        client.close()
+        for body, status, message in (
+                (b"[" * 100000, 400, "nests too deeply"),
+                ({"instances": [{"seed": [0, 1]}] * 20000}, 413, "at most 200000"),
+                ({"signature_name": "sample", "inputs": {"seed": [[0, i] for i in range(MAX_SAMPLES + 1)]}}, 400,
+                 f"at most {MAX_SAMPLES} rows")):
+            got_status, answer = raw_request({"rest": rest}, "/v1/models/vae:predict", body)
+            assert got_status == status and message in answer["error"], answer
+        outputs = RestClient(rest).predict("vae", {"seed": seeds}, "sample")
+        np.testing.assert_allclose(outputs["latents"], latents, atol=1e-5)
+        assert process.poll() is None, server_log(process)
+    assert process.returncode == 0, server_log(process)
+    log = server_log(process)
+    assert f"Serving model 'vae' versions 1 from {server['base']}/vae" in log and "Stopped." in log, log

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import run_python
+from tests.conftest import run_python, zoo_config
 
 pytestmark = pytest.mark.slow
 
@@ -18,11 +18,11 @@ LATENT_METRICS = ["critic", "mmd_rbf", "mmd_imq", "skl", "marginal_kl", "leakage
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory):
-    """A decoupled-prior VAE on digits (3 epochs, GMM fitted), evaluated with both feature extractors."""
-    workdir = tmp_path_factory.mktemp("evaluate")
-    run_python(["-m", "trainers.train", f"--workdir={workdir}", "--model=vae", "--prior=decoupled", "--epochs=3",
-                "--density=gmm"], timeout=600)
+def evaluated(tmp_path_factory, trained_run):
+    """A decoupled-prior VAE on digits (3 epochs, GMM fitted; trained in-process), evaluated once by the evaluate
+    binary with both feature extractors."""
+    workdir = tmp_path_factory.mktemp("evaluate") / "run"
+    shutil.copytree(trained_run(model="vae", prior="decoupled", epochs=3, densities=("gmm",))[0], workdir)
     result = run_python(["-m", "trainers.evaluate", f"--workdir={workdir}", "--num_samples=40",
                          "--extractors=domain,inception", "--nll_samples=20", "--critic_steps=100",
                          "--ratio_steps=100", "--classifier_epochs=2"], timeout=900)
@@ -73,12 +73,12 @@ def test_report_html_renders_every_image_in_headless_chromium(evaluated):
     assert html.count("<svg") == 2  # leakage curve and singular values
 
 
-def test_evaluate_a_gan_and_refuse_bad_arguments(tmp_path):
+def test_evaluate_a_gan_and_refuse_bad_arguments(trained_run, tmp_path):
     """In-process (the binary's flags are covered above): a GAN has no encoder, so only sample metrics apply."""
-    from trainers import evaluation, jobs
-    from trainers.config import TrainConfig
+    from trainers import evaluation
 
-    jobs.run_main_job(TrainConfig(workdir=str(tmp_path), model="dcgan", epochs=1))
+    shutil.copytree(trained_run(**zoo_config("dcgan"))[0], tmp_path / "run")  # the model zoo's dcgan job
+    tmp_path = tmp_path / "run"
     report, _, _ = evaluation.evaluate(str(tmp_path), ["fd", "kid", "mmd"], num_samples=30, classifier_epochs=1)
     assert set(report["metrics"]) == {"fd_domain", "kid_domain"}
     assert set(report["metrics"]["fd_domain"]) == {"samples/prior"}

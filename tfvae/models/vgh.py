@@ -32,6 +32,9 @@ class VGH(DiscriminatorTraining, VAE):
     discriminator_names = ("data_discriminator_net", "code_discriminator_net")
     # VGH++ (algorithm 5) also trains on decoded prior samples.
     uses_prior_samples = False
+    # VGH's losses never evaluate p(z) and never decode prior samples, so a decoupled prior would get no gradient;
+    # VGH++ decodes prior samples z = g^-1(z0), which trains the prior's flow through the data discriminator.
+    supports_learned_prior = False
 
     def __init__(self, input_shape, reconstruction_weight=1.0, **kwargs):
         super().__init__(input_shape, **kwargs)

@@ -15,3 +15,4 @@ class VGHPlusPlus(VGH):
     """
 
     uses_prior_samples = True
+    supports_learned_prior = True
