@@ -173,6 +173,14 @@ def _values(experiment, scale, cells):
     return values, protocols
 
 
+def _command():
+    """The command line that produced the table, as a user would type it."""
+    program = sys.argv[0] if sys.argv else ""
+    if os.path.basename(program) == "reproduce.py":
+        return " ".join(["python -m trainers.reproduce", *sys.argv[1:]])
+    return f"trainers.reproduction.run_experiment from {os.path.basename(program) or 'python'}"
+
+
 def _machine():
     gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
@@ -191,7 +199,7 @@ def write_table(experiment, scale, root, cells):
     table = {
         "experiment": experiment.name, "paper": experiment.paper, "caption": experiment.caption,
         "scale": {k: v for k, v in dataclasses.asdict(scale).items()}, "judged_on": scale.extractors[0],
-        "date": datetime.date.today().isoformat(), "machine": _machine(), "command": " ".join(sys.argv),
+        "date": datetime.date.today().isoformat(), "machine": _machine(), "command": _command(),
         "cells_finished": finished, "cells": len(cells),
         "rows": [{"label": row.label, "protocol": dataclasses.asdict(row.protocol), "sets": dict(row.sets)}
                  for row in experiment.rows],
@@ -231,7 +239,7 @@ def render_markdown(experiment, scale, table):
     for extractor, rows in table["values"].items():
         lines += [f"## Ours with the `{extractor}` features" + (" (claims judged on these)" if extractor ==
                                                                table["judged_on"] else ""), ""]
-        header = ["model"] + [cell for c in experiment.columns for cell in (f"{c.label} ours", "paper")]
+        header = ["model"] + [cell for c in experiment.columns for cell in (f"{c.label} ours [{extractor}]", "paper")]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in experiment.rows:
             cells = [row.label]

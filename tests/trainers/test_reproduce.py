@@ -28,7 +28,7 @@ def _check_complete(root, experiment):
     markdown = (root / "table.md").read_text()
     for text in [row.label for row in experiment.rows] + [claim.text for claim in experiment.claims]:
         assert text in markdown, text
-    assert "| paper |" in markdown.replace(" ours | paper", " | paper")
+    assert all(f"{column.label} ours [{table['judged_on']}] | paper" in markdown for column in experiment.columns)
     assert (root / "report.html").read_text().count("<li>") == len(experiment.rows)
     return table
 
