@@ -179,7 +179,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         latents=_latents(model, splits, train_posterior) if is_autoencoder else None,
         likelihood=_likelihood(model, test, num_samples) if isinstance(model, VAE) else None,
         seed=seed, num_latent_samples=num_samples, critic_steps=critic_steps, ratio_steps=ratio_steps,
-        nll_samples=nll_samples, progress=progress)
+        nll_samples=nll_samples)
     report = {"model": config.model, "dataset": splits.name, "samplers": sorted(samplers),
               "default_sampler": default_set.split("/", 1)[1], "num_samples": num_samples, "metrics": {},
               "protocol": {}, "uncertainty": {}, "workdir": os.path.abspath(workdir), "sets": ["test", *sets],

@@ -11,6 +11,7 @@ done, written atomically after each), and a killed training resumes from its las
 import dataclasses
 import datetime
 import html
+import inspect
 import json
 import os
 import platform
@@ -54,8 +55,6 @@ def cell_config(experiment, scale, row, seed, workdir, data_dir=None):
 
 def _applicable(overrides, protocol):
     """The scale's model_kwargs that the row's model takes (e.g. second-stage epochs only for the two-stage VAE)."""
-    import inspect
-
     model_class = registry.get("model", protocol.model)
     names = set()
     for cls in model_class.__mro__:

@@ -101,7 +101,6 @@ class EvaluationContext:
         seed: int. Seeds every draw.
         num_latent_samples: int. Test posteriors used by the latent metrics.
         critic_steps, ratio_steps, nll_samples: costs of the slower metrics.
-        progress: callable(message, *args) for progress lines.
     """
 
     images: Optional[ImageSets] = None
@@ -112,7 +111,6 @@ class EvaluationContext:
     critic_steps: int = 2000
     ratio_steps: int = 2000
     nll_samples: int = 100
-    progress: Callable = lambda message, *args: None
     _features: dict = dataclasses.field(default_factory=dict, repr=False)
     _moments: dict = dataclasses.field(default_factory=dict, repr=False)
 

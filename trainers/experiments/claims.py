@@ -8,22 +8,18 @@ def _known(*values):
     return all(not math.isnan(v) for v in values)
 
 
-def every_row_lower(rows, better, worse, description):
-    """Claim: for every row, column `better` < column `worse`."""
+def every_row(rows, pairs, description):
+    """Claim: for every row, each (better, worse, lower_is_better) column pair is ordered that way: better < worse
+    when lower is better, better >= worse otherwise (e.g. precision with a GMM vs with N)."""
     def check(table):
         def holds(row):
-            a, b = table.mean(row, better), table.mean(row, worse)
-            return (a < b) if _known(a, b) else None
-        return count_rows(table, rows, holds, description)
-    return check
-
-
-def every_row_not_lower(rows, better, worse, description):
-    """Claim: for every row, column `better` >= column `worse` (e.g. precision with a GMM vs with N)."""
-    def check(table):
-        def holds(row):
-            a, b = table.mean(row, better), table.mean(row, worse)
-            return (a >= b) if _known(a, b) else None
+            outcomes = []
+            for better, worse, lower_is_better in pairs:
+                a, b = table.mean(row, better), table.mean(row, worse)
+                if not _known(a, b):
+                    return None
+                outcomes.append(a < b if lower_is_better else a >= b)
+            return all(outcomes)
         return count_rows(table, rows, holds, description)
     return check
 
