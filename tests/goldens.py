@@ -88,13 +88,15 @@ def representative_goldens():
     return sorted(first.values())
 
 
-def first_goldens():
+def first_goldens(networks=False):
     """The first golden of every registered model and of every prior besides the standard one: every model's and
-    every prior's own code (loss, layers, saving)."""
+    every prior's own code (loss, layers, saving); with `networks`, also of every network (conv, dcgan, ...)."""
     first = {}
     for key, (_, kwargs) in MODEL_GOLDENS.items():
         first.setdefault(("model", kwargs.get("model", key)), key)
         first.setdefault(("prior", kwargs.get("prior", "standard")), key)
+        if networks:
+            first.setdefault(("network", kwargs.get("network", "mlp")), key)
     return sorted(set(first.values()))
 
 

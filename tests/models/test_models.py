@@ -21,8 +21,11 @@ def test_every_registered_model_has_a_golden():
 
 
 # In the fast tier, every model's and prior's own code (config, loss, layers, saving) runs on its first golden, and
-# compiling (XLA) and distributing on one golden per base class; the full suite runs every golden (goldens.tiered).
+# compiling (XLA) and distributing on one golden per base class; the full suite runs every golden for the step,
+# config and saving, and the first golden of every model, prior and network (`goldens.first_goldens`) for XLA and
+# MirroredStrategy, whose failures come from a model's, a prior's or a network's own ops (goldens.tiered).
 EACH_MODEL = goldens.tiered(goldens.MODEL_GOLDENS, goldens.first_goldens())
+EACH_COMPONENT = goldens.tiered(goldens.first_goldens(networks=True))
 
 
 def _data(shape, count=8, seed=0):
@@ -98,7 +101,7 @@ def test_save_and_load_give_same_outputs(key, tmp_path):
                                [w.numpy() for w in model.likelihood.weights])
 
 
-@pytest.mark.parametrize("key", goldens.tiered(goldens.MODEL_GOLDENS))
+@pytest.mark.parametrize("key", EACH_COMPONENT)
 def test_step_compiles_with_xla(key):
     model, shape = goldens.build_golden(key)
     model.compile(optimizer="adam")
@@ -187,7 +190,7 @@ def test_model_fit_on_one_device(digits):
     assert isinstance(model, Autoencoder)
 
 
-@pytest.mark.parametrize("key", goldens.tiered(goldens.MODEL_GOLDENS))
+@pytest.mark.parametrize("key", EACH_COMPONENT)
 def test_step_runs_under_mirrored_strategy(key, mirrored):
     with mirrored.scope():
         model, shape = goldens.build_golden(key)
