@@ -88,3 +88,19 @@ def test_logs_history_and_tensorboard(digits, tmp_path):
     for event in tf.compat.v1.train.summary_iterator(str(tmp_path / "logs" / events[0])):
         tags.update(value.tag for value in event.summary.value)
     assert {"train/loss", "validation/loss", "validation_reconstructions_and_prior_samples"} <= tags
+
+
+def test_history_follows_a_learned_decoder_variance(digits, tmp_path):
+    """state/log_gamma is logged every epoch for a learned gamma (the two-stage VAE paper's figure 1a), equals the
+    model's weight after training, and falls on digits as Theorem 3 predicts; a fixed gamma logs no state."""
+    def build():
+        return models.build("vae", (8, 8, 1), latent_dim=4, network_kwargs={"hidden_units": (32,)},
+                            likelihood="gaussian_learned")
+
+    trainer = training.Trainer(build, digits, str(tmp_path / "learned"), epochs=3, log_images=False)
+    records = trainer.fit()
+    values = [record["state/log_gamma"] for record in records]
+    assert values[-1] == pytest.approx(float(trainer.model.likelihood.log_gamma.numpy()))
+    assert values[0] < 0.0 and values[-1] < values[0]
+    fixed = training.Trainer(_vae, digits, str(tmp_path / "fixed"), epochs=1, log_images=False).fit()
+    assert not any(name.startswith("state/") for name in fixed[0])

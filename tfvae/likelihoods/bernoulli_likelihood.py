@@ -15,6 +15,10 @@ class BernoulliLikelihood(keras.layers.Layer):
 
     bounded = True
 
+    def training_state(self):
+        """Scalars of the likelihood's learned state, logged every epoch (none)."""
+        return {}
+
     def mean(self, outputs):
         """Returns the decoder mean sigmoid(outputs), in [0, 1]."""
         return tf.sigmoid(outputs)

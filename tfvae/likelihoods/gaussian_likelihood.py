@@ -32,6 +32,10 @@ class GaussianLikelihood(keras.layers.Layer):
         """Returns log gamma as a scalar tensor."""
         return tf.constant(math.log(self.variance))
 
+    def training_state(self):
+        """Scalars of the likelihood's learned state, logged every epoch (none: gamma is fixed)."""
+        return {}
+
     def mean(self, outputs):
         """Returns the decoder mean: sigmoid(outputs) when bounded, else outputs."""
         return tf.sigmoid(outputs) if self.bounded else outputs

@@ -28,6 +28,10 @@ class LearnedGaussianLikelihood(GaussianLikelihood):
         """Returns the learned log gamma."""
         return tf.convert_to_tensor(self.log_gamma)
 
+    def training_state(self):
+        """{"log_gamma": the learned log gamma}: its course over training is the two-stage VAE paper's figure 1a."""
+        return {"log_gamma": self.log_variance()}
+
     def get_config(self):
         config = super().get_config()
         config.pop("variance")

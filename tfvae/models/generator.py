@@ -108,6 +108,11 @@ class Generator(keras.Model):
         excluded = {id(v) for layer in self.auxiliary_layers() for v in layer.trainable_variables}
         return [v for v in self.trainable_variables if id(v) not in excluded]
 
+    def training_state(self):
+        """{name: scalar tensor} of learned state worth following over training (the decoder's log gamma when it is
+        learned); the Trainer logs each as `state/NAME` every epoch."""
+        return self.likelihood.training_state()
+
     # --------------------------------------------------------------------------------------- public API
     def decode(self, z):
         """Maps latents to the decoder mean (images in [0, 1]), in inference mode."""

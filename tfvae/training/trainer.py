@@ -180,7 +180,8 @@ class Trainer:
             record = {"epoch": epoch + 1, "seconds": seconds,
                       "examples_per_second": steps_per_epoch * self.batch_size / seconds,
                       "learning_rate": learning_rate, **{f"train/{k}": v for k, v in train_logs.items()},
-                      **{f"validation/{k}": v for k, v in validation_logs.items()}}
+                      **{f"validation/{k}": v for k, v in validation_logs.items()},
+                      **{f"state/{k}": float(v) for k, v in self.model.training_state().items()}}
             self._write_logs(record)
             history.append(record)
             remaining = (self.epochs - epoch - 1) * seconds
