@@ -106,8 +106,9 @@ def _domain_classifier(splits, workdir, progress, epochs):
     return classifier
 
 
-def _latents(model, splits, train_posterior):
-    """The `Latents` part of the context: codes in the decoder's space and the prior as NumPy callables."""
+def _latents(model, splits, train_posterior, samplers):
+    """The `Latents` part of the context: codes in the decoder's space, the prior as NumPy callables, and the
+    encoders of the samplers that have a generation space of their own."""
     prior = model.prior
     means, log_variances = train_posterior
     test_means, test_log_variances = jobs.encode_split(model, splits, "test")
@@ -118,7 +119,9 @@ def _latents(model, splits, train_posterior):
         sample_prior=lambda count, seed: np.asarray(prior.sample(count, tf.constant(seed, tf.int32))),
         log_aggregate_posterior=lambda z: latent_samplers.aggregate_posterior_log_density(z, means, log_variances),
         to_generation=((lambda z: np.asarray(prior.to_generation(tf.constant(np.asarray(z, np.float32)))))
-                       if isinstance(prior, DecoupledPrior) else None))
+                       if isinstance(prior, DecoupledPrior) else None),
+        generation_posteriors={name: sampler.generation_posterior for name, sampler in samplers.items()
+                               if sampler.has_generation_encoder})
 
 
 def _likelihood(model, test, num_samples):
@@ -176,7 +179,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
             sets=sets, reference=reference, validation=splits.as_float("validation")[:num_samples],
             extractors=_extractors(extractors, splits, workdir, progress, classifier_epochs, inception_weights),
             default_set=default_set, is_image=splits.is_image),
-        latents=_latents(model, splits, train_posterior) if is_autoencoder else None,
+        latents=_latents(model, splits, train_posterior, samplers) if is_autoencoder else None,
         likelihood=_likelihood(model, test, num_samples) if isinstance(model, VAE) else None,
         seed=seed, num_latent_samples=num_samples, critic_steps=critic_steps, ratio_steps=ratio_steps,
         nll_samples=nll_samples)

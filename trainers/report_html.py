@@ -78,7 +78,7 @@ def _metric_tables(report, sets):
     return "".join(parts)
 
 
-def _line_plot(title, xs, series, x_label, y_label, width=520, height=300, log_y=False):
+def line_plot(title, xs, series, x_label, y_label, width=520, height=300, log_y=False):
     """An inline SVG line plot; series: {label: ys}."""
     margin = 50
     values = [np.asarray(ys, np.float64) for ys in series.values()]
@@ -170,12 +170,17 @@ def render(report, figures, extras):
     plots = []
     if extras.get("leakage"):
         leakage = extras["leakage"]
-        plots.append(_line_plot("Leakage score LS(tau) (dpVAE eq. 6)", leakage["thresholds"],
+        plots.append(line_plot("Leakage score LS(tau) (dpVAE eq. 6)", leakage["thresholds"],
                                 {"LS(tau)": leakage["scores"]}, "tau = log p(h(z)) threshold", "LS(tau)"))
     if extras.get("singular_values"):
         values = extras["singular_values"]
-        plots.append(_line_plot("Singular values of the test posterior means", np.arange(1, len(values) + 1),
+        plots.append(line_plot("Singular values of the test posterior means", np.arange(1, len(values) + 1),
                                 {"singular value": values}, "index", "singular value", log_y=True))
+    if extras.get("sample_spectrum"):
+        spectra = extras["sample_spectrum"]
+        plots.append(line_plot("Singular values of latent sample matrices (two-stage VAE paper, figure 2)",
+                               np.arange(1, len(spectra["N(0, I)"]) + 1), spectra, "index",
+                               "singular value / sqrt(N)", log_y=True))
     if plots:
         sections += ["<h2>Plots</h2>"] + [f"<figure>{plot}</figure>" for plot in plots]
     sections += ["<h2>Protocol</h2>", "<p>How every number was measured (also in report.json).</p>",

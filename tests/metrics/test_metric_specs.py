@@ -113,3 +113,32 @@ def test_metrics_apply_only_to_what_the_context_has():
     assert applicable == {name for name, need in requirements.items() if need == metric_lib.IMAGES}
     with pytest.raises(ValueError, match="Unknown metric requirement 'pixels'"):
         context.has("pixels")
+
+
+def test_sample_spectrum_closed_form():
+    # Rows (a, 0), (-a, 0), (0, b), (0, -b): X^T X = diag(2a^2, 2b^2), so s / sqrt(4) = (b, a) / sqrt(2), descending.
+    from tfvae.metrics.specs.sample_spectrum import spectrum
+
+    a, b = 3.0, 5.0
+    x = np.array([[a, 0], [-a, 0], [0, b], [0, -b]])
+    np.testing.assert_allclose(spectrum(x), np.array([b, a]) / math.sqrt(2), rtol=1e-12)
+
+
+def test_generation_space_metrics_see_the_second_stage_posterior():
+    """A first stage whose q(z) is far from N(0, I) (means shrunk to 0.1 std, posterior std 0.6) and a second stage
+    whose q(u | z) is N(0, I) whatever z: the latent metrics of "generation/two_stage" find q(u) = N(0, I) (MMD near 0,
+    the spectrum of an N(0, I) matrix) and those of "posterior" do not (the two-stage VAE paper's table 3 and figure 2
+    in miniature)."""
+    rng = np.random.default_rng(3)
+    means, log_variances = 0.1 * rng.normal(size=(2000, _LATENT_DIM)), np.full((2000, _LATENT_DIM), -1.0)
+    context = _context(rng, with_likelihood=False)
+    context.latents = metrics.Latents(
+        train_means=means, train_log_variances=log_variances, test_means=means, test_log_variances=log_variances,
+        log_prior=context.latents.log_prior, sample_prior=context.latents.sample_prior,
+        log_aggregate_posterior=context.latents.log_aggregate_posterior,
+        generation_posteriors={"two_stage": lambda z: (np.zeros_like(z), np.zeros_like(z))})
+    context.num_latent_samples = 2000
+    values = {(m.metric, m.key): m.value for name in ("mmd", "sample_spectrum")
+              for m in registry.get("metric", name)().measure(context)}
+    assert abs(values[("mmd_rbf", "generation/two_stage")]) < 0.01 < values[("mmd_rbf", "posterior")]
+    assert values[("sample_spectrum", "generation/two_stage")] < 0.1 < values[("sample_spectrum", "posterior")]

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 SAMPLE_METRICS = ["fd_domain", "fid", "kid_domain", "kid_inception", "prd_f8_domain", "prd_f1/8_domain",
                   "precision_domain", "recall_domain", "precision_inception", "is_domain", "diversity"]
-LATENT_METRICS = ["critic", "mmd_rbf", "mmd_imq", "skl", "marginal_kl", "leakage", "singular_values", "nll"]
+LATENT_METRICS = ["critic", "mmd_rbf", "mmd_imq", "skl", "marginal_kl", "leakage", "singular_values", "sample_spectrum",
+                  "nll"]
 
 
 @pytest.fixture(scope="module")

@@ -82,6 +82,9 @@ class DensityEstimator(tf.Module):
         fitted_to_latents: bool. False for samplers that wrap a model's prior: they are neither fitted nor saved.
         resamples_posterior_every_epoch: bool. True for estimators whose `_fit` trains on
             `data.epoch_latents(epoch)`: given log-variances, they always train on fresh posterior samples.
+        has_generation_encoder: bool. True for estimators that encode latents z into a generation space of their
+            own, u ~ q(u | z) with a standard normal prior p(u) (the second stage of the two-stage VAE): they
+            implement `generation_posterior`, which the latent metrics use to compare q(u) with N(0, I).
 
     Args:
         seed: int. Seed of the estimator's initialization and shuffling. Defaults to 0.
@@ -93,6 +96,7 @@ class DensityEstimator(tf.Module):
 
     fitted_to_latents = True
     resamples_posterior_every_epoch = False
+    has_generation_encoder = False
 
     def __init__(self, seed=0):
         super().__init__()
@@ -133,6 +137,12 @@ class DensityEstimator(tf.Module):
 
     def get_config(self):
         return {"seed": self.seed}
+
+    def generation_posterior(self, z):
+        """(means [N, U], log-variances [N, U]) of q(u | z) in the estimator's generation space, as NumPy arrays;
+        only for estimators with `has_generation_encoder`."""
+        raise TypeError(f"{type(self).__name__} has no generation space of its own (has_generation_encoder is "
+                        f"False). Received: latents of shape {np.shape(z)}")
 
     # ------------------------------------------------------------------------------------------- shared
     @property

@@ -43,6 +43,7 @@ class TwoStage(DensityEstimator):
     """
 
     resamples_posterior_every_epoch = True
+    has_generation_encoder = True
 
     def __init__(self, epochs=800, batch_size=64, learning_rate=1e-4, halve_every_epochs=300,
                  hidden_units=(1024, 1024, 1024), importance_samples=64, seed=0):
@@ -87,6 +88,16 @@ class TwoStage(DensityEstimator):
         weights = [arrays[name] for name in sorted(arrays)]
         self.vae.set_weights(weights)
         self.params = {name: w for name, w in zip(sorted(arrays), self.vae.weights)}
+
+    def generation_posterior(self, z, chunk_size=1024):
+        """(means, log-variances) of the second stage's encoder q(u | z), [N, latent_dim] each: u is the space
+        whose aggregate posterior the paper compares with N(0, I) (table 3, figure 2)."""
+        self._check_fitted()
+        z = np.asarray(z, np.float32)
+        parts = [self.vae.posterior_parameters(tf.constant(z[start:start + chunk_size]), training=False)
+                 for start in range(0, len(z), chunk_size)]
+        return (np.concatenate([np.asarray(mean) for mean, _ in parts]),
+                np.concatenate([np.asarray(log_var) for _, log_var in parts]))
 
     def log_prob(self, z, chunk_size=256):
         """Importance-sampled log q(z) (IWAE bound with K = importance_samples, tight as K grows), shape [N].

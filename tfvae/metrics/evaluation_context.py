@@ -41,6 +41,9 @@ class Latents:
         sample_prior: callable (count, seed int) -> z [count, L] NumPy.
         to_generation: callable z -> the generation space of a decoupled prior, or None (the identity).
         log_aggregate_posterior: callable z [N, L] -> log q(z) [N].
+        generation_posteriors: dict name -> callable z [N, L] -> (means, log-variances) of q(u | z): the encoders
+            of ex-post densities with a standard normal generation space of their own (the two-stage VAE's second
+            stage), whose aggregate posterior q(u) the latent metrics also compare with N(0, I).
     """
 
     train_means: np.ndarray
@@ -51,6 +54,7 @@ class Latents:
     sample_prior: Callable
     log_aggregate_posterior: Callable
     to_generation: Optional[Callable] = None
+    generation_posteriors: Dict[str, Callable] = dataclasses.field(default_factory=dict)
 
     @property
     def variational(self):
@@ -69,6 +73,12 @@ class Latents:
             return means.astype(np.float32)
         noise = np.random.default_rng(seed).standard_normal(means.shape)
         return (means + np.exp(0.5 * log_variances[:count]) * noise).astype(np.float32)
+
+    def generation_samples(self, name, z, seed):
+        """One draw u ~ q(u | z) of the generation space `name` (`generation_posteriors`) per row of z."""
+        means, log_variances = self.generation_posteriors[name](z)
+        noise = np.random.default_rng(seed).standard_normal(means.shape)
+        return (means + np.exp(0.5 * log_variances) * noise).astype(np.float32)
 
 
 @dataclasses.dataclass

@@ -12,3 +12,18 @@ def latent_protocol(context, num_posterior_samples):
 def test_posterior_samples(context):
     """The test posterior samples shared by the MMD, marginal KL and leakage metrics (their own random stream)."""
     return context.latents.posterior_samples("test", context.num_latent_samples, [context.seed, 10])
+
+
+def latent_spaces(context):
+    """{set name: samples} of every space the latent metrics compare with N(0, I): "posterior" (the test posterior
+    samples z) and "generation/NAME" (u ~ q(u | z) of each ex-post density with a generation space of its own, for
+    the same z)."""
+    samples = test_posterior_samples(context)
+    latents = context.latents
+    return {"posterior": samples,
+            **{f"generation/{name}": latents.generation_samples(name, samples, [context.seed, 11])
+               for name in sorted(latents.generation_posteriors)}}
+
+
+GENERATION_SPACES = ("generation/NAME: u ~ q(u | z) of the NAME density's encoder (its generation space, prior "
+                     "N(0, I)) for the same test posterior samples z")
