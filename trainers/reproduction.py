@@ -195,6 +195,7 @@ def write_table(experiment, scale, root, cells):
         verdict, detail = claim.check(judged)
         claims.append({"claim": claim.text, "verdict": verdict, "detail": detail})
     finished = sum(cell.done("evaluate") for cell in cells)
+    figures = _figures(experiment, cells)
     table = {
         "experiment": experiment.name, "paper": experiment.paper, "caption": experiment.caption,
         "scale": {k: v for k, v in dataclasses.asdict(scale).items()}, "judged_on": scale.extractors[0],
@@ -207,12 +208,24 @@ def write_table(experiment, scale, root, cells):
         "paper_numbers": [{"row": r, "column": c, "value": v[0], "std": v[1]}
                           for (r, c), v in experiment.paper_numbers.items()],
         "claims": claims, "protocols": protocols,
+        "figures": [{"caption": caption, "summary": drawn["summary"], "data": drawn["data"]}
+                    for caption, drawn in figures.items()],
     }
     atomic_write(os.path.join(root, "table.json"), json.dumps(table, indent=2, default=str))
     markdown = render_markdown(experiment, scale, table)
     md_path = atomic_write(os.path.join(root, "table.md"), markdown)
-    atomic_write(os.path.join(root, "report.html"), _render_html(experiment, table, markdown))
+    atomic_write(os.path.join(root, "report.html"), _render_html(experiment, table, markdown, figures))
     return table, md_path
+
+
+def _figures(experiment, cells):
+    """{caption: drawn figure} of the experiment's figures that the finished cells can draw."""
+    finished = {}
+    for cell in cells:
+        if cell.done("evaluate"):
+            finished.setdefault(cell.row.label, []).append(cell.workdir)
+    drawn = {figure.caption: figure.draw(finished) for figure in experiment.figures}
+    return {caption: figure for caption, figure in drawn.items() if figure is not None}
 
 
 def _format(runs):
@@ -243,6 +256,9 @@ def render_markdown(experiment, scale, table):
         for row in experiment.rows:
             cells = [row.label]
             for column in experiment.columns:
+                if not column.applies_to(row.label):
+                    cells.append("n/a | n/a")
+                    continue
                 number = paper.get((row.label, column.label))
                 theirs = "–" if number is None else (f"{number[0]:g}" + (f" ± {number[1]:g}" if number[1] else ""))
                 cells.append(f"{_format(rows[row.label].get(column.label, []))} | {theirs}")
@@ -251,6 +267,9 @@ def render_markdown(experiment, scale, table):
     lines += [f"Paper numbers: {experiment.paper_note}", "", "## Claims", ""]
     for claim in table["claims"]:
         lines.append(f"- **{_verdict(claim['verdict'])}**: {claim['claim']} — {claim['detail']}")
+    if table["figures"]:
+        lines += ["", "## Figures (drawn in report.html, data in table.json)", ""]
+        lines += [f"- {figure['caption']}: {figure['summary']}" for figure in table["figures"]]
     lines += ["", "## How each number was measured", ""]
     for name, protocol in table["protocols"].items():
         if protocol:
@@ -265,8 +284,9 @@ def render_markdown(experiment, scale, table):
     return "\n".join(lines) + "\n"
 
 
-def _render_html(experiment, table, markdown):
-    """A page with the table as preformatted text and a link to every cell's evaluation report."""
+def _render_html(experiment, table, markdown, figures):
+    """A page with the table as preformatted text, the redrawn figures and a link to every cell's evaluation
+    report."""
     links = []
     for row in table["rows"]:
         for seed in table["scale"]["seeds"]:
@@ -275,4 +295,7 @@ def _render_html(experiment, table, markdown):
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(experiment.name)}</title>"
             f"<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto}}"
             f"pre{{white-space:pre-wrap;font-size:0.85em}}</style></head><body>"
-            f"<pre>{html.escape(markdown)}</pre><h2>Cells</h2><ul>{''.join(links)}</ul></body></html>")
+            f"<pre>{html.escape(markdown)}</pre>"
+            + "".join(f"<figure>{drawn['svg']}<figcaption>{html.escape(caption)}</figcaption></figure>"
+                      for caption, drawn in figures.items())
+            + f"<h2>Cells</h2><ul>{''.join(links)}</ul></body></html>")

@@ -22,14 +22,18 @@ def _check_complete(root, experiment):
     for row in experiment.rows:
         for column in experiment.columns:
             runs = table["values"][table["judged_on"]][row.label].get(column.label)
-            assert runs and len(runs) == 1, (row.label, column.label)
+            assert (runs and len(runs) == 1) if column.applies_to(row.label) else runs is None, (row.label,
+                                                                                                  column.label)
     assert len(table["claims"]) == len(experiment.claims)
     assert all(claim["verdict"] in (True, False) for claim in table["claims"]), table["claims"]
     markdown = (root / "table.md").read_text()
     for text in [row.label for row in experiment.rows] + [claim.text for claim in experiment.claims]:
         assert text in markdown, text
     assert all(f"{column.label} ours [{table['judged_on']}] | paper" in markdown for column in experiment.columns)
-    assert (root / "report.html").read_text().count("<li>") == len(experiment.rows)
+    report_html = (root / "report.html").read_text()
+    assert report_html.count("<li>") == len(experiment.rows)
+    assert [figure["caption"] for figure in table["figures"]] == [figure.caption for figure in experiment.figures]
+    assert report_html.count("<svg") == len(experiment.figures)
     return table
 
 
@@ -40,6 +44,9 @@ def test_two_stage_table1_smoke_writes_every_cell_and_claim(tmp_path):
     _check_complete(tmp_path / "two_stage_table1", experiment)
     paper = {(p["row"], p["column"]): p["value"] for p in table["paper_numbers"]}
     assert paper[("2-Stage VAE", "FID")] == 29.3  # the paper's number stands beside ours
+    log_gamma = next(figure for figure in table["figures"] if "log gamma" in figure["caption"])["data"]["log_gamma"]
+    assert set(log_gamma) == {"VAE (learned gamma)", "VAE + Flow", "2-Stage VAE"}
+    assert all(len(values) == 1 for values in log_gamma.values())  # one value per epoch (the smoke scale: 1 epoch)
     with pytest.raises(ValueError, match="holds two_stage_table1 at scale smoke"):
         reproduction.run_experiment("two_stage_table1", "cpu", str(tmp_path))
 

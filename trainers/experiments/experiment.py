@@ -63,12 +63,18 @@ class Column:
             `fid` for Inception and `fd_domain` for the domain classifier).
         set: str. The key inside the metric, e.g. "samples/gmm", "reconstructions", "posterior".
         lower_is_better: bool. For the verdicts and for marking the best row.
+        rows: tuple of row labels, or None. The rows that have this number (e.g. only the 2-Stage VAE has a second
+            stage); None: every row.
     """
 
     label: str
     metric: str
     set: str
     lower_is_better: bool = True
+    rows: Optional[Tuple[str, ...]] = None
+
+    def applies_to(self, row_label):
+        return self.rows is None or row_label in self.rows
 
     def report_key(self, extractor):
         key = self.metric.format(extractor=extractor)
@@ -122,6 +128,21 @@ class Claim:
 
 
 @dataclasses.dataclass(frozen=True)
+class Figure:
+    """A figure of the paper redrawn from the finished cells.
+
+    Attributes:
+        caption: str. What the figure shows, with its number in the paper.
+        draw: callable({row label: [workdir of each finished cell of the row]}) -> {"data": JSON-able values,
+            "svg": an inline SVG, "summary": one sentence of what it shows, for table.md}, or None while the cells
+            it needs are not finished.
+    """
+
+    caption: str
+    draw: Callable
+
+
+@dataclasses.dataclass(frozen=True)
 class Experiment:
     """One paper table.
 
@@ -133,6 +154,7 @@ class Experiment:
         paper_note: str. Which of the paper's columns `paper_numbers` holds (e.g. its MNIST column).
         claims: tuple of `Claim`.
         scales: dict name -> `Scale`.
+        figures: tuple of `Figure`, redrawn in report.html with their data in table.json.
     """
 
     name: str
@@ -145,6 +167,7 @@ class Experiment:
     paper_note: str
     claims: Tuple[Claim, ...]
     scales: Mapping
+    figures: Tuple[Figure, ...] = ()
 
     def scale(self, name):
         if name not in self.scales:
