@@ -142,10 +142,53 @@ def test_flag_errors_are_clear(train_flags, argv, message, tmp_path):
     assert not os.listdir(tmp_path)  # refused before anything was written
 
 
+# Bad inputs a user types: (flags, the start of the message printed after "error: "). Each runs the train binary's
+# main in-process (through `trainers.binary.clean_errors`, as `run_binary` does).
+BAD_INPUTS = [
+    (["--dataset=npz:/nonexistent.npz"], "npz file not found: /nonexistent.npz"),
+    (["--batch_size=-5"], "--batch_size must be at least 1"),
+    (["--latent_dim=0"], "--latent_dim must be at least 1"),
+    (["--learning_rate=nan"], "--learning_rate must be positive"),
+    (["--resize_to=0"], "--resize_to must be at least 1"),
+    (["--model=rae", '--model_kwargs={"beta": "x"}'], "Model 'rae' got an argument of the wrong type"),
+    (["--model=rae", '--model_kwargs={"bta": 1}'], "Model 'rae' has no hyperparameters ['bta']; it takes ['beta'"),
+    (["--model=rae", "--prior=decoupled"], "--prior=decoupled needs a model whose loss involves the prior"),
+    (["--max_train_examples=50", "--batch_size=100"], "The training split has 50 examples, fewer than one batch"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_INPUTS, ids=[str(i) for i in range(len(BAD_INPUTS))])
+def test_bad_inputs_print_one_clear_line_and_exit_1(train_flags, argv, message, tmp_path, capsys):
+    from trainers import binary, jobs
+
+    main = binary.clean_errors(lambda args: jobs.run_main_job(train_flags(args[1:])))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["trainers.train", f"--workdir={tmp_path / 'run'}", "--epochs=1", *argv])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {message}") and "Traceback" not in error, error
+
+
+def test_unexpected_errors_keep_their_traceback(monkeypatch):
+    from trainers import binary
+
+    def fails_inside_numpy(argv):
+        return np.zeros(-1)  # a ValueError raised by NumPy, not by a check of tfvae's
+
+    with pytest.raises(ValueError, match="negative dimensions"):
+        binary.clean_errors(fails_inside_numpy)([])
+    with pytest.raises(RuntimeError, match="a bug"):
+        binary.clean_errors(lambda argv: (_ for _ in ()).throw(RuntimeError("a bug")))([])
+    monkeypatch.setenv(binary.TRACEBACK_VARIABLE, "1")
+    with pytest.raises(ValueError, match="Unknown model"):
+        binary.clean_errors(lambda argv: __import__("tfvae").registry.get("model", "nope"))([])
+
+
 @pytest.mark.slow
 def test_the_train_binary_prints_flag_errors_and_exits_non_zero(tmp_path):
     result = run_python(["-m", "trainers.train", f"--workdir={tmp_path}", *FLAG_ERRORS[0][0]], check=False)
-    assert result.returncode != 0 and FLAG_ERRORS[0][1] in result.stdout
+    assert result.returncode == 1 and f"error: {FLAG_ERRORS[0][1]}" in result.stdout
+    assert "Traceback" not in result.stdout
 
 
 @pytest.mark.slow

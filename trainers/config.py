@@ -60,9 +60,10 @@ class TrainConfig:
         for field in ("epochs", "batch_size", "components", "steps_per_execution"):
             if getattr(self, field) < 1:
                 raise ValueError(f"--{field} must be at least 1. Received: {field}={getattr(self, field)}")
-        for field in ("max_train_examples", "max_validation_examples"):
+        for field in ("max_train_examples", "max_validation_examples", "pad_to", "resize_to"):
             if getattr(self, field) is not None and getattr(self, field) < 1:
-                raise ValueError(f"--{field} must be at least 1. Received: {getattr(self, field)}")
+                raise ValueError(f"--{field} must be at least 1 (or left unset). Received: {field}="
+                                 f"{getattr(self, field)}")
         if self.halve_every_epochs < 0:
             raise ValueError(f"--halve_every_epochs must be 0 (no step schedule) or positive. Received: "
                              f"halve_every_epochs={self.halve_every_epochs}")

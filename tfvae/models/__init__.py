@@ -1,5 +1,7 @@
 """The model zoo. Every model is a registered `Generator` subclass (GANs) or `Autoencoder` subclass (everything with
 an encoder); models trained against discriminators mix in `DiscriminatorTraining`. Build one by name with `build`."""
+import inspect
+
 from tfvae import registry
 from tfvae.models.aae import AAE
 from tfvae.models.ae import AE
@@ -26,8 +28,33 @@ from tfvae.models.wae_mmd import WAEMMD
 from tfvae.models.wgan_gp import WGANGP
 
 
+def hyperparameters(model_class):
+    """The constructor arguments `model_class` accepts: its own and those its bases receive through **kwargs."""
+    names = {"name"}  # keras.Model's
+    for cls in model_class.__mro__:
+        if issubclass(cls, Generator) and "__init__" in vars(cls):
+            names.update(name for name, parameter in inspect.signature(cls.__init__).parameters.items()
+                         if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL))
+    return sorted(names - {"self", "input_shape"})
+
+
 def build(name, input_shape, **kwargs):
-    """Builds the registered model `name` for examples of `input_shape` and creates its weights."""
-    model = registry.get("model", name)(input_shape, **kwargs)
+    """Builds the registered model `name` for examples of `input_shape` and creates its weights.
+
+    Raises:
+        ValueError: for an unknown model, an argument the model does not take (the message lists those it takes),
+            or an argument of the wrong type.
+    """
+    model_class = registry.get("model", name)
+    valid = hyperparameters(model_class)
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise ValueError(f"Model {name!r} has no hyperparameters {unknown}; it takes {valid}. Received: "
+                         f"{ {key: kwargs[key] for key in unknown} }")
+    try:
+        model = model_class(input_shape, **kwargs)
+    except TypeError as error:  # e.g. a string where a number belongs ('<' not supported between 'str' and 'int')
+        raise ValueError(f"Model {name!r} got an argument of the wrong type ({error}); check the values of "
+                         f"{sorted(kwargs)}. Received: {kwargs}") from error
     model.build_for()
     return model
