@@ -29,7 +29,7 @@ def test_the_decoupled_job_cases_are_models_with_a_learned_prior():
 
 @pytest.mark.parametrize("model, prior", CASES)
 def test_one_epoch_on_digits_writes_a_sample_grid(model, prior, trained_run):
-    _, result, _ = trained_run(**zoo_config(model, prior))
+    workdir, result, _ = trained_run(**zoo_config(model, prior))
     record = result["history"][0]
     assert all(np.isfinite(v) for k, v in record.items() if k.startswith(("train/", "validation/"))), record
     png = tf.io.decode_png(tf.io.read_file(result["samples"]))
@@ -37,6 +37,13 @@ def test_one_epoch_on_digits_writes_a_sample_grid(model, prior, trained_run):
     metadata = json.loads(open(os.path.join(result["export"], "assets.extra", "tfvae_metadata.json")).read())
     expected = {"two_stage_vae": "two_stage", "dcgan": "prior", "wgan_gp": "prior"}.get(model, "gaussian")
     assert metadata["default_sampler"] == expected
+    # The workdir's checkpoint gives back the trained model: the export (written from the live model) and the model
+    # every other binary rebuilds with load_run draw the same images from the prior.
+    _, _, rebuilt = jobs.load_run(workdir)
+    seeds = tf.constant([[3, row] for row in range(4)], tf.int32)
+    exported = tf.saved_model.load(result["export"]).signatures["sample_prior"](seed=seeds)
+    np.testing.assert_allclose(rebuilt.prior.sample_from_seeds(seeds), exported["latents"], atol=1e-5)
+    np.testing.assert_allclose(rebuilt.decode(exported["latents"]), exported["images"], atol=1e-5)
 
 
 @pytest.mark.parametrize("model, prior, network", [

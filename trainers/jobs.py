@@ -82,8 +82,7 @@ def load_run(workdir, checkpoint=None):
     checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     if checkpoint is None:
         raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints; train first. Received: workdir={workdir!r}")
-    # Only the model is needed here; the optimizer state in the checkpoint is skipped on purpose.
-    tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+    training.restore_weights(model, checkpoint)  # the optimizer state in the checkpoint is skipped on purpose
     return config, splits, model
 
 

@@ -16,6 +16,28 @@ from tfvae.models.autoencoder import Autoencoder
 from tfvae.training.strategies import is_chief
 
 _MEAN = tf.distribute.ReduceOp.MEAN
+HISTORY_FILE = "history.jsonl"
+
+
+def weights_by_position(model):
+    """{"0000": variable, ...}: every weight of `model` keyed by its position in `model.weights`, the part of a
+    checkpoint that `restore_weights` reads.
+
+    TensorFlow checkpoints follow an object graph, and Keras 3 custom layers hold sub-layers in lists that the graph
+    does not follow (the decoupled prior's coupling networks): restored through the model alone, such weights kept
+    their initial values, silently. The order of `model.weights` is fixed by the model's configuration.
+    """
+    return {f"{index:04d}": variable for index, variable in enumerate(model.weights)}
+
+
+def restore_weights(model, checkpoint_path):
+    """Restores every weight of `model` (built) from a checkpoint written by `Trainer`, or raises ValueError."""
+    try:
+        tf.train.Checkpoint(weights=weights_by_position(model)).restore(
+            checkpoint_path).expect_partial().assert_existing_objects_matched()
+    except (AssertionError, ValueError) as error:
+        raise ValueError(f"The checkpoint {checkpoint_path} does not hold the weights of this model (was the workdir "
+                         f"used for another model or configuration?). Received: {error}") from error
 
 
 class TrainingDiverged(RuntimeError):
@@ -97,7 +119,8 @@ class Trainer:
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
             self.best_validation_loss = tf.Variable(np.inf, dtype=tf.float64, trainable=False)
             self.epochs_without_improvement = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
+        self.checkpoint = tf.train.Checkpoint(model=self.model, weights=weights_by_position(self.model),
+                                              optimizer=self.optimizer, epoch=self.epoch,
                                               best_validation_loss=self.best_validation_loss,
                                               epochs_without_improvement=self.epochs_without_improvement)
         checkpoint_dir = os.path.join(workdir, "checkpoints")
