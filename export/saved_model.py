@@ -8,8 +8,20 @@ Endpoints (named inputs, dict outputs, never XLA-compiled, stateless randomness 
     decode                     latents float32 [B, L]     -> images
     encode                     images float32 [B, *shape] -> latents
     reconstruct                images float32 [B, *shape] -> images, latents
+    interpolate                seed_a, seed_b int32 [B, 2], t float32 [B] -> images, latents
+                               (spherical path between the prior's generation-space draws of the two seeds)
+    interpolate_images         images_a, images_b [B, *shape], t [B] -> images, latents
+                               (between the two images' codes: `Autoencoder.interpolate_codes`)
+    traverse                   seed [B, 2], dimension int32 [B], offset float32 [B] -> images, latents
+    traverse_images            images [B, *shape], dimension [B], offset [B] -> images, latents
+    score                      images -> reconstruction_error [B], log_density_<sampler> [B] (each servable density)
+    score_likelihood           images, seed [B, 2], num_importance int32 [B] -> elbo [B], iwae [B] (VAE family)
 
-Row b of a `sample` answer depends on seed[b] only, so TF Serving's request batching never changes a client's samples.
+GANs have no encoder: they export sample*, decode, interpolate and traverse. A path of S points is S rows with the
+same end points and t = 0 ... 1 (the client helpers of `serving.client` build them).
+
+Row b of every answer depends on row b of the inputs only, so TF Serving's request batching never changes what a
+client gets.
 Requests outside the contract fail with INVALID_ARGUMENT and a message naming what was expected.
 `assets.extra/` holds the metadata JSON and `tf_serving_warmup_requests` (one valid request per endpoint).
 The SavedModel loads with TensorFlow alone: no tfvae, Keras or TensorFlow Probability import in the consumer.
@@ -22,13 +34,19 @@ import time
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 from export import warmup
+from tfvae import fingerprints, latent_paths, scoring
 from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.vae import VAE
 
 METADATA_FILE = "tfvae_metadata.json"
+MAX_IMPORTANCE_SAMPLES = 4096  # per row of a score_likelihood request: K decoder passes of the batch
+EXPORT_FORMAT = 2  # bumped when the endpoints change: an export of an older format is never reused
 DEFAULT_MAX_BATCH_SIZE = 1024
 _VERSION = re.compile(r"^\d+$")
+_TEMPORARY = re.compile(r"^\.tmp-\d+-(\d+)-\d+$")  # .tmp-VERSION-PID-TIME
 
 
 def existing_versions(model_dir):
@@ -56,6 +74,20 @@ def _checked_images(images, max_batch_size):
         return tf.identity(images)
 
 
+def _same_rows(reference, tensor, name):
+    return tf.debugging.assert_equal(tf.shape(tensor)[0], tf.shape(reference)[0],
+                                     message=f"{name} must have one row per row of the first input")
+
+
+def _finite(tensor, name):
+    return tf.debugging.assert_all_finite(tensor, f"{name} must be finite (no NaN or infinity)")
+
+
+def _scored_samplers(samplers):
+    """The samplers whose log-density the `score` endpoint returns, sorted."""
+    return sorted(name for name, sampler in samplers.items() if sampler.row_wise_log_prob)
+
+
 class _Endpoints(tf.Module):
     """The functions of the SavedModel, closed over the model and its samplers."""
 
@@ -78,6 +110,71 @@ class _Endpoints(tf.Module):
         latents = self.model.encode(_checked_images(images, self.max_batch_size))
         return {"images": self.model.decode(latents), "latents": latents}
 
+    def _decoded(self, latents):
+        return {"images": self.model.decode(latents), "latents": latents}
+
+    def interpolate(self, seed_a, seed_b, t):
+        """Row b: the point at fraction t[b] of the spherical path between the prior's generation-space draws of
+        seed_a[b] and seed_b[b] (t = 0 and 1 give `sample_prior`'s latents of the two seeds)."""
+        checks = [_checked_batch(seed_a, self.max_batch_size, "seed_a"),
+                  _same_rows(seed_a, seed_b, "seed_b"), _same_rows(seed_a, t, "t"), _finite(t, "t")]
+        with tf.control_dependencies(checks):
+            prior = self.model.prior
+            start = prior.to_generation(prior.sample_from_seeds(seed_a))
+            end = prior.to_generation(prior.sample_from_seeds(seed_b))
+            return self._decoded(prior.from_generation(latent_paths.interpolate(start, end, t, spherical=True)))
+
+    def interpolate_images(self, images_a, images_b, t):
+        """Row b: the point at fraction t[b] of the path between the codes of images_a[b] and images_b[b]
+        (`Autoencoder.interpolate_codes`: spherical in the generation space for the VAE family, else straight)."""
+        checks = [_same_rows(images_a, images_b, "images_b"), _same_rows(images_a, t, "t"), _finite(t, "t")]
+        with tf.control_dependencies(checks):
+            start = self.model.encode(_checked_images(images_a, self.max_batch_size))
+            end = self.model.encode(_checked_images(images_b, self.max_batch_size))
+            return self._decoded(self.model.interpolate_codes(start, end, t))
+
+    def traverse(self, seed, dimension, offset):
+        """Row b: the prior draw of seed[b] with offset[b] added to latent coordinate dimension[b]."""
+        checks = [_checked_batch(seed, self.max_batch_size, "seed"), *self._traversal_checks(seed, dimension, offset)]
+        with tf.control_dependencies(checks):
+            latents = self.model.prior.sample_from_seeds(seed)
+            return self._decoded(latent_paths.traverse(latents, dimension, offset))
+
+    def traverse_images(self, images, dimension, offset):
+        """Row b: the code of images[b] with offset[b] added to latent coordinate dimension[b]."""
+        with tf.control_dependencies(self._traversal_checks(images, dimension, offset)):
+            latents = self.model.encode(_checked_images(images, self.max_batch_size))
+            return self._decoded(latent_paths.traverse(latents, dimension, offset))
+
+    def _traversal_checks(self, rows, dimension, offset):
+        return [_same_rows(rows, dimension, "dimension"), _same_rows(rows, offset, "offset"),
+                _finite(offset, "offset"),
+                tf.debugging.assert_greater_equal(dimension, 0, message=f"dimension must lie in [0, "
+                                                                        f"{self.model.latent_dim})"),
+                tf.debugging.assert_less(dimension, self.model.latent_dim,
+                                         message=f"dimension must lie in [0, {self.model.latent_dim})")]
+
+    def score(self, images):
+        """Per-example scores: the squared reconstruction error and log q(encode(x)) under every sampler whose
+        density is servable (`DensityEstimator.row_wise_log_prob`)."""
+        x = _checked_images(images, self.max_batch_size)
+        latents = self.model.encode(x)
+        scores = {"reconstruction_error": scoring.reconstruction_error(self.model, x)}
+        for name in _scored_samplers(self.samplers):
+            scores[f"log_density_{name}"] = self.samplers[name].log_prob(latents)
+        return scores
+
+    def score_likelihood(self, images, seed, num_importance):
+        """Per-example ELBO and IWAE bound on log p(x) (nats) from num_importance[b] posterior samples."""
+        checks = [_same_rows(images, seed, "seed"), _same_rows(images, num_importance, "num_importance"),
+                  tf.debugging.assert_greater_equal(num_importance, 1, message="num_importance must be at least 1"),
+                  tf.debugging.assert_less_equal(num_importance, MAX_IMPORTANCE_SAMPLES,
+                                                 message=f"num_importance must be at most {MAX_IMPORTANCE_SAMPLES}")]
+        with tf.control_dependencies(checks):
+            x = _checked_images(images, self.max_batch_size)
+            elbo, iwae = scoring.importance_bounds(self.model, x, seed, num_importance)
+            return {"elbo": elbo, "iwae": iwae}
+
     def sampler_endpoint(self, name):
         sampler = self.samplers[name]
 
@@ -89,12 +186,44 @@ class _Endpoints(tf.Module):
         return sample
 
 
+def export_fingerprint(model, samplers, default_sampler, metadata=None, max_batch_size=DEFAULT_MAX_BATCH_SIZE):
+    """SHA-256 (hex) of everything an export serves: the model's weights and config, every sampler's fitted
+    parameters, the default sampler, the batch limit and the metadata. Two exports with equal fingerprints answer
+    every request alike."""
+    return fingerprints.of_json({
+        "format": EXPORT_FORMAT, "model": type(model).__name__, "model_config": model.get_config(),
+        "weights": fingerprints.of_variables(model.weights),
+        "samplers": {name: sampler.fingerprint() for name, sampler in samplers.items()},
+        "default_sampler": default_sampler, "max_batch_size": int(max_batch_size), "metadata": metadata or {}})
+
+
+def _remove_abandoned_temporaries(model_dir):
+    """Removes temporary export folders left by processes that no longer run (killed during an export)."""
+    for name in os.listdir(model_dir):
+        match = _TEMPORARY.match(name)
+        if match and not _process_runs(int(match.group(1))):
+            shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+
+
+def _process_runs(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def export_saved_model(model, samplers, default_sampler, export_base, model_name, metadata=None,
-                       max_batch_size=DEFAULT_MAX_BATCH_SIZE, version=None):
+                       max_batch_size=DEFAULT_MAX_BATCH_SIZE, version=None, reuse_unchanged=True):
     """Writes a new version BASE/MODEL_NAME/VERSION atomically and returns its path.
 
     The SavedModel is written into a hidden temporary folder beside the versions and renamed into place, so a crash
-    during export never leaves a half-written version and never touches older versions.
+    during export never leaves a half-written version and never touches older versions (the next export removes
+    the temporary folders of killed exports). When the latest version already serves the same content
+    (`export_fingerprint`), no version is written and its path is returned: TF Serving rolls out every new
+    version, so a re-run of a finished job must not create one.
 
     Args:
         model: a trained tfvae Autoencoder.
@@ -106,9 +235,11 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
         metadata: dict or None. Extra JSON-serializable metadata (training config, metric summary).
         max_batch_size: int. Requests with more rows fail with INVALID_ARGUMENT. Defaults to 1024.
         version: int or None. Version number; defaults to one more than the highest existing version.
+        reuse_unchanged: bool. Return the latest version instead of writing an identical one (only when `version`
+            is None). Defaults to True.
 
     Returns:
-        str, the path of the new version.
+        str, the path of the new version (or of the unchanged latest one).
     """
     if default_sampler not in samplers:
         raise ValueError(f"default_sampler must be one of the bundled samplers {sorted(samplers)}. "
@@ -118,7 +249,18 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
             raise ValueError(f"Sampler names become endpoint names and must match [a-z][a-z0-9_]*. Received: {name!r}")
     model_dir = os.path.join(export_base, model_name)
     os.makedirs(model_dir, exist_ok=True)
+    _remove_abandoned_temporaries(model_dir)
     versions = existing_versions(model_dir)
+    fingerprint = export_fingerprint(model, samplers, default_sampler, metadata, max_batch_size)
+    if version is None and reuse_unchanged and versions:
+        latest = os.path.join(model_dir, str(versions[-1]))
+        try:
+            unchanged = read_metadata(latest).get("fingerprint") == fingerprint
+        except (OSError, ValueError):  # a version written by hand or by another tool: never reused
+            unchanged = False
+        if unchanged:
+            logging.info("%s already serves these weights and samplers; no new version exported.", latest)
+            return latest
     version = int(version) if version is not None else (versions[-1] + 1 if versions else 1)
     if version in versions:
         raise FileExistsError(f"Version {version} already exists in {model_dir}; versions are immutable once "
@@ -140,16 +282,37 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
         archive.add_endpoint(f"sample_{name}", tf.function(endpoints.sampler_endpoint(name)), [seed_spec])
     archive.add_endpoint("decode", tf.function(endpoints.decode), [latent_spec])
     names = ["sample", *[f"sample_{n}" for n in sorted(samplers)], "decode"]
+    rows_spec = {name: tf.TensorSpec([None], dtype, name=name)
+                 for name, dtype in (("t", tf.float32), ("dimension", tf.int32), ("offset", tf.float32),
+                                     ("num_importance", tf.int32))}
+    archive.add_endpoint("interpolate", tf.function(endpoints.interpolate),
+                         [tf.TensorSpec([None, 2], tf.int32, name="seed_a"),
+                          tf.TensorSpec([None, 2], tf.int32, name="seed_b"), rows_spec["t"]])
+    archive.add_endpoint("traverse", tf.function(endpoints.traverse),
+                         [seed_spec, rows_spec["dimension"], rows_spec["offset"]])
+    names += ["interpolate", "traverse"]
     if isinstance(model, Autoencoder):  # GANs (plain generators) have no encoder.
+        images_a = tf.TensorSpec([None, *model.example_shape], tf.float32, name="images_a")
+        images_b = tf.TensorSpec([None, *model.example_shape], tf.float32, name="images_b")
         archive.add_endpoint("encode", tf.function(endpoints.encode), [image_spec])
         archive.add_endpoint("reconstruct", tf.function(endpoints.reconstruct), [image_spec])
-        names += ["encode", "reconstruct"]
+        archive.add_endpoint("interpolate_images", tf.function(endpoints.interpolate_images),
+                             [images_a, images_b, rows_spec["t"]])
+        archive.add_endpoint("traverse_images", tf.function(endpoints.traverse_images),
+                             [image_spec, rows_spec["dimension"], rows_spec["offset"]])
+        archive.add_endpoint("score", tf.function(endpoints.score), [image_spec])
+        names += ["encode", "reconstruct", "interpolate_images", "traverse_images", "score"]
+    if isinstance(model, VAE):  # an explicit likelihood p(x | z)
+        archive.add_endpoint("score_likelihood", tf.function(endpoints.score_likelihood),
+                             [image_spec, seed_spec, rows_spec["num_importance"]])
+        names += ["score_likelihood"]
 
     full_metadata = {
         "model": type(model).__name__, "example_shape": list(model.example_shape), "latent_dim": model.latent_dim,
         "samplers": sorted(samplers), "default_sampler": default_sampler, "max_batch_size": int(max_batch_size),
-        "endpoints": names,
-        "model_config": model.get_config(), **(metadata or {}),
+        "endpoints": names, "scored_samplers": _scored_samplers(samplers) if isinstance(model, Autoencoder) else [],
+        "max_importance_samples": MAX_IMPORTANCE_SAMPLES,
+        "model_config": model.get_config(), **(metadata or {}), "fingerprint": fingerprint,
     }
     try:
         archive.write_out(temporary, verbose=False)

@@ -10,16 +10,28 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 WARMUP_FILE = "tf_serving_warmup_requests"
 
 
+# The inputs of each endpoint of export/saved_model.py (samplers share `sample`'s).
+_INPUTS = {"sample": ("seed",), "decode": ("latents",), "encode": ("images",), "reconstruct": ("images",),
+           "interpolate": ("seed_a", "seed_b", "t"), "interpolate_images": ("images_a", "images_b", "t"),
+           "traverse": ("seed", "dimension", "offset"), "traverse_images": ("images", "dimension", "offset"),
+           "score": ("images",), "score_likelihood": ("images", "seed", "num_importance")}
+
+
 def warmup_inputs(signatures, latent_dim, example_shape, rows=2):
     """One small, valid request per signature: {signature name: {input name: array}}."""
+    seeds = np.stack([np.zeros(rows, np.int32), np.arange(rows, dtype=np.int32)], 1)
+    values = {"seed": seeds, "seed_a": seeds, "seed_b": seeds + 1,
+              "latents": np.zeros((rows, latent_dim), np.float32),
+              "images": np.full((rows, *example_shape), 0.5, np.float32),
+              "images_a": np.full((rows, *example_shape), 0.25, np.float32),
+              "images_b": np.full((rows, *example_shape), 0.75, np.float32),
+              "t": np.linspace(0.0, 1.0, rows).astype(np.float32), "dimension": np.zeros(rows, np.int32),
+              "offset": np.linspace(-1.0, 1.0, rows).astype(np.float32),
+              "num_importance": np.full(rows, 2, np.int32)}
     requests = {}
     for name in signatures:
-        if name.startswith("sample"):
-            requests[name] = {"seed": np.stack([np.zeros(rows, np.int32), np.arange(rows, dtype=np.int32)], 1)}
-        elif name == "decode":
-            requests[name] = {"latents": np.zeros((rows, latent_dim), np.float32)}
-        else:  # encode, reconstruct
-            requests[name] = {"images": np.full((rows, *example_shape), 0.5, np.float32)}
+        inputs = _INPUTS["sample" if name.startswith("sample_") else name]
+        requests[name] = {key: values[key] for key in inputs}
     return requests
 
 

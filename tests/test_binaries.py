@@ -169,6 +169,57 @@ def test_bad_inputs_print_one_clear_line_and_exit_1(train_flags, argv, message, 
     assert error.startswith(f"error: {message}") and "Traceback" not in error, error
 
 
+def _old_workdir(path):
+    """A workdir whose config.json was written before tfvae recorded a workdir format."""
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps({"model": "rae_l2", "dataset": "digits"}))
+    return str(path)
+
+
+def _damaged_workdir(path):
+    path.mkdir()
+    (path / "config.json").write_text('{"model": "rae_l2", "data')  # cut short
+    return str(path)
+
+
+# The jobs behind the other binaries (fit_density, export, evaluate, reproduce), as each binary's main calls them:
+# (job(tmp_path), the start of the message).
+JOB_ERRORS = [
+    (lambda tmp: __import__("trainers.jobs").jobs.fit_densities(str(tmp / "none"), ["gmm"]),
+     "{tmp}/none/config.json not found: {tmp}/none holds no tfvae run"),
+    (lambda tmp: __import__("trainers.jobs").jobs.export(str(tmp / "none")), "{tmp}/none/config.json not found"),
+    (lambda tmp: __import__("trainers.evaluation").evaluation.evaluate(str(tmp / "none")),
+     "{tmp}/none/config.json not found"),
+    (lambda tmp: __import__("trainers.evaluation").evaluation.evaluate(_old_workdir(tmp / "old")),
+     "{tmp}/old was written by another version of tfvae (workdir format None; this version reads format 1)"),
+    (lambda tmp: __import__("trainers.jobs").jobs.export(_damaged_workdir(tmp / "damaged")),
+     "{tmp}/damaged/config.json is not valid JSON"),
+    (lambda tmp: __import__("trainers.reproduction").reproduction.run_experiment("nope", "cpu", str(tmp)),
+     "Unknown experiment 'nope'"),
+]
+
+
+@pytest.mark.parametrize("job, message", JOB_ERRORS, ids=["fit_density", "export", "evaluate", "old_workdir",
+                                                         "damaged_workdir", "reproduce"])
+def test_the_other_binaries_refuse_bad_workdirs_in_one_line(job, message, tmp_path, capsys):
+    from trainers import binary
+
+    with pytest.raises(SystemExit) as exit_info:
+        binary.clean_errors(lambda argv: job(tmp_path))([])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: " + message.format(tmp=tmp_path)) and "Traceback" not in error, error
+
+
+def test_a_run_on_a_workdir_of_another_format_is_refused_before_writing(train_flags, tmp_path):
+    from trainers import jobs
+
+    workdir = _old_workdir(tmp_path / "old")
+    with pytest.raises(ValueError, match="written by another version of tfvae"):
+        jobs.run_main_job(train_flags([f"--workdir={workdir}", "--epochs=1"]))
+    assert os.listdir(workdir) == ["config.json"]
+
+
 def test_unexpected_errors_keep_their_traceback(monkeypatch):
     from trainers import binary
 

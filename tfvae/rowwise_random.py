@@ -46,8 +46,9 @@ def philox4x32(counter, key):
     return c0, c1, c2, c3
 
 
-def _words(seeds, count, stream):
-    """uint32 [B, count] random words; row b depends on seeds[b] only."""
+def _words(seeds, count, stream, index=0):
+    """uint32 [B, count] random words; row b depends on seeds[b] only (`index`: a further counter word, which may
+    be a tensor, e.g. the step of a loop)."""
     seeds = tf.convert_to_tensor(seeds)
     if seeds.dtype not in (tf.int32, tf.int64) or seeds.shape.rank != 2 or seeds.shape[-1] not in (None, 2):
         raise ValueError(f"seeds must be an int32 tensor of shape [B, 2]. Received: {seeds.dtype.name} of shape "
@@ -57,29 +58,31 @@ def _words(seeds, count, stream):
     rows = tf.shape(seeds)[0]
     block_index = tf.cast(tf.broadcast_to(tf.range(blocks)[None, :], [rows, blocks]), tf.uint32)
     zeros = tf.zeros_like(block_index)
-    counter = (block_index, zeros + tf.constant(stream, tf.uint32), zeros, zeros)
+    index = tf.cast(tf.convert_to_tensor(index), tf.uint32)
+    counter = (block_index, zeros + tf.constant(stream, tf.uint32), zeros + index, zeros)
     words = philox4x32(counter, (keys[:, :1], keys[:, 1:]))
     return tf.reshape(tf.stack(words, axis=-1), [rows, 4 * blocks])[:, :count]
 
 
-def uniform(seeds, dim, stream=0):
+def uniform(seeds, dim, stream=0, index=0):
     """float32 [B, dim] uniform in the open interval (0, 1); row b depends on seeds[b] only.
 
     Args:
         seeds: int32 [B, 2]. One stateless seed per row.
         dim: int. Numbers per row.
         stream: int. Independent streams of the same seeds (e.g. 0 for a Gaussian draw, 1 for a component choice).
+        index: int or int32 scalar tensor. Independent draws within a stream (e.g. the k-th importance sample).
     """
-    words = _words(seeds, int(dim), int(stream))
+    words = _words(seeds, int(dim), int(stream), index)
     top = tf.cast(tf.bitwise.right_shift(words, tf.constant(8, tf.uint32)), tf.float32)
     return (top + 0.5) * (1.0 / 16777216.0)
 
 
-def normal(seeds, dim, stream=0):
+def normal(seeds, dim, stream=0, index=0):
     """float32 [B, dim] standard normal; row b depends on seeds[b] only (Box-Muller on `uniform`)."""
     dim = int(dim)
     pairs = -(-dim // 2)
-    u = uniform(seeds, 2 * pairs, stream)
+    u = uniform(seeds, 2 * pairs, stream, index)
     radius = tf.sqrt(-2.0 * tf.math.log(u[:, :pairs]))
     angle = (2.0 * math.pi) * u[:, pairs:]
     return tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=1)[:, :dim]

@@ -9,6 +9,11 @@ from tfvae import training  # noqa: F401  (registers the strategies validate() c
 from tfvae.files import atomic_write
 
 CONFIG_FILE = "config.json"
+# The layout of a workdir (checkpoint objects, density files, history). Bumped when it changes: a workdir of another
+# format is refused as a whole, never half-loaded. Format 1: history records before checkpoints, densities with
+# params_sha256, every weight in the checkpoints by its position (`tfvae.training.weights_by_position`).
+WORKDIR_FORMAT = 1
+WORKDIR_FORMAT_KEY = "tfvae_workdir_format"
 # Fields that define the model and data: a workdir's checkpoints only fit a run with the same values.
 _IDENTITY_FIELDS = ("model", "dataset", "pad_to", "resize_to", "network", "latent_dim", "likelihood", "prior",
                     "model_kwargs")
@@ -134,7 +139,18 @@ def read_config(workdir):
         raise FileNotFoundError(f"{path} not found: {workdir} holds no tfvae run. Train first with "
                                 f"`python -m trainers.train --workdir={workdir}`. Received: workdir={workdir!r}")
     with open(path) as f:
-        return TrainConfig.from_json(f.read())
+        text = f.read()
+    try:
+        values = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); the workdir is damaged. Use a new --workdir. "
+                         f"Received: workdir={workdir!r}") from error
+    found = values.get(WORKDIR_FORMAT_KEY) if isinstance(values, dict) else None
+    if found != WORKDIR_FORMAT:
+        raise ValueError(f"{workdir} was written by another version of tfvae (workdir format {found}; this version "
+                         f"reads format {WORKDIR_FORMAT}), so its checkpoints and densities may not load as "
+                         f"written. Train into a new --workdir. Received: workdir={workdir!r}")
+    return TrainConfig.from_json(text)
 
 
 def write_config(config):
@@ -149,4 +165,5 @@ def write_config(config):
             raise ValueError(f"{config.workdir} holds a run with a different configuration, so its checkpoints "
                              f"cannot be resumed: {changed} (previous, new). Use a new --workdir or the previous "
                              f"flags. Received: workdir={config.workdir!r}")
-    atomic_write(path, config.to_json())
+    atomic_write(path, json.dumps({**json.loads(config.to_json()), WORKDIR_FORMAT_KEY: WORKDIR_FORMAT}, indent=2,
+                                  sort_keys=True))

@@ -32,12 +32,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     f = flags.FLAGS
-    try:
-        _, json_path, html_path = evaluation.evaluate(
-            tfvae_flags.WORKDIR.value, f.metrics, f.num_samples, f.extractors, f.nll_samples, f.critic_steps,
-            f.ratio_steps, f.classifier_epochs, f.seed, f.inception_weights)
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
+    _, json_path, html_path = evaluation.evaluate(
+        tfvae_flags.WORKDIR.value, f.metrics, f.num_samples, f.extractors, f.nll_samples, f.critic_steps,
+        f.ratio_steps, f.classifier_epochs, f.seed, f.inception_weights)
     print(json_path)
     print(html_path)
 

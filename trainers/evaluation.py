@@ -8,6 +8,7 @@ the aggregate posterior with the prior; the NLL is importance-sampled for models
 The job gathers arrays and callables into one `tfvae.metrics.EvaluationContext` and loops over the registered
 metric specs (`registry.get("metric", NAME)`); it never branches on a metric's name.
 """
+import dataclasses
 import json
 import os
 import time
@@ -17,7 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfvae import images as image_utils
-from tfvae import metrics, registry
+from tfvae import fingerprints, metrics, registry
 from tfvae.density import latent_samplers
 from tfvae.files import atomic_write
 from tfvae.metrics import domain_classifier, inception
@@ -188,13 +189,24 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
               "protocol": {}, "uncertainty": {}, "workdir": os.path.abspath(workdir), "sets": ["test", *sets],
               "not_applicable": {}}
     extras = {}
+    parts = _Parts(os.path.join(workdir, EVAL_DIR, "parts"), fingerprints.of_json({
+        "weights": fingerprints.of_variables(model.weights),
+        "samplers": {name: sampler.fingerprint() for name, sampler in samplers.items()},
+        "config": json.loads(config.to_json()), "num_samples": num_samples, "extractors": list(extractors),
+        "nll_samples": nll_samples, "critic_steps": critic_steps, "ratio_steps": ratio_steps,
+        "classifier_epochs": classifier_epochs, "seed": seed, "inception_weights": inception_weights}))
     for name in wanted:
         metric = registry.get("metric", name)()
         if not metric.applies_to(context):
             report["not_applicable"][name] = f"{type(metric).__name__} needs {metric.requires} this model lacks"
             progress("%s does not apply to %s", name, config.model)
             continue
-        for measurement in metric.measure(context):
+        measurements = parts.load(name)
+        if measurements is None:
+            measurements = parts.save(name, list(metric.measure(context)))
+        else:
+            progress("%s: kept from an earlier run on the same weights, samplers and settings", name)
+        for measurement in measurements:
             report["metrics"].setdefault(measurement.metric, {})[measurement.key] = measurement.value
             report["protocol"].setdefault(measurement.metric, measurement.protocol)
             if measurement.uncertainty is not None:
@@ -211,6 +223,38 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     return report, json_path, html_path
 
 
+class _Parts:
+    """Each finished metric's measurements in eval/parts/METRIC.json, tagged with a fingerprint of everything they
+    depend on (weights, samplers, data, settings): a killed or repeated evaluation measures only what is missing,
+    and a change of any input measures everything again. Each metric draws from its own random stream, so a kept
+    part is the number a full run would give."""
+
+    def __init__(self, directory, fingerprint):
+        self.directory = directory
+        self.fingerprint = fingerprint
+
+    def _path(self, name):
+        return os.path.join(self.directory, f"{name}.json")
+
+    def load(self, name):
+        """The measurements of `name` from a run with the same inputs, or None."""
+        try:
+            with open(self._path(name)) as f:
+                part = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(part, dict) or part.get("fingerprint") != self.fingerprint:
+            return None
+        return [metrics.Measurement(**fields) for fields in part["measurements"]]
+
+    def save(self, name, measurements):
+        atomic_write(self._path(name), json.dumps(
+            {"fingerprint": self.fingerprint,
+             "measurements": [dataclasses.asdict(measurement) for measurement in measurements]},
+            default=_json_default))
+        return measurements
+
+
 def _figures(model, sets, reference, is_image, count=64):
     """{caption: image [H, W, C] in [0, 1]} for the HTML page."""
     figures = {"test images": image_utils.picture(reference[:count] if is_image else reference)}
@@ -220,9 +264,11 @@ def _figures(model, sets, reference, is_image, count=64):
         pairs = np.stack([reference[:32], sets["reconstructions"][:32]], axis=1).reshape(-1, *reference.shape[1:])
         figures["reconstructions (left: test image, right: reconstruction)"] = image_utils.picture(pairs)
         codes = np.asarray(model.encode(tf.constant(reference[:16])))
-        rows = [latent_samplers.spherical_interpolation(codes[i], codes[i + 8], 8) for i in range(8)]
-        figures["interpolations (spherical, between test codes)"] = image_utils.picture(
-            np.asarray(model.decode(tf.constant(np.concatenate(rows), tf.float32))))
+        # Eight paths of eight points, one row each: the SavedModel's interpolate_images, on the same function.
+        starts, ends = np.repeat(codes[:8], 8, axis=0), np.repeat(codes[8:16], 8, axis=0)
+        path = model.interpolate_codes(starts, ends, np.tile(np.linspace(0.0, 1.0, 8, dtype=np.float32), 8))
+        kind = "spherical in the generation space" if model.spherical_codes else "straight"
+        figures[f"interpolations ({kind}, between test codes)"] = image_utils.picture(np.asarray(model.decode(path)))
         scale = codes.std(axis=0) + 1e-6
         dims = range(min(8, codes.shape[1]))
         traversal = np.concatenate([latent_samplers.traversal(codes[0], d, scale[d], steps=8) for d in dims])

@@ -12,7 +12,7 @@ import tensorflow as tf
 from absl import logging
 
 from export import saved_model
-from tfvae import data, models, registry, training
+from tfvae import data, fingerprints, models, registry, training
 from tfvae import images as image_utils
 from tfvae.density import DensityEstimator, PriorSampler
 from tfvae.models import Autoencoder
@@ -126,19 +126,43 @@ def fit_densities(workdir, names, components=10, model=None, splits=None, latent
         return {}
     train_means, train_log_variances = encode_split(model, splits, "train")
     validation_latents, _ = encode_split(model, splits, "validation")
+    latents_fingerprint = fingerprints.of_arrays(
+        (name, value) for name, value in (("train_means", train_means), ("validation", validation_latents),
+                                          ("train_log_variances", train_log_variances)) if value is not None)
     reports = {}
     for name in names:
+        directory = os.path.join(workdir, "density", name)
+        inputs = {"latents_sha256": latents_fingerprint, "components": components, "latents": latents, "seed": seed}
+        reused = _fit_on(directory, inputs)
+        if reused is not None:  # a re-run of a finished job, or a restart after a kill during a later fit
+            logging.info("%s is already fitted on these latents with these settings; kept.", name)
+            reports[name] = reused
+            continue
         estimator = make_density(name, model, components)
         started = time.perf_counter()
         report = estimator.fit(train_means, validation_latents, posterior_log_variances=train_log_variances,
                                use_posterior_samples=latents == "sample", seed=seed)
         report["fit_seconds"] = time.perf_counter() - started
+        report["inputs"] = inputs
         estimator.fit_info = report
-        estimator.save(os.path.join(workdir, "density", name))
+        estimator.save(directory)
         logging.info("Fitted %s in %.2fs: train log-likelihood %.3f, validation %.3f", name, report["fit_seconds"],
                      report["train_log_likelihood"], report.get("validation_log_likelihood", float("nan")))
         reports[name] = report
     return reports
+
+
+def _fit_on(directory, inputs):
+    """The fit report of the density saved in `directory` when it was fitted on exactly `inputs` (latents
+    fingerprint and settings) and its files are whole; else None."""
+    if not os.path.isfile(os.path.join(directory, "config.json")):
+        return None
+    try:
+        fit_info = DensityEstimator.load(directory).fit_info
+    except (OSError, ValueError) as error:  # a half-written or foreign pair: refit it
+        logging.info("Refitting the density in %s: %s", directory, error)
+        return None
+    return fit_info if fit_info.get("inputs") == inputs else None
 
 
 def load_samplers(workdir, model, names=None):

@@ -25,10 +25,7 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "IDX folder (fashion_mnist) or
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        _, path = reproduction.run_experiment(_EXPERIMENT.value, _SCALE.value, _WORKDIR.value, _DATA_DIR.value)
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
+    _, path = reproduction.run_experiment(_EXPERIMENT.value, _SCALE.value, _WORKDIR.value, _DATA_DIR.value)
     print(path)
 
 

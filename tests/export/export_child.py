@@ -13,9 +13,11 @@ from tfvae.density import PriorSampler
 
 
 def export(base):
-    """Exports the golden VAE with its prior sampler to BASE/vae/NEXT_VERSION; returns the version path."""
+    """Exports the golden VAE with its prior sampler to BASE/vae/NEXT_VERSION; returns the version path (always a
+    new version: the golden's weights never change, and it is the writing that is under test)."""
     model, _ = goldens.build_golden("vae")
-    return saved_model.export_saved_model(model, {"prior": PriorSampler(model.prior)}, "prior", base, "vae")
+    return saved_model.export_saved_model(model, {"prior": PriorSampler(model.prior)}, "prior", base, "vae",
+                                          reuse_unchanged=False)
 
 
 def main(base, hang):

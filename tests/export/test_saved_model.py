@@ -8,6 +8,7 @@ import tensorflow as tf
 from export import saved_model
 from tests import goldens
 from tfvae.density import GaussianMixture, PriorSampler
+from tfvae.models import VAE, Autoencoder
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,8 @@ def test_warmup_requests_replay_cleanly(exported):
     _, _, _, path, loaded = exported
     requests = warmup.read_warmup_requests(path)
     assert sorted(name for name, _ in requests) == sorted(
-        ["sample", "sample_gmm", "sample_prior", "decode", "encode", "reconstruct"])
+        ["sample", "sample_gmm", "sample_prior", "decode", "encode", "reconstruct", "interpolate", "traverse",
+         "interpolate_images", "traverse_images", "score", "score_likelihood"])
     for signature, inputs in requests:
         outputs = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
         assert all(np.isfinite(v.numpy()).all() for v in outputs.values())
@@ -56,10 +58,43 @@ def test_warmup_requests_replay_cleanly(exported):
     ("decode", {"latents": tf.fill((2, 3), np.nan)}, "latents must be finite"),
     ("encode", {"images": tf.fill((2, 8, 8, 1), 2.0)}, r"images must lie in \[0, 1\]"),
     ("reconstruct", {"images": tf.fill((2, 8, 8, 1), -0.5)}, r"images must lie in \[0, 1\]"),
+    ("interpolate", {"seed_a": tf.zeros((2, 2), tf.int32), "seed_b": tf.zeros((3, 2), tf.int32),
+                     "t": tf.zeros(2)}, "seed_b must have one row per row of the first input"),
+    ("interpolate", {"seed_a": tf.zeros((2, 2), tf.int32), "seed_b": tf.zeros((2, 2), tf.int32),
+                     "t": tf.constant([0.0, np.nan])}, "t must be finite"),
+    ("interpolate_images", {"images_a": tf.zeros((2, 8, 8, 1)), "images_b": tf.fill((2, 8, 8, 1), 3.0),
+                            "t": tf.zeros(2)}, r"images must lie in \[0, 1\]"),
+    ("traverse", {"seed": tf.zeros((2, 2), tf.int32), "dimension": tf.constant([0, 3]), "offset": tf.zeros(2)},
+     r"dimension must lie in \[0, 3\)"),
+    ("traverse_images", {"images": tf.zeros((2, 8, 8, 1)), "dimension": tf.constant([-1, 0]),
+                         "offset": tf.zeros(2)}, r"dimension must lie in \[0, 3\)"),
+    ("traverse", {"seed": tf.zeros((17, 2), tf.int32), "dimension": tf.zeros(17, tf.int32), "offset": tf.zeros(17)},
+     "at most 16 rows"),
+    ("score", {"images": tf.fill((2, 8, 8, 1), np.nan)}, "images must be finite"),
+    ("score_likelihood", {"images": tf.zeros((2, 8, 8, 1)), "seed": tf.zeros((2, 2), tf.int32),
+                          "num_importance": tf.constant([1, 0])}, "num_importance must be at least 1"),
+    ("score_likelihood", {"images": tf.zeros((2, 8, 8, 1)), "seed": tf.zeros((2, 2), tf.int32),
+                          "num_importance": tf.constant([1, 5000])}, "num_importance must be at most 4096"),
 ])
 def test_bad_requests_fail_with_invalid_argument(exported, endpoint, inputs, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         exported[-1].signatures[endpoint](**inputs)
+
+
+def test_score_endpoints_match_the_live_model_and_answer_row_by_row(exported):
+    """score: the GMM's and the prior's log-density of the code and the reconstruction error per row;
+    score_likelihood: ELBO <= IWAE, and a row's answer does not depend on the rows beside it."""
+    model, gmm, _, _, loaded = exported
+    x = tf.constant(np.random.default_rng(2).random((3, 8, 8, 1)).astype(np.float32))
+    scores = loaded.signatures["score"](images=x)
+    assert sorted(scores) == ["log_density_gmm", "log_density_prior", "reconstruction_error"]
+    np.testing.assert_allclose(scores["log_density_gmm"], gmm.log_prob(model.encode(x)), rtol=1e-4, atol=1e-4)
+    seeds = tf.constant([[9, row] for row in range(3)], tf.int32)
+    bounds = loaded.signatures["score_likelihood"](images=x, seed=seeds, num_importance=tf.constant([1, 50, 200]))
+    assert float(bounds["elbo"][0]) == pytest.approx(float(bounds["iwae"][0]), rel=1e-5)  # one sample: one weight
+    assert np.all(bounds["iwae"].numpy()[1:] >= bounds["elbo"].numpy()[1:])
+    alone = loaded.signatures["score_likelihood"](images=x[2:], seed=seeds[2:], num_importance=tf.constant([200]))
+    np.testing.assert_allclose(alone["iwae"], bounds["iwae"][2:], rtol=1e-5)
 
 
 def test_wrong_shapes_are_rejected_by_the_signature(exported):
@@ -83,9 +118,29 @@ def test_versions_are_immutable_and_failed_exports_leave_nothing(exported, monke
 
     monkeypatch.setattr(saved_model.json, "dump", crash)
     with pytest.raises(RuntimeError, match="disk full"):
-        saved_model.export_saved_model(model, samplers, "prior", str(base), "vae")
+        saved_model.export_saved_model(model, samplers, "prior", str(base), "vae", reuse_unchanged=False)
     assert sorted(os.listdir(base / "vae")) == ["1", "2"]
     assert saved_model.existing_versions(str(base / "vae")) == [1, 2]
+
+
+def test_an_unchanged_export_is_not_a_new_version(exported, monkeypatch):
+    """TF Serving rolls out every new version: the same weights and samplers keep the latest version; a changed
+    weight, sampler or default sampler makes a new one."""
+    model, gmm, base, _, _ = exported
+    samplers = {"prior": PriorSampler(model.prior), "gmm": gmm}
+    first = saved_model.export_saved_model(model, samplers, "gmm", str(base), "vae")
+    assert saved_model.export_saved_model(model, samplers, "gmm", str(base), "vae") == first
+    assert saved_model.existing_versions(str(base / "vae"))[-1] == int(os.path.basename(first))
+    changed = saved_model.export_saved_model(model, samplers, "prior", str(base), "vae")
+    assert int(os.path.basename(changed)) == int(os.path.basename(first)) + 1
+    weight = model.decoder.weights[0]
+    original = weight.numpy()
+    try:
+        weight.assign(original + 1e-6)
+        moved = saved_model.export_saved_model(model, samplers, "prior", str(base), "vae")
+    finally:
+        weight.assign(original)
+    assert int(os.path.basename(moved)) == int(os.path.basename(changed)) + 1
 
 
 def test_export_argument_errors(exported, tmp_path):
@@ -104,19 +159,26 @@ def test_every_golden_exports_the_savedmodel_contract(key, tmp_path):
     sampler = PriorSampler(model.prior)
     path = saved_model.export_saved_model(model, {"prior": sampler}, "prior", str(tmp_path), "m", max_batch_size=8)
     loaded = tf.saved_model.load(path)
-    has_encoder = getattr(model, "encoder", None) is not None
+    has_encoder = isinstance(model, Autoencoder)
+    path_outputs = ["images", "latents"]
     inputs = {"sample": ["seed"], "serving_default": ["seed"], "sample_prior": ["seed"], "decode": ["latents"],
-              **({"encode": ["images"], "reconstruct": ["images"]} if has_encoder else {})}
-    outputs = {"sample": ["images", "latents"], "serving_default": ["images", "latents"],
-               "sample_prior": ["images", "latents"], "decode": ["images"],
-               **({"encode": ["latents"], "reconstruct": ["images", "latents"]} if has_encoder else {})}
+              "interpolate": ["seed_a", "seed_b", "t"], "traverse": ["dimension", "offset", "seed"],
+              **({"encode": ["images"], "reconstruct": ["images"], "interpolate_images": ["images_a", "images_b", "t"],
+                  "traverse_images": ["dimension", "images", "offset"], "score": ["images"]} if has_encoder else {}),
+              **({"score_likelihood": ["images", "num_importance", "seed"]} if isinstance(model, VAE) else {})}
+    outputs = {"sample": path_outputs, "serving_default": path_outputs, "sample_prior": path_outputs,
+               "decode": ["images"], "interpolate": path_outputs, "traverse": path_outputs,
+               "encode": ["latents"], "reconstruct": path_outputs, "interpolate_images": path_outputs,
+               "traverse_images": path_outputs, "score": ["log_density_prior", "reconstruction_error"],
+               "score_likelihood": ["elbo", "iwae"]}
     assert sorted(loaded.signatures) == sorted(inputs)
     for name, signature in loaded.signatures.items():
         args, kwargs = signature.structured_input_signature
         assert args == () and sorted(kwargs) == inputs[name], name
         assert isinstance(signature.structured_outputs, dict) and sorted(signature.structured_outputs) == outputs[name]
     assert saved_model.read_metadata(path)["endpoints"] == [
-        n for n in ("sample", "sample_prior", "decode", "encode", "reconstruct") if n in inputs]
+        n for n in ("sample", "sample_prior", "decode", "interpolate", "traverse", "encode", "reconstruct",
+                    "interpolate_images", "traverse_images", "score", "score_likelihood") if n in inputs]
 
     seeds = tf.constant([[5, row] for row in range(4)], tf.int32)
     first, again = loaded.signatures["sample"](seed=seeds), loaded.signatures["sample"](seed=seeds)
@@ -137,3 +199,32 @@ def test_every_golden_exports_the_savedmodel_contract(key, tmp_path):
         reconstructed = loaded.signatures["reconstruct"](images=x)
         assert reconstructed["images"].shape == (3, *shape) and reconstructed["latents"].shape == (3, model.latent_dim)
         np.testing.assert_allclose(reconstructed["images"], model.reconstruct(x), atol=1e-5)
+    _check_paths(loaded, model, sampler, seeds, has_encoder)
+
+
+def _check_paths(loaded, model, sampler, seeds, has_encoder):
+    """interpolate starts and ends at the two seeds' prior samples; traverse moves one coordinate only; the
+    image forms do the same between and around the images' codes."""
+    t = tf.constant([0.0, 1.0, 0.5, 0.5])
+    path = loaded.signatures["interpolate"](seed_a=seeds, seed_b=seeds + 1, t=t)
+    prior_a, prior_b = sampler.sample_from_seeds(seeds), sampler.sample_from_seeds(seeds + 1)
+    np.testing.assert_allclose(path["latents"][0], prior_a[0], atol=1e-4)
+    np.testing.assert_allclose(path["latents"][1], prior_b[1], atol=1e-4)
+    np.testing.assert_allclose(path["images"], model.decode(path["latents"]), atol=1e-5)
+    dimension, offset = tf.constant([0, 1, 0, 1]), tf.constant([0.0, 2.0, -1.0, 0.5])
+    moved = loaded.signatures["traverse"](seed=seeds, dimension=dimension, offset=offset)["latents"]
+    np.testing.assert_allclose(moved - prior_a, tf.one_hot(dimension, model.latent_dim) * offset[:, None], atol=1e-4)
+    if not has_encoder:
+        return
+    x = tf.constant(np.random.default_rng(1).random((4, *model.example_shape)).astype(np.float32))
+    codes = model.encode(x)
+    between = loaded.signatures["interpolate_images"](images_a=x, images_b=x[::-1], t=t)["latents"]
+    np.testing.assert_allclose(between[0], codes[0], atol=1e-4)
+    np.testing.assert_allclose(between[1], codes[::-1][1], atol=1e-4)
+    np.testing.assert_allclose(between, model.interpolate_codes(codes, codes[::-1], t), atol=1e-5)
+    around = loaded.signatures["traverse_images"](images=x, dimension=dimension, offset=offset)["latents"]
+    np.testing.assert_allclose(around - codes, tf.one_hot(dimension, model.latent_dim) * offset[:, None], atol=1e-4)
+    scores = loaded.signatures["score"](images=x)
+    np.testing.assert_allclose(scores["log_density_prior"], model.prior.log_prob(codes), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(scores["reconstruction_error"],
+                               tf.reduce_sum(tf.reshape(tf.square(x - model.reconstruct(x)), [4, -1]), 1), rtol=1e-4)

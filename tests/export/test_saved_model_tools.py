@@ -75,3 +75,4 @@ def test_export_killed_mid_write_leaves_previous_version_and_no_partial_one(tmp_
     loaded = tf.saved_model.load(str(base / "vae" / "1"))
     assert loaded.signatures["sample"](seed=tf.constant([[0, 1]], tf.int32))["images"].shape == (1, 8, 8, 1)
     assert export_child.export(str(base)).endswith(os.path.join("vae", "2"))
+    assert sorted(os.listdir(base / "vae")) == ["1", "2"]  # the killed export's temporary folder was removed

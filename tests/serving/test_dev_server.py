@@ -19,7 +19,8 @@ from serving.rest_client import RestClient
 from serving.servable import read_signature_defs
 from tests.serving.conftest import MAX_SAMPLES, copy_export, dev_server_binary, export_golden, server_log
 
-ENDPOINTS = ["decode", "encode", "reconstruct", "sample", "sample_gmm", "sample_prior", "serving_default"]
+ENDPOINTS = ["decode", "encode", "interpolate", "interpolate_images", "reconstruct", "sample", "sample_gmm",
+             "sample_prior", "score", "score_likelihood", "serving_default", "traverse", "traverse_images"]
 
 
 def expected_samples(server, seeds, sampler="gmm"):

@@ -71,7 +71,30 @@ def test_report_html_renders_every_image_in_headless_chromium(evaluated):
     for caption in ("samples/gmm", "low_posterior", "reconstructions (left", "interpolations (spherical",
                     "traversals"):
         assert caption in html
-    assert html.count("<svg") == 2  # leakage curve and singular values
+    assert html.count("<svg") == 3  # leakage curve, singular values, latent sample spectra
+
+
+def test_a_killed_evaluation_measures_only_what_is_missing(evaluated, monkeypatch):
+    """Each finished metric is kept in eval/parts with a fingerprint of its inputs: a rerun after a crash (a part
+    missing, a part cut short by the kill) measures those two metrics only and writes the same report."""
+    from trainers import evaluation
+
+    workdir, _ = evaluated
+    before = json.loads((workdir / "eval" / "report.json").read_text())
+    parts = workdir / "eval" / "parts"
+    (parts / "mmd.json").unlink()
+    text = (parts / "skl.json").read_text()
+    (parts / "skl.json").write_text(text[:len(text) // 2])
+    measured = []
+    save = evaluation._Parts.save
+    monkeypatch.setattr(evaluation._Parts, "save",
+                        lambda self, name, measurements: (measured.append(name), save(self, name, measurements))[1])
+    after, _, _ = evaluation.evaluate(str(workdir), num_samples=40, extractors=("domain", "inception"), nll_samples=20,
+                                      critic_steps=100, ratio_steps=100, classifier_epochs=2)
+    assert sorted(measured) == ["mmd", "skl"], measured
+    assert after["metrics"].keys() == before["metrics"].keys()
+    for name, values in before["metrics"].items():
+        assert after["metrics"][name] == pytest.approx(values, rel=1e-5), name
 
 
 def test_evaluate_a_gan_and_refuse_bad_arguments(trained_run, tmp_path):

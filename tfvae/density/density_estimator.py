@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from tfvae import registry
+from tfvae import fingerprints, registry
 from tfvae.files import atomic_write
 
 _PARAMS_FILE = "params.npz"
@@ -97,6 +97,8 @@ class DensityEstimator(tf.Module):
     fitted_to_latents = True
     resamples_posterior_every_epoch = False
     has_generation_encoder = False
+    # log_prob of row b depends on row b only and traces into a SavedModel (the `score` endpoint bundles it).
+    row_wise_log_prob = True
 
     def __init__(self, seed=0):
         super().__init__()
@@ -216,6 +218,12 @@ class DensityEstimator(tf.Module):
         self.fit_info = info
         return info
 
+    def fingerprint(self):
+        """SHA-256 (hex) of the estimator's class, settings and fitted parameters: equal fingerprints sample alike."""
+        return fingerprints.of_json({"class": type(self).__name__, "config": self.get_config(),
+                                     "params": fingerprints.of_arrays(
+                                         (name, self.params[name].numpy()) for name in sorted(self.params))})
+
     def log_prob(self, z):
         """Returns log q(z), shape [N]."""
         self._check_fitted()
@@ -245,10 +253,13 @@ class DensityEstimator(tf.Module):
             raise ValueError(f"{type(self).__name__} is part of its model and is not saved separately. "
                              f"Received: directory={directory}")
         self._check_fitted()
+        # params.npz first, then config.json with the params' SHA-256: config.json commits the pair, and `load`
+        # refuses a params.npz that a kill between the two writes left beside an older config.json.
+        params_path = atomic_write(os.path.join(directory, _PARAMS_FILE),
+                                   lambda f: np.savez(f, **{k: v.numpy() for k, v in self.params.items()}))
         config = {"name": registry.name_of("density", type(self)), "latent_dim": self.latent_dim,
-                  "config": self.get_config(), "fit_info": self.fit_info}
-        atomic_write(os.path.join(directory, _PARAMS_FILE),
-                     lambda f: np.savez(f, **{k: v.numpy() for k, v in self.params.items()}))
+                  "config": self.get_config(), "fit_info": self.fit_info,
+                  "params_sha256": fingerprints.of_file(params_path)}
         atomic_write(os.path.join(directory, _CONFIG_FILE), json.dumps(config, indent=2))
 
     @classmethod
@@ -261,8 +272,17 @@ class DensityEstimator(tf.Module):
                 raise FileNotFoundError(f"No fitted density at {directory}: {os.path.basename(path)} is missing. "
                                         f"Run `python -m trainers.fit_density --workdir=...` first. "
                                         f"Received: {directory}")
-        with open(config_path) as f:
-            config = json.load(f)
+        try:
+            with open(config_path) as f:
+                config = json.load(f)
+        except ValueError as error:
+            raise ValueError(f"{config_path} is not valid JSON ({error}); refit the density with "
+                             f"`python -m trainers.fit_density`. Received: {directory}") from error
+        expected = config.get("params_sha256")  # absent in files written before tfvae recorded it
+        if expected is not None and fingerprints.of_file(params_path) != expected:
+            raise ValueError(f"{params_path} is not the file {config_path} was written with (a save was "
+                             f"interrupted, or a file was replaced); refit the density with "
+                             f"`python -m trainers.fit_density`. Received: {directory}")
         with np.load(params_path, allow_pickle=False) as arrays:
             params = {name: arrays[name] for name in arrays.files}
         arguments = dict(config["config"])

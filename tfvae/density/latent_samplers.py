@@ -8,6 +8,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from tfvae import latent_paths
+
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -77,28 +79,28 @@ def high_posterior_samples(posterior_samples, log_prior, num_samples):
 
 
 def linear_interpolation(start, end, steps):
-    """`steps` points on the segment from `start` [L] to `end` [L], both included: [steps, L]."""
-    weights = np.linspace(0.0, 1.0, steps)[:, None]
-    return (1.0 - weights) * np.asarray(start)[None] + weights * np.asarray(end)[None]
+    """`steps` points on the segment from `start` [L] to `end` [L], both included: [steps, L]
+    (`tfvae.latent_paths.interpolate`, the SavedModel's)."""
+    return _path(start, end, steps, spherical=False)
 
 
 def spherical_interpolation(start, end, steps):
     """Spherical linear interpolation (slerp) from `start` to `end`, [steps, L]: keeps the norm profile that
     Gaussian latents have, where the linear path dips towards the origin (White 2016)."""
-    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
-    cosine = np.dot(start, end) / (np.linalg.norm(start) * np.linalg.norm(end) + 1e-12)
-    omega = np.arccos(np.clip(cosine, -1.0, 1.0))
-    if omega < 1e-6:
-        return linear_interpolation(start, end, steps)
-    t = np.linspace(0.0, 1.0, steps)[:, None]
-    return (np.sin((1.0 - t) * omega) * start + np.sin(t * omega) * end) / np.sin(omega)
+    return _path(start, end, steps, spherical=True)
+
+
+def _path(start, end, steps, spherical):
+    starts = np.repeat(np.asarray(start, np.float32)[None], steps, axis=0)
+    ends = np.repeat(np.asarray(end, np.float32)[None], steps, axis=0)
+    return latent_paths.interpolate(starts, ends, np.linspace(0.0, 1.0, steps), spherical).numpy()
 
 
 def traversal(latent, dimension, scale, num_std=3.0, steps=7):
-    """Copies of `latent` [L] whose `dimension` varies over +-num_std * scale around its value: [steps, L]."""
-    latent = np.asarray(latent, np.float64)
+    """Copies of `latent` [L] whose `dimension` varies over +-num_std * scale around its value: [steps, L]
+    (`tfvae.latent_paths.traverse`, the SavedModel's)."""
+    latent = np.asarray(latent, np.float32)
     if not 0 <= dimension < len(latent):
         raise ValueError(f"dimension must index the {len(latent)} latent dimensions. Received: {dimension}")
-    points = np.repeat(latent[None], steps, axis=0)
-    points[:, dimension] += np.linspace(-num_std, num_std, steps) * scale
-    return points
+    offsets = np.linspace(-num_std, num_std, steps) * scale
+    return latent_paths.traverse(np.repeat(latent[None], steps, axis=0), np.full(steps, dimension), offsets).numpy()

@@ -1,6 +1,7 @@
 """The base class of every autoencoder in tfvae: the encoder, the forward pass and the loss live here once."""
 import tensorflow as tf
 
+from tfvae import latent_paths
 from tfvae.models.generator import Generator
 
 
@@ -24,6 +25,9 @@ class Autoencoder(Generator):
     """
 
     base_terms = ("loss", "reconstruction")
+    # How paths between codes run (`interpolate_codes`): straight for deterministic codes; the VAE family's codes
+    # are Gaussian draws in the generation space, where the path is spherical.
+    spherical_codes = False
 
     def encoder_outputs(self, latent_dim):
         return latent_dim
@@ -54,6 +58,16 @@ class Autoencoder(Generator):
     def reconstruct(self, x):
         """Returns decode(encode(x))."""
         return self.decode(self.encode(x))
+
+    def interpolate_codes(self, start, end, t):
+        """Latents at fraction `t` [B] of the path from codes `start` to `end` [B, L]: spherical in the prior's
+        generation space for the VAE family (`spherical_codes`), straight in the latent space otherwise (the
+        report's interpolation figure and the SavedModel's `interpolate_images` endpoint)."""
+        if not self.spherical_codes:
+            return latent_paths.interpolate(start, end, t, spherical=False)
+        path = latent_paths.interpolate(self.prior.to_generation(start), self.prior.to_generation(end), t,
+                                        spherical=True)
+        return self.prior.from_generation(path)
 
     def call(self, x, training=False):
         return self.likelihood.mean(self.decoder(self.posterior(x, training=training)["z_mean"], training=training))

@@ -40,6 +40,7 @@ class VAE(Autoencoder):
 
     loss_terms = ("kl",)
     supports_learned_prior = True
+    spherical_codes = True
 
     def __init__(self, input_shape, likelihood="bernoulli", posterior_flow_couplings=0, **kwargs):
         super().__init__(input_shape, likelihood=likelihood, **kwargs)

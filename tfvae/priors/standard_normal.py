@@ -24,6 +24,14 @@ class StandardNormal(keras.layers.Layer):
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
 
+    def to_generation(self, z):
+        """The generation space is the latent space itself (a decoupled prior maps between the two)."""
+        return tf.convert_to_tensor(z)
+
+    def from_generation(self, z0):
+        """The identity, as `to_generation`."""
+        return tf.convert_to_tensor(z0)
+
     def log_prob(self, z):
         """Returns log N(z | 0, I), shape [B]."""
         return -0.5 * tf.reduce_sum(tf.square(z) + _LOG_2PI, axis=-1)

@@ -12,6 +12,7 @@ from absl import logging
 
 from tfvae import images as image_utils
 from tfvae.data import make_dataset
+from tfvae.files import atomic_write
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.training.strategies import is_chief
 
@@ -175,9 +176,41 @@ class Trainer:
         logging.info("Resumed from %s at epoch %d.", latest, int(self.epoch.numpy()))
         return int(self.epoch.numpy())
 
+    @property
+    def history_path(self):
+        return os.path.join(self.log_dir, HISTORY_FILE)
+
+    def _reconcile_history(self, checkpoint_epoch):
+        """Makes history.jsonl hold epochs 1..`checkpoint_epoch` once each, as the checkpoint does.
+
+        An epoch's record is appended before its checkpoint is saved (`fit`), so a kill between the two leaves a
+        record the checkpoint does not have: it is dropped here and written again when the epoch is retrained. A
+        kill during the append leaves a partial last line, dropped too. Records of epochs the checkpoint holds are
+        never lost."""
+        if not self.is_chief or not os.path.isfile(self.history_path):
+            return
+        kept, changed = {}, False
+        with open(self.history_path) as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                    epoch = int(record["epoch"])
+                except (ValueError, KeyError, TypeError):
+                    changed = True  # a line cut by a kill
+                    continue
+                if epoch > checkpoint_epoch or epoch in kept:
+                    changed = True
+                    continue
+                kept[epoch] = record
+        if changed:
+            logging.info("history.jsonl: kept the records of the %d checkpointed epochs, dropped the rest.",
+                         len(kept))
+            atomic_write(self.history_path, "".join(json.dumps(kept[e]) + "\n" for e in sorted(kept)))
+
     def fit(self):
         """Trains until `epochs`; returns the list of per-epoch logs of this invocation."""
         start_epoch = self.restore()
+        self._reconcile_history(start_epoch)
         history = []
         if start_epoch >= self.epochs:
             logging.info("Training already finished (%d epochs); nothing to do.", start_epoch)
@@ -198,14 +231,16 @@ class Trainer:
                 self.optimizer.learning_rate = learning_rate
                 logging.info("Epoch %d: learning rate halved to %.3g (every %d epochs).", epoch + 1, learning_rate,
                              self.halve_every_epochs)
-            self.epoch.assign(epoch + 1)
-            self.manager.save(checkpoint_number=epoch + 1)
             record = {"epoch": epoch + 1, "seconds": seconds,
                       "examples_per_second": steps_per_epoch * self.batch_size / seconds,
                       "learning_rate": learning_rate, **{f"train/{k}": v for k, v in train_logs.items()},
                       **{f"validation/{k}": v for k, v in validation_logs.items()},
                       **{f"state/{k}": float(v) for k, v in self.model.training_state().items()}}
+            # The record first, the checkpoint second: a kill in between leaves a record that the restart's
+            # `_reconcile_history` drops and rewrites, so history.jsonl holds every epoch exactly once.
             self._write_logs(record)
+            self.epoch.assign(epoch + 1)
+            self.manager.save(checkpoint_number=epoch + 1)
             history.append(record)
             remaining = (self.epochs - epoch - 1) * seconds
             logging.info("epoch %d/%d  loss %.4f  val_loss %.4f  lr %.2g  %.0f ex/s  eta %s", epoch + 1, self.epochs,
@@ -267,8 +302,11 @@ class Trainer:
     def _write_logs(self, record):
         if not self.is_chief:
             return
-        with open(os.path.join(self.log_dir, "history.jsonl"), "a") as f:
+        os.makedirs(self.log_dir, exist_ok=True)
+        with open(self.history_path, "a") as f:
             f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
         step = record["epoch"]
         with self.writer.as_default(step=step):
             for name, value in record.items():

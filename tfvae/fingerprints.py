@@ -1,0 +1,41 @@
+"""Content fingerprints of weights and files: what the jobs compare to skip work whose inputs did not change (a
+re-run of a finished job refits no density and exports no new SavedModel version)."""
+import hashlib
+import json
+
+import numpy as np
+
+
+def of_arrays(named_arrays):
+    """SHA-256 (hex) of (name, dtype, shape, bytes) of every array, in the given order.
+
+    Args:
+        named_arrays: iterable of (str, array-like).
+    """
+    digest = hashlib.sha256()
+    for name, value in named_arrays:
+        array = np.ascontiguousarray(np.asarray(value))
+        digest.update(json.dumps([name, array.dtype.str, list(array.shape)]).encode("utf-8"))
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def of_variables(variables):
+    """SHA-256 (hex) of the values of TensorFlow or Keras variables by position (with shapes, so the same numbers
+    in other places differ). Names are left out: Keras numbers layer names per process ("dense_7"), so the same
+    model built in two processes has other names but the same variable order."""
+    return of_arrays((str(index), np.asarray(v)) for index, v in enumerate(variables))
+
+
+def of_file(path, chunk_bytes=1 << 20):
+    """SHA-256 (hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(chunk_bytes), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def of_json(value):
+    """SHA-256 (hex) of a JSON-serializable value, independent of dict key order."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()
