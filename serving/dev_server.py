@@ -64,6 +64,13 @@ def parse_model_config(text, relative_to="."):
     return models
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    # socketserver's listen backlog of 5 resets connections when more clients connect at once (seen with 32
+    # concurrent clients in benchmarks/serving.py); the kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class DevServer:
     """REST and gRPC front ends over one `ModelManager`.
 
@@ -85,8 +92,7 @@ class DevServer:
         self.rest_port = self.grpc_port = None
         if rest_port is not None:
             handler = type("Handler", (_RestHandler,), {"server_state": self})
-            self._http = ThreadingHTTPServer((host, rest_port), handler)
-            self._http.daemon_threads = True
+            self._http = _HTTPServer((host, rest_port), handler)
             self.rest_port = self._http.server_address[1]
             threading.Thread(target=self._http.serve_forever, daemon=True, name="rest").start()
         if grpc_port is not None:

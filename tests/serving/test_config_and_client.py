@@ -8,6 +8,7 @@ import tensorflow as tf
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 
 from serving import config
+from serving import client as client_lib
 from serving.client import describe_signatures, make_client, request_samples, sample_seeds, write_grid
 from serving.dev_server import DevServer, parse_model_config
 from serving.model_manager import ModelManager
@@ -134,7 +135,7 @@ def test_client_binary_writes_the_grid_of_the_client_functions(server, tmp_path)
     result = run_python(["-m", "serving.client", "--model_name=vae", "--protocol=grpc", f"--server={server['grpc']}",
                          "--num_samples=9", "--seed=4", f"--output={output}"], timeout=120)
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary == {"output": str(output), "num_samples": 9, "images_shape": [9, 8, 8, 1]}
+    assert summary == {"output": str(output), "mode": "sample", "num_images": 9, "images_shape": [9, 8, 8, 1]}
     assert SAMPLE_GMM_LINE in result.stdout
     _, expected = client_grid(server, "rest", "columnar", tmp_path / "in-process.png")
     np.testing.assert_array_equal(tf.io.decode_png(output.read_bytes()).numpy(), expected)
@@ -152,3 +153,51 @@ def test_client_and_server_binaries_refuse_bad_flags(server, tmp_path):
     assert result.returncode != 0 and "No servable version of model 'default'" in result.stdout
     result = run_python(["-m", "serving.dev_server"], check=False, timeout=120)
     assert result.returncode != 0 and "Give --model_base_path" in result.stdout
+
+
+@pytest.mark.parametrize("protocol", ["rest", "grpc"])
+def test_interpolation_and_traversal_requests_answer_like_the_live_model(server, protocol):
+    """The client's path requests over both protocols: interpolate ends at the prior draws of the two seeds and
+    traverse moves one coordinate of one prior draw (the endpoints' math is tested in tests/export)."""
+    client = make_client(protocol, server["rest"] if protocol == "rest" else server["grpc"])
+    model = server["model"]
+    inputs = client_lib.interpolation_inputs(num_paths=2, steps=5, seed=3)
+    path = client.predict("vae", inputs, "interpolate")
+    assert path["images"].shape == (10, 8, 8, 1)
+    ends = model.prior.sample_from_seeds(tf.constant([[3, 0], [3, 1], [3, 2], [3, 3]])).numpy()
+    np.testing.assert_allclose(path["latents"][[0, 4, 5, 9]], ends, atol=1e-4)
+    np.testing.assert_allclose(path["images"], model.decode(path["latents"]), atol=1e-5)
+    assert client_lib.latent_dim_of(client.metadata("vae")) == 3
+    walk = client.predict("vae", client_lib.traversal_inputs([0, 2], steps=4, seed=3, span=2.0), "traverse")
+    moved = walk["latents"] - ends[0]
+    np.testing.assert_allclose(moved[:4, 0], np.linspace(-2, 2, 4), atol=1e-4)
+    np.testing.assert_allclose(moved[4:, 2], np.linspace(-2, 2, 4), atol=1e-4)
+    np.testing.assert_allclose(moved[:, 1], 0.0, atol=1e-5)
+    if protocol == "grpc":
+        client.close()
+
+
+def test_the_client_binary_writes_interpolation_and_traversal_grids(server, tmp_path):
+    """The binary's main in-process (absl flags parsed here, removed afterwards): a grid of --steps columns."""
+    from absl import flags
+
+    before = set(flags.FLAGS)
+    client_lib.define_flags()
+    try:
+        for mode, rows in (("interpolate", 3), ("traverse", 3)):
+            output = tmp_path / f"{mode}.png"
+            flags.FLAGS.unparse_flags()
+            flags.FLAGS(["serving.client", "--model_name=vae", f"--server={server['rest']}", f"--mode={mode}",
+                         "--num_samples=3", "--steps=6", f"--output={output}"])
+            client_lib.main(["serving.client"])
+            grid = tf.io.decode_png(output.read_bytes()).numpy()
+            assert grid.shape[1] > grid.shape[0] and grid.std() > 0, (mode, grid.shape)  # 6 columns, 3 rows
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["serving.client", "--model_name=vae", f"--server={server['rest']}", "--mode=traverse",
+                     "--steps=1"])
+        with pytest.raises(Exception, match="--steps must be at least 2"):
+            client_lib.main(["serving.client"])
+    finally:
+        flags.FLAGS.unparse_flags()
+        for name in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, name)
