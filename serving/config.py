@@ -26,8 +26,9 @@ BATCHING_PARAMETERS = "batching_parameters.txt"
 # Why these values (CPU serving of the `sample` endpoint; benchmarks/serving.py measures samples per second per batch
 # size): a `sample` call costs a fixed overhead plus a per-row cost, and rows per second stop growing past a few
 # hundred rows, so merged batches up to 256 rows buy throughput while a 16-sample request waits at most 2 ms for
-# company. allowed_batch_sizes bound the number of distinct shapes the server warms and runs; padding rows of `seed`
-# are independent stateless draws that the server drops, so padding never changes a client's samples. The queue is
+# company. allowed_batch_sizes bound the number of distinct shapes the server warms and runs; every endpoint answers
+# row by row (export/saved_model.py), so padding rows, which the server drops, never change a client's answers,
+# and requests to the path and score endpoints batch like those to `sample`. The queue is
 # bounded so an overloaded server answers UNAVAILABLE quickly instead of queueing without limit.
 BATCHING_DEFAULTS = {
     "max_batch_size": 256,
