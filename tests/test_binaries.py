@@ -1,19 +1,16 @@
 """The main job's workdir (trained once per session in-process, tests/conftest.py) and each binary end to end: the
-TF-only SavedModel consumer, crash and resume, flag errors, fit_density and export."""
+TF-only SavedModel consumer, flag and workdir errors, fit_density and export (crash and resume:
+tests/test_crash_safety.py)."""
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import REPO, TF_ONLY_PRELUDE, run_python, subprocess_env
+from tests.conftest import TF_ONLY_PRELUDE, run_python
 
 
 @pytest.mark.slow
@@ -72,34 +69,6 @@ print(json.dumps({{
     assert report["shape"] == [5, 8, 8, 1] and report["latent_shape"] == [5, 16]
     assert 0.0 <= report["min"] <= report["max"] <= 1.0
     assert report["decode_matches"] < 1e-6
-
-
-@pytest.mark.slow
-def test_crash_and_resume(tmp_path):
-    workdir = tmp_path / "run"
-    flags = [f"--workdir={workdir}", "--density=gaussian", "--model=vae"]
-    process = subprocess.Popen([sys.executable, "-m", "trainers.train", *flags, "--epochs=100000"], cwd=REPO,
-                               env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 180
-        while tf.train.latest_checkpoint(str(workdir / "checkpoints")) is None:
-            assert process.poll() is None, "training exited before its first checkpoint"
-            assert time.time() < deadline, "no checkpoint within 180 s"
-            time.sleep(0.2)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
-    epoch = int(latest.rsplit("-", 1)[1])
-    assert epoch >= 1
-    result = run_python(["-m", "trainers.train", *flags, f"--epochs={epoch + 2}"])
-    assert f"Resumed from {latest} at epoch {epoch}" in result.stdout
-    records = [json.loads(line) for line in (workdir / "logs" / "history.jsonl").read_text().splitlines()]
-    resumed_epochs = [r["epoch"] for r in records if r["epoch"] > epoch]
-    assert resumed_epochs == [epoch + 1, epoch + 2]
-    assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith(f"ckpt-{epoch + 2}")
 
 
 FLAG_ERRORS = [

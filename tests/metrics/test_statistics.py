@@ -39,6 +39,12 @@ def test_frechet_distance_matches_the_closed_form(rng):
     reference = (np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b)
                  - 2 * np.trace(scipy.linalg.sqrtm(cov_a @ cov_b)).real)
     assert frechet_distance(mean_a, cov_a, mean_b, cov_b) == pytest.approx(reference, rel=1e-8)
+    # Symmetric, and a precomputed root of the first covariance gives the same number.
+    from tfvae.metrics.statistics import symmetric_sqrt
+
+    assert frechet_distance(mean_b, cov_b, mean_a, cov_a) == pytest.approx(reference, rel=1e-8)
+    assert frechet_distance(mean_a, cov_a, mean_b, cov_b, root_a=symmetric_sqrt(cov_a)) == pytest.approx(
+        reference, rel=1e-12)
 
 
 def test_kid_with_a_linear_kernel_is_the_squared_mean_difference_in_expectation(rng):

@@ -39,12 +39,14 @@ class RunningMoments:
         return mean, covariance
 
 
-def _symmetric_sqrt(matrix):
+def symmetric_sqrt(matrix):
+    """The positive semi-definite square root of a symmetric matrix (through its eigendecomposition)."""
+    matrix = np.asarray(matrix, np.float64)
     values, vectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
     return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
-def frechet_distance(mean_a, covariance_a, mean_b, covariance_b):
+def frechet_distance(mean_a, covariance_a, mean_b, covariance_b, root_a=None):
     """Frechet distance between N(mean_a, covariance_a) and N(mean_b, covariance_b) (FID when the moments are
     Inception pool_3 features; Heusel et al. 2017, eq. 6).
 
@@ -54,12 +56,17 @@ def frechet_distance(mean_a, covariance_a, mean_b, covariance_b):
         C_a^1/2 C_b C_a^1/2 (positive semi-definite), which is stable where scipy's sqrtm on C_a C_b returns complex
         round-off for near-singular covariances.
 
+    Args:
+        root_a: `symmetric_sqrt(covariance_a)` when it is known: the distance is symmetric in a and b, so a caller
+            comparing many sets with one reference passes the reference as a with its root computed once (one
+            d x d eigendecomposition per set instead of two).
+
     Returns:
         float.
     """
     mean_a, mean_b = np.asarray(mean_a, np.float64), np.asarray(mean_b, np.float64)
     covariance_a, covariance_b = np.asarray(covariance_a, np.float64), np.asarray(covariance_b, np.float64)
-    root_a = _symmetric_sqrt(covariance_a)
+    root_a = symmetric_sqrt(covariance_a) if root_a is None else np.asarray(root_a, np.float64)
     product = root_a @ covariance_b @ root_a
     trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((product + product.T) / 2.0), 0.0, None)).sum()
     distance = (np.sum(np.square(mean_a - mean_b)) + np.trace(covariance_a) + np.trace(covariance_b)

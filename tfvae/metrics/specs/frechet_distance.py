@@ -1,7 +1,7 @@
 """The Frechet distance of feature statistics: FID with the Inception network (Heusel et al. 2017)."""
 from tfvae import registry
 from tfvae.metrics.metric import Measurement, Metric
-from tfvae.metrics.statistics import frechet_distance
+from tfvae.metrics.statistics import frechet_distance, symmetric_sqrt
 
 
 @registry.register("metric", "fd")
@@ -19,10 +19,11 @@ class FrechetDistance(Metric):
     def measure(self, context):
         for extractor in context.images.extractors:
             reference = context.moments(extractor, "test")
+            root = symmetric_sqrt(reference[1])  # once per extractor: the reference is every distance's first side
             for set_name in context.images.sets:
                 mean, covariance = context.moments(extractor, set_name)
                 yield Measurement(
                     "fid" if extractor == "inception" else f"fd_{extractor}", set_name,
-                    frechet_distance(mean, covariance, *reference),
+                    frechet_distance(*reference, mean, covariance, root_a=root),
                     {**context.set_protocol(extractor, len(context.images_of(set_name))),
                      "statistic": "Frechet distance of float64 moments"})
