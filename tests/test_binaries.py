@@ -115,6 +115,15 @@ def test_flag_errors_are_clear(train_flags, argv, message, tmp_path):
 # main in-process (through `trainers.binary.clean_errors`, as `run_binary` does).
 BAD_INPUTS = [
     (["--dataset=npz:/nonexistent.npz"], "npz file not found: /nonexistent.npz"),
+    (["--dataset=npz:{tmp}/corrupt.npz"], "Cannot read {tmp}/corrupt.npz as a NumPy .npz archive"),
+    (["--dataset=npz:{tmp}/keys.npz"], "{tmp}/keys.npz must contain arrays x_train and x_test"),
+    (["--dataset=npz:{tmp}/nan.npz"], "npz:{tmp}/nan.npz/train contains 25 NaN or infinite values"),
+    (["--dataset=npz:{tmp}/shape.npz"], "npz:{tmp}/shape.npz/train must hold images of shape [N, H, W, C]"),
+    (["--dataset=folder:{tmp}/empty"], "{tmp}/empty holds no .png/.jpg/.jpeg files"),
+    (["--dataset=nope"], "Unknown data set 'nope'"),
+    (["--network=nope"], "Unknown network 'nope'"),
+    (["--likelihood=nope"], "Unknown likelihood 'nope'"),
+    (["--strategy=multi_worker"], "--strategy=multi_worker needs the TF_CONFIG environment variable"),
     (["--batch_size=-5"], "--batch_size must be at least 1"),
     (["--latent_dim=0"], "--latent_dim must be at least 1"),
     (["--learning_rate=nan"], "--learning_rate must be positive"),
@@ -126,16 +135,29 @@ BAD_INPUTS = [
 ]
 
 
+def _bad_files(directory):
+    """The broken data files of BAD_INPUTS."""
+    (directory / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip archive")
+    np.savez(directory / "keys.npz", images=np.zeros((4, 8, 8)))
+    images = np.random.default_rng(0).random((40, 8, 8)).astype(np.float32)
+    np.savez(directory / "nan.npz", x_train=np.where(images > 0.99, np.nan, images), x_test=images[:10])
+    np.savez(directory / "shape.npz", x_train=np.zeros((40, 8)), x_test=np.zeros((10, 8)))
+    (directory / "empty").mkdir()
+
+
 @pytest.mark.parametrize("argv, message", BAD_INPUTS, ids=[str(i) for i in range(len(BAD_INPUTS))])
 def test_bad_inputs_print_one_clear_line_and_exit_1(train_flags, argv, message, tmp_path, capsys):
     from trainers import binary, jobs
 
+    _bad_files(tmp_path)
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
     main = binary.clean_errors(lambda args: jobs.run_main_job(train_flags(args[1:])))
     with pytest.raises(SystemExit) as exit_info:
         main(["trainers.train", f"--workdir={tmp_path / 'run'}", "--epochs=1", *argv])
     assert exit_info.value.code == 1
     error = capsys.readouterr().err
-    assert error.startswith(f"error: {message}") and "Traceback" not in error, error
+    assert error.startswith(f"error: {message.replace('{tmp}', str(tmp_path))}") and "Traceback" not in error, error
+    assert error.count("\n") == 2, error  # the message and the hint, one line each
 
 
 def _old_workdir(path):
