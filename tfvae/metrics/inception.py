@@ -15,7 +15,6 @@ repeated to 3 channels, resized to 299 x 299 with TF1's bilinear kernel (`align_
 `half_pixel_centers=False`; TF2's `tf.image.resize` differs by up to 150 grey levels when upsampling 28 px), and
 mapped to [-1, 1) by (x - 128) / 128.
 """
-import hashlib
 import importlib.util
 import os
 
@@ -23,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfvae.fingerprints import of_file as file_sha256  # the weights' SHA-256, recorded in every FID protocol
 from tfvae.metrics import torch_archive
 from tfvae.metrics.feature_extractor import FeatureExtractor
 
@@ -60,14 +60,6 @@ def find_fid_weights(path=None):
             "with its declared torch dependency), or pass the path of the archive. "
             f"Received: package {WEIGHTS_PACKAGE!r} {'not found' if candidate is None else 'without ' + WEIGHTS_FILE}")
     return candidate
-
-
-def file_sha256(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tf1_resize_bilinear(images, size):
