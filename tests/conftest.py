@@ -51,6 +51,7 @@ TF_ONLY_PRELUDE = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group markers
 def pytest_collection_modifyitems(items):
     """Keeps tests that share expensive state in one pytest-xdist worker (`--dist loadgroup`, pytest.ini): users of
     the session's main job, and the tests of a module whose module-scoped fixture trains or exports something. Every

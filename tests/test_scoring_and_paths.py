@@ -51,12 +51,14 @@ def test_iwae_bound_tightens_with_more_samples_and_rows_are_independent():
     exact = -0.5 * np.sum(np.square(x.numpy()) / 2.0 + math.log(2 * math.pi * 2.0), axis=1)
     elbo, iwae = scoring.importance_bounds(model, x, _seeds(4), tf.fill([4], 1))
     np.testing.assert_allclose(elbo, iwae, rtol=1e-6)  # K = 1: the two are one weight
-    elbo, iwae = scoring.importance_bounds(model, x, _seeds(4), tf.fill([4], 2000))
+    # Traced once: eagerly, tf.while_loop runs its 2000 steps op by op.
+    bounds = tf.function(lambda *args: scoring.importance_bounds(model, *args))
+    elbo, iwae = bounds(x, _seeds(4), tf.fill([4], 2000))
     # ELBO = log p(x) - KL(q || p(z | x)) = log p(x) - |shift|^2 / (2 * 1/2) in expectation: 3 dimensions -> 3 nats.
     np.testing.assert_allclose(elbo, exact - 3.0, atol=0.15)
     assert np.all(iwae > elbo) and np.all(np.abs(iwae - exact) < 0.5)
     # Row 2 alone, with its own seed, gets the value it gets in the batch.
-    alone = scoring.importance_bounds(model, x[2:3], _seeds(4)[2:3], tf.constant([2000]))
+    alone = bounds(x[2:3], _seeds(4)[2:3], tf.constant([2000]))
     np.testing.assert_allclose(alone[1], iwae[2:3], rtol=1e-5)
 
 
