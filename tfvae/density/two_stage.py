@@ -142,8 +142,7 @@ class TwoStage(DensityEstimator):
 
     def encode_to_generation_space(self, z):
         """The second stage's posterior means u for latents z: should look like N(0, I) after training."""
-        self._check_fitted()
-        return self.vae.encode(tf.convert_to_tensor(z, tf.float32))
+        return self.generation_posterior(z)[0]
 
     def get_config(self):
         return {**super().get_config(), "epochs": self.epochs, "batch_size": self.batch_size,
