@@ -17,6 +17,7 @@ import math
 import os
 
 from tfvae import registry
+from tfvae.training.trainer import HISTORY_FILE
 from trainers import report_html
 from trainers.experiments import claims
 from trainers.experiments.experiment import Claim, Column, Experiment, Figure, Protocol, Row, Scale
@@ -64,7 +65,7 @@ PAPER_FASHION = {"VAE (cross-entr.)": (43.6, 0.7), "VAE (fixed gamma)": (84.6, 0
                  "2-Stage VAE": (29.3, 1.0)}
 
 def _history(workdir):
-    with open(os.path.join(workdir, "logs", "history.jsonl")) as f:
+    with open(os.path.join(workdir, "logs", HISTORY_FILE)) as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
