@@ -32,7 +32,6 @@ import re
 import shutil
 import time
 
-import keras
 import tensorflow as tf
 from absl import logging
 
@@ -280,40 +279,32 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
     latent_spec = tf.TensorSpec([None, model.latent_dim], tf.float32, name="latents")
     image_spec = tf.TensorSpec([None, *model.example_shape], tf.float32, name="images")
     seed_spec = tf.TensorSpec([None, 2], tf.int32, name="seed")
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    for sampler in samplers.values():
-        archive.track(sampler)
-    # The first endpoint becomes serving_default.
-    archive.add_endpoint("sample", tf.function(endpoints.sampler_endpoint(default_sampler)), [seed_spec])
-    for name in sorted(samplers):
-        archive.add_endpoint(f"sample_{name}", tf.function(endpoints.sampler_endpoint(name)), [seed_spec])
-    archive.add_endpoint("decode", tf.function(endpoints.decode), [latent_spec])
-    names = ["sample", *[f"sample_{n}" for n in sorted(samplers)], "decode"]
     rows_spec = {name: tf.TensorSpec([None], dtype, name=name)
                  for name, dtype in (("t", tf.float32), ("dimension", tf.int32), ("offset", tf.float32),
                                      ("num_importance", tf.int32))}
-    archive.add_endpoint("interpolate", tf.function(endpoints.interpolate),
-                         [tf.TensorSpec([None, 2], tf.int32, name="seed_a"),
-                          tf.TensorSpec([None, 2], tf.int32, name="seed_b"), rows_spec["t"]])
-    archive.add_endpoint("traverse", tf.function(endpoints.traverse),
-                         [seed_spec, rows_spec["dimension"], rows_spec["offset"]])
-    names += ["interpolate", "traverse"]
+    functions = {}  # endpoint name -> tf.function with its input signature; the first becomes serving_default
+
+    def add(name, fn, *specs):
+        functions[name] = tf.function(fn, input_signature=list(specs))
+
+    add("sample", endpoints.sampler_endpoint(default_sampler), seed_spec)
+    for name in sorted(samplers):
+        add(f"sample_{name}", endpoints.sampler_endpoint(name), seed_spec)
+    add("decode", endpoints.decode, latent_spec)
+    add("interpolate", endpoints.interpolate, tf.TensorSpec([None, 2], tf.int32, name="seed_a"),
+        tf.TensorSpec([None, 2], tf.int32, name="seed_b"), rows_spec["t"])
+    add("traverse", endpoints.traverse, seed_spec, rows_spec["dimension"], rows_spec["offset"])
     if isinstance(model, Autoencoder):  # GANs (plain generators) have no encoder.
-        images_a = tf.TensorSpec([None, *model.example_shape], tf.float32, name="images_a")
-        images_b = tf.TensorSpec([None, *model.example_shape], tf.float32, name="images_b")
-        archive.add_endpoint("encode", tf.function(endpoints.encode), [image_spec])
-        archive.add_endpoint("reconstruct", tf.function(endpoints.reconstruct), [image_spec])
-        archive.add_endpoint("interpolate_images", tf.function(endpoints.interpolate_images),
-                             [images_a, images_b, rows_spec["t"]])
-        archive.add_endpoint("traverse_images", tf.function(endpoints.traverse_images),
-                             [image_spec, rows_spec["dimension"], rows_spec["offset"]])
-        archive.add_endpoint("score", tf.function(endpoints.score), [image_spec])
-        names += ["encode", "reconstruct", "interpolate_images", "traverse_images", "score"]
+        add("encode", endpoints.encode, image_spec)
+        add("reconstruct", endpoints.reconstruct, image_spec)
+        add("interpolate_images", endpoints.interpolate_images,
+            tf.TensorSpec([None, *model.example_shape], tf.float32, name="images_a"),
+            tf.TensorSpec([None, *model.example_shape], tf.float32, name="images_b"), rows_spec["t"])
+        add("traverse_images", endpoints.traverse_images, image_spec, rows_spec["dimension"], rows_spec["offset"])
+        add("score", endpoints.score, image_spec)
     if isinstance(model, VAE):  # an explicit likelihood p(x | z)
-        archive.add_endpoint("score_likelihood", tf.function(endpoints.score_likelihood),
-                             [image_spec, seed_spec, rows_spec["num_importance"]])
-        names += ["score_likelihood"]
+        add("score_likelihood", endpoints.score_likelihood, image_spec, seed_spec, rows_spec["num_importance"])
+    names = list(functions)
 
     full_metadata = {
         "model": type(model).__name__, "example_shape": list(model.example_shape), "latent_dim": model.latent_dim,
@@ -323,7 +314,7 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
         "model_config": model.get_config(), **(metadata or {}), "fingerprint": fingerprint,
     }
     try:
-        archive.write_out(temporary, verbose=False)
+        _write_saved_model(functions, temporary)
         extra = os.path.join(temporary, "assets.extra")
         os.makedirs(extra, exist_ok=True)
         with open(os.path.join(extra, METADATA_FILE), "w") as f:
@@ -335,6 +326,22 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     return final
+
+
+def _write_saved_model(functions, path):
+    """Saves the endpoint functions as the SavedModel's signatures (and as attributes of its root object), with
+    exactly the variables they read: each endpoint is traced once; the Keras model's object graph is not saved, so
+    the SavedModel loads without Keras."""
+    concrete = {name: function.get_concrete_function() for name, function in functions.items()}
+    variables = {}
+    for function in concrete.values():
+        for variable in function.variables:
+            variables.setdefault(id(variable), variable)
+    root = tf.__internal__.tracking.AutoTrackable()
+    root.endpoint_variables = list(variables.values())
+    for name, function in functions.items():
+        setattr(root, name, function)
+    tf.saved_model.save(root, path, signatures={**concrete, "serving_default": concrete[next(iter(concrete))]})
 
 
 def read_metadata(version_dir):
