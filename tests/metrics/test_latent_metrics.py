@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from tfvae import metrics
+from tfvae import metrics, registry
+from tfvae.density import latent_samplers
 
 
 def _log_normal(z, mean=0.0, std=1.0):
@@ -82,6 +83,59 @@ def test_leakage_score_of_known_densities(rng):
         exact = -math.log(s) * tail + 0.5 * (1 - 1 / s ** 2) * second_moment
         assert score == pytest.approx(exact, rel=0.03, abs=1e-3)
     assert result["fraction"][0] > result["fraction"][-1]
+
+
+def _two_bumps():
+    """p = N(0, I_2), q = the equal mixture of N((+-2, 0), 0.5^2 I): q leaves a pocket of prior mass around 0."""
+    means, log_variances = np.array([[2.0, 0.0], [-2.0, 0.0]]), np.full((2, 2), math.log(0.25))
+    log_p = lambda z: stats.multivariate_normal.logpdf(z, np.zeros(2))  # noqa: E731
+    log_q = lambda z: latent_samplers.aggregate_posterior_log_density(z, means, log_variances)  # noqa: E731
+    return means, log_variances, log_p, log_q
+
+
+def _pocket_mass_by_quadrature(log_p, log_q, ratio, span=7.0, points=1401):
+    axis = np.linspace(-span, span, points)
+    grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2).astype(np.float32)
+    log_p_grid, log_q_grid = log_p(grid), log_q(grid)
+    cell = (axis[1] - axis[0]) ** 2
+    return float(np.sum(np.exp(log_p_grid) * (log_q_grid - log_p_grid < math.log(ratio))) * cell)
+
+
+def test_pocket_mass_of_known_densities(rng):
+    """The share of prior mass where q/p < r, against quadrature of the same integral; 0 when q = p; unchanged by
+    a bijection of the latent space (the ratio of densities is)."""
+    _, _, log_p, log_q = _two_bumps()
+    z = rng.normal(size=(100000, 2)).astype(np.float32)
+    ratios = [0.01, 0.1, 0.5]
+    result = metrics.pocket_mass(log_q(z), log_p(z), ratios)
+    for ratio, mass, error in zip(ratios, result["mass"], result["standard_error"]):
+        exact = _pocket_mass_by_quadrature(log_p, log_q, ratio)
+        assert 0.05 < exact < 0.95  # a real pocket, neither empty nor everything
+        assert mass == pytest.approx(exact, abs=4 * error + 2e-3)
+    assert metrics.pocket_mass(log_p(z), log_p(z), ratios)["mass"] == [0.0, 0.0, 0.0]
+    # z' = A z + b: both densities gain the same -log|det A|, so every ratio and the pocket mass are unchanged.
+    a = np.array([[2.0, 0.3], [0.0, 0.5]])
+    shifted = metrics.pocket_mass(log_q(z) - math.log(abs(np.linalg.det(a))),
+                                  log_p(z) - math.log(abs(np.linalg.det(a))), ratios)
+    np.testing.assert_allclose(shifted["mass"], result["mass"])
+    with pytest.raises(ValueError, match=r"ratios must lie in \(0, 1\]"):
+        metrics.pocket_mass(log_q(z), log_p(z), [0.0])
+
+
+def test_pockets_metric_measures_the_aggregate_posterior_of_the_training_codes():
+    """The registered spec on latents whose aggregate posterior is exactly the two-bump mixture."""
+    means, log_variances, log_p, log_q = _two_bumps()
+    latents = metrics.Latents(
+        train_means=means, train_log_variances=log_variances, test_means=means, test_log_variances=log_variances,
+        log_prior=log_p, sample_prior=lambda count, seed: np.random.default_rng(seed).standard_normal((count, 2)),
+        log_aggregate_posterior=log_q)
+    measured = {m.key: m for m in registry.get("metric", "pockets")().measure(metrics.EvaluationContext(
+        latents=latents, seed=3))}
+    for ratio in (0.01, 0.1):
+        measurement = measured[f"ratio_{ratio:g}"]
+        assert measurement.value == pytest.approx(_pocket_mass_by_quadrature(log_p, log_q, ratio),
+                                                  abs=4 * measurement.uncertainty + 2e-3)
+        assert measurement.protocol["prior_samples"] == 5000
 
 
 def test_singular_values_are_principal_standard_deviations(rng):

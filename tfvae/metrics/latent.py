@@ -162,6 +162,33 @@ def leakage_score(log_posterior, log_prior, thresholds):
     return {"thresholds": taus.tolist(), "scores": scores.tolist(), "fraction": below.mean(axis=1).tolist()}
 
 
+def pocket_mass(log_posterior, log_prior, ratios):
+    """The prior mass of the latent space's "pockets": P_{z ~ p}[q(z) / p(z) < r] for each ratio r, the share of
+    prior samples that land where the aggregate posterior has under r times the prior's density (dpVAE figures 1
+    and 3 draw these regions; their decoded samples are the low-posterior ones). The ratio q/p, and so this mass,
+    is unchanged by any bijection of the latent space, e.g. a decoupled prior's g.
+
+    Args:
+        log_posterior: [N] log q(z) at prior samples z ~ p(z).
+        log_prior: [N] log p(z) at the same samples.
+        ratios: sequence of r in (0, 1].
+
+    Returns:
+        dict with `ratios`, `mass` (one share per ratio) and `standard_error` (binomial, per ratio).
+    """
+    log_q, log_p = np.asarray(log_posterior, np.float64), np.asarray(log_prior, np.float64)
+    if log_q.shape != log_p.shape or log_q.ndim != 1 or not len(log_q):
+        raise ValueError(f"log_posterior and log_prior must be non-empty [N] arrays of one length. Received: "
+                         f"{log_q.shape} and {log_p.shape}")
+    ratios = np.asarray(ratios, np.float64)
+    if np.any(ratios <= 0) or np.any(ratios > 1):
+        raise ValueError(f"ratios must lie in (0, 1]. Received: {ratios.tolist()}")
+    below = (log_q - log_p)[None, :] < np.log(ratios)[:, None]
+    mass = below.mean(axis=1)
+    return {"ratios": ratios.tolist(), "mass": mass.tolist(),
+            "standard_error": np.sqrt(mass * (1 - mass) / len(log_q)).tolist()}
+
+
 def singular_values(latents):
     """Singular values of the centered latents / sqrt(N - 1), descending: the standard deviations along the
     principal axes (two-stage VAE figure 2: a VAE on a manifold of dimension r < L shows r values near 1 and the
