@@ -121,6 +121,57 @@ def line_plot(title, xs, series, x_label, y_label, width=520, height=300, log_y=
     return "".join(parts)
 
 
+def scatter_panels(title, panels, columns=2, size=240):
+    """An inline SVG of square scatter panels in a grid (e.g. a model's latent space beside its data space).
+
+    Args:
+        title: str.
+        panels: list of dicts with `title` (str), `extent` ((low, high) of both axes), `series` (list of
+            (points [N, 2], color, radius, label)) and optionally `background` (an image [H, W, 3] in [0, 1]
+            spanning the extent, drawn under the points, first row at the top).
+        columns: int. Panels per row.
+        size: int. Pixels per panel side.
+    """
+    gap, header = 12, 30
+    rows = -(-len(panels) // columns)
+    width, height = columns * (size + gap) + gap, rows * (size + header + gap) + gap
+    parts = [f'<svg width="{width}" height="{height}" role="img"><title>{html.escape(title)}</title>']
+    for index, panel in enumerate(panels):
+        left = gap + (index % columns) * (size + gap)
+        top = gap + (index // columns) * (size + header + gap) + header
+        low, high = panel["extent"]
+
+        def position(points):
+            scaled = (np.asarray(points, np.float64) - low) / (high - low) * size
+            return left + scaled[:, 0], top + size - scaled[:, 1]
+
+        parts.append(f'<text x="{left}" y="{top - 8}" font-size="11">{html.escape(panel["title"])}</text>')
+        if panel.get("background") is not None:
+            parts.append(f'<image x="{left}" y="{top}" width="{size}" height="{size}" preserveAspectRatio="none" '
+                         f'href="{png_data_uri(panel["background"])}"/>')
+        parts.append(f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#999"/>')
+        for number, (points, color, radius, label) in enumerate(panel["series"]):
+            xs, ys = position(points)
+            inside = (xs >= left) & (xs <= left + size) & (ys >= top) & (ys <= top + size)
+            parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{color}"/>'
+                      for x, y in zip(xs[inside], ys[inside])]
+            parts.append(f'<text x="{left + 4}" y="{top + 12 + 12 * number}" font-size="10" fill="{color}">'
+                         f'{html.escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def density_background(log_density, extent, size=96):
+    """A grey image of exp(log_density) over the square extent (darker = denser), first row at the top, for
+    `scatter_panels`; log_density: callable [M, 2] -> [M]."""
+    low, high = extent
+    axis = np.linspace(low, high, size)
+    grid = np.stack(np.meshgrid(axis, axis[::-1]), axis=-1).reshape(-1, 2).astype(np.float32)
+    values = np.asarray(log_density(grid), np.float64).reshape(size, size)
+    density = np.exp(values - values.max())
+    return np.repeat((1.0 - 0.45 * density)[..., None], 3, axis=-1)
+
+
 def latent_scatter(latents, log_prior, size=256, levels=(0.5, 0.9, 0.99)):
     """A picture of 2-D latents over the prior: grey shading of p(z), contour lines enclosing the given prior
     probability mass, latents as dark dots.

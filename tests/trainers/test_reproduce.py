@@ -1,5 +1,6 @@
 """`trainers.reproduce` at the smoke scale: complete tables with every cell and claim, and a killed run that resumes
 without recomputing what was finished."""
+import dataclasses
 import json
 import os
 import signal
@@ -76,3 +77,31 @@ def test_rae_table1_smoke_killed_run_resumes_without_recomputing(tmp_path):
     for row in experiment.rows:
         record = json.loads((root / "cells" / f"{reproduction._slug(row.label)}-seed0" / "cell.json").read_text())
         assert set(record["phases"]) == {"train", "evaluate"}, row.label
+
+
+def test_dpvae_table1_smoke_writes_every_cell_claim_and_leakage_curve(tmp_path):
+    experiment = registry.get("experiment", "dpvae_table1")
+    table, _ = reproduction.run_experiment("dpvae_table1", "smoke", str(tmp_path))
+    _check_complete(tmp_path / "dpvae_table1", experiment)
+    paper = {(p["row"], p["column"]): p["value"] for p in table["paper_numbers"]}
+    assert paper[("FactorVAE + dp", "LP")] == 121.3
+    for row in experiment.rows:  # the twins differ in the prior only
+        if row.label.endswith(" + dp"):
+            twin = next(r for r in experiment.rows if r.label == row.label[:-len(" + dp")])
+            assert row.protocol.prior == "decoupled" and twin.protocol.prior == "standard"
+            assert dataclasses.replace(row.protocol, prior="standard", sources={}) == dataclasses.replace(
+                twin.protocol, sources={})
+    for figure in table["figures"]:
+        curves = figure["data"]["leakage"]
+        assert len(curves) == 2 and all(len(c) == len(figure["data"]["prior_mass"]) for c in curves.values())
+
+
+def test_dpvae_moons_smoke_draws_both_spaces_of_every_row(tmp_path):
+    experiment = registry.get("experiment", "dpvae_moons")
+    table, _ = reproduction.run_experiment("dpvae_moons", "smoke", str(tmp_path))
+    _check_complete(tmp_path / "dpvae_moons", experiment)
+    (figure,) = table["figures"]
+    assert set(figure["data"]) == {row.label for row in experiment.rows}
+    assert all(len(points["low_posterior"]) == 30 and len(points["generated"]) == 600
+               for points in figure["data"].values())
+    assert (tmp_path / "dpvae_moons" / "report.html").read_text().count("<image ") == len(experiment.rows)

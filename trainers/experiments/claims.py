@@ -46,3 +46,21 @@ def row_below(row, column, other_row, other_column=None, factor=1.0):
         scaled = f"{factor:g} x " if factor != 1.0 else ""
         return a < factor * b, f"{row} {column} {a:.3g} vs {scaled}{other_row} {other_column} {b:.3g}"
     return check
+
+
+def every_pair(pairs, value, description):
+    """Claim: for every (row, twin) pair, value(table, row) < value(table, twin), e.g. a model with the decoupled
+    prior against the same model with the standard one. `value` may combine columns (e.g. LP-FID minus FID)."""
+    twins = dict(pairs)
+
+    def check(table):
+        def holds(row):
+            a, b = value(table, row), value(table, twins[row])
+            return None if not _known(a, b) else a < b
+        return count_rows(table, list(twins), holds, description)
+    return check
+
+
+def column(label):
+    """value(table, row) = the row's mean of column `label` (for `every_pair`)."""
+    return lambda table, row: table.mean(row, label)
