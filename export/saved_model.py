@@ -87,6 +87,17 @@ def _scored_samplers(samplers):
     return sorted(name for name, sampler in samplers.items() if sampler.row_wise_log_prob)
 
 
+class _TracedPrior:
+    """A prior's generation-space maps and seeded draw as graph functions of their own (traced once per export)."""
+
+    def __init__(self, prior, latent_dim):
+        latents = [tf.TensorSpec([None, latent_dim], tf.float32)]
+        self.to_generation = tf.function(prior.to_generation, input_signature=latents)
+        self.from_generation = tf.function(prior.from_generation, input_signature=latents)
+        self.sample_from_seeds = tf.function(prior.sample_from_seeds,
+                                             input_signature=[tf.TensorSpec([None, 2], tf.int32)])
+
+
 class _Endpoints(tf.Module):
     """The functions of the SavedModel, closed over the model and its samplers."""
 
@@ -103,6 +114,12 @@ class _Endpoints(tf.Module):
         if isinstance(model, Autoencoder):
             self._encode = tf.function(model.encode, input_signature=[
                 tf.TensorSpec([None, *model.example_shape], tf.float32)])
+        # The same for the prior's maps and every sampler's draw: a decoupled prior's flow is the costliest graph to
+        # trace, and ~6 endpoints use it.
+        self.prior = _TracedPrior(model.prior, model.latent_dim)
+        seed_spec = [tf.TensorSpec([None, 2], tf.int32)]
+        self._sample_from_seeds = {name: tf.function(sampler.sample_from_seeds, input_signature=seed_spec)
+                                   for name, sampler in samplers.items()}
 
     def decode(self, latents):
         check = _checked_batch(latents, self.max_batch_size, "latents")
@@ -126,7 +143,7 @@ class _Endpoints(tf.Module):
         checks = [_checked_batch(seed_a, self.max_batch_size, "seed_a"),
                   _same_rows(seed_a, seed_b, "seed_b"), _same_rows(seed_a, t, "t"), _finite(t, "t")]
         with tf.control_dependencies(checks):
-            prior = self.model.prior
+            prior = self.prior
             start = prior.to_generation(prior.sample_from_seeds(seed_a))
             end = prior.to_generation(prior.sample_from_seeds(seed_b))
             return self._decoded(prior.from_generation(latent_paths.interpolate(start, end, t, spherical=True)))
@@ -138,13 +155,13 @@ class _Endpoints(tf.Module):
         with tf.control_dependencies(checks):
             start = self._encode(_checked_images(images_a, self.max_batch_size))
             end = self._encode(_checked_images(images_b, self.max_batch_size))
-            return self._decoded(self.model.interpolate_codes(start, end, t))
+            return self._decoded(self.model.interpolate_codes(start, end, t, prior=self.prior))
 
     def traverse(self, seed, dimension, offset):
         """Row b: the prior draw of seed[b] with offset[b] added to latent coordinate dimension[b]."""
         checks = [_checked_batch(seed, self.max_batch_size, "seed"), *self._traversal_checks(seed, dimension, offset)]
         with tf.control_dependencies(checks):
-            latents = self.model.prior.sample_from_seeds(seed)
+            latents = self.prior.sample_from_seeds(seed)
             return self._decoded(latent_paths.traverse(latents, dimension, offset))
 
     def traverse_images(self, images, dimension, offset):
@@ -183,11 +200,11 @@ class _Endpoints(tf.Module):
             return {"elbo": elbo, "iwae": iwae}
 
     def sampler_endpoint(self, name):
-        sampler = self.samplers[name]
+        sample_from_seeds = self._sample_from_seeds[name]
 
         def sample(seed):
             with tf.control_dependencies([_checked_batch(seed, self.max_batch_size, "seed")]):
-                latents = sampler.sample_from_seeds(seed)
+                latents = sample_from_seeds(seed)
             return {"images": self._decode(latents), "latents": latents}
 
         return sample
@@ -329,9 +346,9 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
 
 
 def _write_saved_model(functions, path):
-    """Saves the endpoint functions as the SavedModel's signatures (and as attributes of its root object), with
-    exactly the variables they read: each endpoint is traced once; the Keras model's object graph is not saved, so
-    the SavedModel loads without Keras."""
+    """Saves the endpoint functions as the SavedModel's signatures with exactly the variables they read: each
+    endpoint is traced once (attaching the functions to the root object as well made the save walk and re-wrap every
+    one of them); the Keras model's object graph is not saved, so the SavedModel loads without Keras."""
     concrete = {name: function.get_concrete_function() for name, function in functions.items()}
     variables = {}
     for function in concrete.values():
@@ -339,8 +356,6 @@ def _write_saved_model(functions, path):
             variables.setdefault(id(variable), variable)
     root = tf.__internal__.tracking.AutoTrackable()
     root.endpoint_variables = list(variables.values())
-    for name, function in functions.items():
-        setattr(root, name, function)
     tf.saved_model.save(root, path, signatures={**concrete, "serving_default": concrete[next(iter(concrete))]})
 
 

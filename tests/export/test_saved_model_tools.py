@@ -54,6 +54,18 @@ def test_decode_inside_a_tf_data_pipeline(version):
     assert [tuple(batch.shape) for batch in images] == [(4, 8, 8, 1), (4, 8, 8, 1), (2, 8, 8, 1)]
 
 
+def test_decode_endpoint_inside_a_keras_model(version):
+    """The README's frozen-generator example: the SavedModel's decode signature as a Keras layer."""
+    import keras
+
+    decoder = keras.layers.TFSMLayer(version, call_endpoint="decode")
+    latents = keras.Input((3,))
+    pipeline = keras.Model(latents, decoder(latents)["images"])
+    z = tf.random.stateless_normal([5, 3], seed=[0, 2])
+    np.testing.assert_allclose(pipeline(z), tf.saved_model.load(version).signatures["decode"](latents=z)["images"],
+                               atol=1e-6)
+
+
 @pytest.mark.slow
 def test_export_killed_mid_write_leaves_previous_version_and_no_partial_one(tmp_path):
     from tests.export import export_child

@@ -59,15 +59,16 @@ class Autoencoder(Generator):
         """Returns decode(encode(x))."""
         return self.decode(self.encode(x))
 
-    def interpolate_codes(self, start, end, t):
+    def interpolate_codes(self, start, end, t, prior=None):
         """Latents at fraction `t` [B] of the path from codes `start` to `end` [B, L]: spherical in the prior's
         generation space for the VAE family (`spherical_codes`), straight in the latent space otherwise (the
-        report's interpolation figure and the SavedModel's `interpolate_images` endpoint)."""
+        report's interpolation figure and the SavedModel's `interpolate_images` endpoint). `prior`: anything with
+        the prior's `to_generation` / `from_generation` (e.g. traced versions of them); defaults to `self.prior`."""
         if not self.spherical_codes:
             return latent_paths.interpolate(start, end, t, spherical=False)
-        path = latent_paths.interpolate(self.prior.to_generation(start), self.prior.to_generation(end), t,
-                                        spherical=True)
-        return self.prior.from_generation(path)
+        prior = prior or self.prior
+        path = latent_paths.interpolate(prior.to_generation(start), prior.to_generation(end), t, spherical=True)
+        return prior.from_generation(path)
 
     def call(self, x, training=False):
         return self.likelihood.mean(self.decoder(self.posterior(x, training=training)["z_mean"], training=training))
