@@ -138,6 +138,17 @@ def test_pockets_metric_measures_the_aggregate_posterior_of_the_training_codes()
         assert measurement.protocol["prior_samples"] == 5000
 
 
+def test_active_latents_count_units_whose_mean_varies_over_examples(rng):
+    """Burda et al.'s activity: the variance over examples of each posterior mean, against a threshold of 0.01."""
+    means = rng.normal(size=(20000, 5)) * np.array([1.0, 0.3, 0.05, 0.2, 0.001])  # variances 1, .09, .0025, .04, 1e-6
+    result = metrics.active_latents(means)
+    assert result["count"] == 3
+    np.testing.assert_allclose(result["activity"], [1.0, 0.09, 0.0025, 0.04, 1e-6], rtol=0.05)
+    assert metrics.active_latents(means, threshold=0.001)["count"] == 4
+    with pytest.raises(ValueError, match="N >= 2"):
+        metrics.active_latents(means[:1])
+
+
 def test_singular_values_are_principal_standard_deviations(rng):
     latents = rng.normal(size=(20000, 3)) * np.array([3.0, 1.0, 0.01]) @ np.linalg.qr(rng.normal(size=(3, 3)))[0]
     np.testing.assert_allclose(metrics.singular_values(latents), [3.0, 1.0, 0.01], rtol=0.03)

@@ -93,7 +93,7 @@ def test_set_metrics_cover_every_set_and_the_copy_of_the_reference_is_perfect(me
     assert by_key[("prd_f8_pixels", "copy_of_test")].value == pytest.approx(1.0)
     assert by_key[("fd_pixels", "copy_of_test")].protocol["reference"] == "test split (60 examples)"
     assert by_key[("kid_pixels", "samples/prior")].uncertainty is not None
-    assert ("diversity", "test") in by_key  # the reference level beside the sets
+    assert {("diversity", "test"), ("diversity", "test_noised")} <= set(by_key)  # the reference levels
 
 
 def test_nll_of_a_linear_gaussian_model_equals_the_closed_form(measured):
@@ -104,6 +104,15 @@ def test_nll_of_a_linear_gaussian_model_equals_the_closed_form(measured):
     exact = np.mean(0.5 * np.sum(np.square(x) / 2.0 + math.log(2 * math.pi * 2.0), axis=1))
     (nll,) = measured["nll"]
     assert nll.value == pytest.approx(exact, rel=1e-5)
+
+
+def test_diversity_of_the_noised_test_set_lies_above_the_test_set():
+    """Identical test images have diversity 0; the noised copy (Rosca et al.'s upper reference level) is diverse."""
+    context = _context(np.random.default_rng(1), with_latents=False, with_likelihood=False)
+    context.images.reference = np.full((40, 32, 32, 1), 0.5, np.float32)
+    by_key = {m.key: m.value for m in registry.get("metric", "diversity")().measure(context)}
+    assert by_key["test"] == pytest.approx(0.0, abs=1e-5)
+    assert by_key["test_noised"] > 0.05
 
 
 def test_metrics_apply_only_to_what_the_context_has():

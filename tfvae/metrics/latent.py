@@ -189,6 +189,25 @@ def pocket_mass(log_posterior, log_prior, ratios):
             "standard_error": np.sqrt(mass * (1 - mass) / len(log_q)).tolist()}
 
 
+def active_latents(posterior_means, threshold=0.01):
+    """The latents a model uses: unit u is active when A_u = Cov_x(E_{q(z | x)}[z_u]) > threshold (Burda et al.
+    2016, section 5.2: 0.01), the variance over examples of its posterior mean (of the code itself for a
+    deterministic encoder).
+
+    Args:
+        posterior_means: [N, L] posterior means (or codes) of N examples.
+        threshold: float.
+
+    Returns:
+        dict with `count` (int), `activity` ([L] A_u) and `threshold`.
+    """
+    means = np.asarray(posterior_means, np.float64)
+    if means.ndim != 2 or len(means) < 2:
+        raise ValueError(f"posterior_means must be [N, L] with N >= 2. Received: shape {means.shape}")
+    activity = means.var(axis=0)
+    return {"count": int(np.sum(activity > threshold)), "activity": activity.tolist(), "threshold": float(threshold)}
+
+
 def singular_values(latents):
     """Singular values of the centered latents / sqrt(N - 1), descending: the standard deviations along the
     principal axes (two-stage VAE figure 2: a VAE on a manifold of dimension r < L shows r values near 1 and the
