@@ -178,6 +178,19 @@ def test_bad_constructor_arguments():
         models.build("rae", (8, 8, 1), beta=-1)
 
 
+@pytest.mark.parametrize("name", registry.names("model"))
+def test_every_constructor_argument_is_a_hyperparameter(name):
+    """`models.build` accepts what the constructors along the MRO take, mixins included (an AAE's
+    `discriminator_learning_rate` lives in `DiscriminatorTraining`)."""
+    expected = set()
+    for cls in registry.get("model", name).__mro__:
+        if cls.__module__.startswith("tfvae.") and "__init__" in vars(cls):
+            expected |= set(inspect.signature(cls.__init__).parameters) - {"self", "input_shape", "kwargs"}
+    assert expected <= set(models.hyperparameters(registry.get("model", name)))
+    if issubclass(registry.get("model", name), DiscriminatorTraining):
+        assert "discriminator_learning_rate" in models.hyperparameters(registry.get("model", name))
+
+
 def test_model_fit_on_one_device(digits):
     from tfvae import data
 

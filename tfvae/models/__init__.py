@@ -29,10 +29,11 @@ from tfvae.models.wgan_gp import WGANGP
 
 
 def hyperparameters(model_class):
-    """The constructor arguments `model_class` accepts: its own and those its bases receive through **kwargs."""
+    """The constructor arguments `model_class` accepts: its own and those its bases (mixins such as
+    `DiscriminatorTraining` included) receive through **kwargs."""
     names = {"name"}  # keras.Model's
     for cls in model_class.__mro__:
-        if issubclass(cls, Generator) and "__init__" in vars(cls):
+        if cls.__module__.startswith("tfvae.") and "__init__" in vars(cls):
             names.update(name for name, parameter in inspect.signature(cls.__init__).parameters.items()
                          if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL))
     return sorted(names - {"self", "input_shape"})
