@@ -15,6 +15,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -23,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfvae import registry
+from tfvae import models, registry
 from tfvae.files import atomic_write
 from trainers import evaluation, jobs
 from trainers.config import TrainConfig
@@ -36,7 +37,9 @@ _SHARED_CLASSIFIER = "domain_classifier"
 
 
 def _slug(label):
-    return "".join(c if c.isalnum() else "_" for c in label).strip("_").lower()
+    """A row label as a folder name: "VGH++" -> "vgh_plus_plus", "VAE (L=10)" -> "vae_l_10"."""
+    text = "".join(c if c.isalnum() else "_" for c in label.replace("+", "_plus_")).lower()
+    return re.sub("_+", "_", text).strip("_")
 
 
 def cell_config(experiment, scale, row, seed, workdir, data_dir=None):
@@ -61,6 +64,26 @@ def _applicable(overrides, protocol):
         if "__init__" in vars(cls):
             names |= set(inspect.signature(cls.__init__).parameters)
     return {key: value for key, value in overrides.items() if key in names}
+
+
+def _check_before_training(experiment, scale):
+    """Mistakes in an experiment's definition (unknown metric, model or hyperparameter) found before any cell
+    trains, not when the first one is evaluated."""
+    unknown = sorted(set(experiment.metrics) - set(registry.names("metric")))
+    if unknown:
+        raise ValueError(f"Experiment {experiment.name} selects unknown metrics {unknown}; registered: "
+                         f"{registry.names('metric')}")
+    slugs = [_slug(row.label) for row in experiment.rows]
+    if len(set(slugs)) < len(slugs):
+        raise ValueError(f"Experiment {experiment.name}: rows {[row.label for row in experiment.rows]} would share "
+                         f"cell folders {slugs}")
+    for row in experiment.rows:
+        model_class = registry.get("model", row.protocol.model)
+        kwargs = {**row.protocol.model_kwargs, **_applicable(scale.model_kwargs, row.protocol)}
+        extra = sorted(set(kwargs) - set(models.hyperparameters(model_class)))
+        if extra:
+            raise ValueError(f"Experiment {experiment.name}, row {row.label!r}: model {row.protocol.model!r} has no "
+                             f"hyperparameters {extra}")
 
 
 class _Cell:
@@ -107,6 +130,7 @@ def run_experiment(name, scale_name="cpu", workdir="/tmp/tfvae/reproduce", data_
     """
     experiment = registry.get("experiment", name)
     scale = experiment.scale(scale_name)
+    _check_before_training(experiment, scale)
     root = os.path.join(workdir, experiment.name)
     os.makedirs(root, exist_ok=True)
     _claim_experiment_folder(root, experiment, scale)
@@ -163,6 +187,8 @@ def _values(experiment, scale, cells):
             report = json.load(f)
         for extractor in scale.extractors:
             for column in experiment.columns:
+                if not column.applies_to(cell.row.label):
+                    continue
                 key = column.report_key(extractor)
                 value = report["metrics"].get(key, {}).get(cell.row.sets.get(column.label, column.set))
                 if value is None:

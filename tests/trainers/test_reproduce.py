@@ -105,3 +105,32 @@ def test_dpvae_moons_smoke_draws_both_spaces_of_every_row(tmp_path):
     assert all(len(points["low_posterior"]) == 30 and len(points["generated"]) == 600
                for points in figure["data"].values())
     assert (tmp_path / "dpvae_moons" / "report.html").read_text().count("<image ") == len(experiment.rows)
+
+
+def test_distribution_matching_smoke_judges_every_claim(tmp_path):
+    experiment = registry.get("experiment", "distribution_matching")
+    table, _ = reproduction.run_experiment("distribution_matching", "smoke", str(tmp_path))
+    _check_complete(tmp_path / "distribution_matching", experiment)
+    values = table["values"][table["judged_on"]]
+    assert all(values[row]["active latents"][0] <= size for row, size in
+               [(f"{model} (L={size})", size) for model in ("VAE", "AAE") for size in (10, 50, 250)])
+    # The test set's diversity sits between that of identical images (0) and the noised test set's.
+    for row in ("VAE", "DCGAN"):
+        assert 0 < values[row]["1 - MS-SSIM test"][0] < values[row]["1 - MS-SSIM noised test"][0]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"metrics": ("fd", "no_such_metric")}, r"unknown metrics \['no_such_metric'\]"),
+    ({"rows": ("duplicate",)}, "would share cell folders"),
+])
+def test_a_broken_experiment_is_refused_before_any_cell_trains(change, message, tmp_path, monkeypatch):
+    experiment = registry.get("experiment", "rae_table1")
+    if "rows" in change:  # "VAE +" and "VAE+" both become the cell folder "vae_plus"
+        row = experiment.rows[0]
+        change = {"rows": (dataclasses.replace(row, label=row.label + " +"),
+                           dataclasses.replace(row, label=row.label + "+"))}
+    monkeypatch.setitem(registry._REGISTRY["experiment"], "broken", dataclasses.replace(
+        experiment, name="broken", **change))
+    with pytest.raises(ValueError, match=message):
+        reproduction.run_experiment("broken", "smoke", str(tmp_path))
+    assert not (tmp_path / "broken" / "cells").exists()
