@@ -113,7 +113,7 @@ def test_distribution_matching_smoke_judges_every_claim(tmp_path):
     _check_complete(tmp_path / "distribution_matching", experiment)
     values = table["values"][table["judged_on"]]
     assert all(values[row]["active latents"][0] <= size for row, size in
-               [(f"{model} (L={size})", size) for model in ("VAE", "AAE") for size in (10, 50, 250)])
+               [(f"{model} (L={size})", size) for model in ("VAE", "AAE") for size in (10, 250)])
     # The test set's diversity sits between that of identical images (0) and the noised test set's.
     for row in ("VAE", "DCGAN"):
         assert 0 < values[row]["1 - MS-SSIM test"][0] < values[row]["1 - MS-SSIM noised test"][0]

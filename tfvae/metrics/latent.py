@@ -4,7 +4,9 @@
 - symmetric KL between prior and aggregate posterior by sampling (dpVAE section 5.1, 5000 samples);
 - marginal KL[q(z) || p(z)] three ways (Rosca et al. appendix E): Monte Carlo over the data set (algorithm 2), the
   density ratio trick (algorithm 3), a density model of q(z) (algorithm 4);
-- the leakage score LS(tau) (dpVAE eq. 6);
+- the leakage score LS(tau) (dpVAE eq. 6) and the prior mass of the pockets where q(z) is far below p(z) (dpVAE
+  figures 1 and 3);
+- the number of active latents (Burda et al. 2016; Rosca et al. figure 5b);
 - the singular-value spectrum of latent samples (two-stage VAE paper, figure 2).
 
 Every function takes arrays or callables; none reaches into a model.

@@ -12,11 +12,21 @@ InfoVAE), the standard-prior config is used for both, as the paper's text says. 
 (tfvae's losses are per example):
 - the authors' loss is `mse_weight` x the summed squared error on the decoder output, i.e. a Gaussian likelihood of
   variance 1 / (2 mse_weight);
-- their KL terms are sums over the minibatch (weight unchanged per example), while FactorVAE's TC term, InfoVAE's
-  MMD and beta-TCVAE's three decomposed terms are minibatch means next to a summed reconstruction: their weights are
-  divided by the batch size;
-- 100,000 Adam iterations at a fixed learning rate are converted to epochs of the 60,000 MNIST training images.
+- their KL terms are sums over the minibatch (weight unchanged per example; beta-VAE-B's capacity C, a target for
+  the batch's summed KL, is divided by the batch size), while FactorVAE's TC term, InfoVAE's MMD and beta-TCVAE's
+  three decomposed terms are minibatch means next to a summed reconstruction: their weights are divided by the batch
+  size;
+- FactorVAE's batch is 48: tfvae's FactorVAE trains the VAE on one half of each batch and the discriminator on the
+  other, and the authors draw 24 images for each;
+- 100,000 Adam iterations at a fixed learning rate are converted to epochs of tfvae's 50,000 Fashion-MNIST training
+  images (60,000 minus the 10,000 held out for validation), or of the 7,500 moons training points.
 Latents: 2 for MNIST in every one of the authors' configs.
+
+Not reproduced from the authors' code: its data augmentation (colour jitter and small affine maps on MNIST), its
+choice of the checkpoint with the lowest training loss (tfvae evaluates the last), its unbounded decoder output
+(tfvae's Gaussian mean goes through a sigmoid for images), its tanh-bounded coupling networks, its (0.9, 0.999)
+Adam moments for FactorVAE's discriminator (tfvae's adversarial default is (0.5, 0.9)), and its network (the `conv`
+net is a stand-in of similar size, with batch normalization).
 
 Metrics (tfvae's definitions, written next to the paper's in docs/reproduction.md): FID of prior samples; LP-FID of
 the low-posterior samples (the fifth of 5N prior draws with the lowest aggregate posterior density, where the
@@ -28,8 +38,8 @@ thresholds of prior mass; and the prior mass of the pockets (`pockets`), which t
 Scales:
 - smoke: 300 digits (8x8, MLP) or 600 moons, one epoch, 40 samples: every row end to end in seconds.
 - cpu: Fashion-MNIST (28 px), the first 10,000 training images, the `conv` net, 10 epochs, domain-classifier FD on
-  2,000 samples vs 2,000 test images; moons: 100 epochs with the MLP, raw-point FD.
-- paper: the authors' iterations on the full training set, Inception FID on 10,000 samples.
+  2,000 samples vs 2,000 test images; moons: 30 epochs with the MLP, raw-point FD.
+- paper: the authors' 100k iterations on the full training split, Inception FID on 10,000 samples.
 """
 import json
 import math
@@ -45,7 +55,7 @@ from trainers.experiments import claims
 from trainers.experiments.experiment import Claim, Column, Experiment, Figure, Protocol, Row, Scale
 
 _CODE = "authors' code (riddhishb/dpVAE via iyerkrithika21/dpVAE d0ec1a17)"
-_MNIST_EXAMPLES = 60000
+_TRAIN_EXAMPLES = {"fashion_mnist": 50000, "moons": 7500}  # tfvae's training splits
 _ITERATIONS = 100000
 
 
@@ -53,23 +63,25 @@ def _variance(mse_weight):
     return {"likelihood_kwargs": {"variance": 1.0 / (2.0 * mse_weight)}}
 
 
-def _epochs(batch_size):
-    return round(_ITERATIONS * batch_size / _MNIST_EXAMPLES)
+def _epochs(batch_size, dataset):
+    return max(1, round(_ITERATIONS * batch_size / _TRAIN_EXAMPLES[dataset]))
 
 
 # name, model, model_kwargs, mse_weight, learning rate, batch size, where the numbers come from.
 _FAMILIES = (
-    ("VAE", "vae", {}, 1.0, 1e-4, 100, "config/base/mnist.json (a later commit of the mirror)"),
-    ("beta-VAE-H", "beta_vae_h", {"beta": 5.0}, 1.0, 1e-4, 24, "config/beta_h/mnist.json: beta 5 on the summed KL"),
-    ("beta-VAE-B", "beta_vae_b", {"gamma": 15.0, "max_capacity": 25.0}, 100.0, 1e-3, 24,
-     "config/beta_b/mnist.json: gamma 15, C ramped 0 -> 25 nats over the whole training"),
+    ("VAE", "vae", {}, 1.0, 1e-4, 100, "config/vanilla/mnist.json (a later commit of the mirror)"),
+    ("beta-VAE-H", "beta_vae_h", {"beta": 5.0}, 1.0, 1e-4, 24, "config/beta/mnist.json: beta 5 on the summed KL"),
+    ("beta-VAE-B", "beta_vae_b", {"gamma": 15.0, "max_capacity": 25.0 / 24}, 100.0, 1e-3, 24,
+     "config/betab/mnist.json and trainers/beta_trainer.py: gamma 15 on |KL - C| with the KL summed over the batch "
+     "of 24 and C ramped 0 -> 25 nats over the whole training -> C per example 25 / 24"),
     ("beta-TCVAE", "beta_tcvae", {"alpha": 1.0 / 100, "beta": 4.0 / 100, "gamma": 15.0 / 100}, 10.0, 1e-4, 100,
      "config/betatc/mnist.json: alpha 1, beta 4, gamma 15 on minibatch means next to a summed reconstruction "
      "(trainers/betatc_trainer.py) -> divided by the batch of 100; minibatch-stratified sampling"),
     ("FactorVAE", "factor_vae", {"gamma": 1000.0 / 24, "discriminator_units": (1000,) * 5,
-                                 "discriminator_learning_rate": 1e-4}, 1.0, 1e-4, 24,
-     "config/factor/mnist.json and trainers/factor_trainer.py: gamma 1000 on the batch mean of the TC logits -> "
-     "1000 / 24; discriminator 5 x 1000 LeakyReLU units, Adam 1e-4"),
+                                 "discriminator_learning_rate": 1e-4}, 1.0, 1e-4, 48,
+     "config/factor/mnist.json and trainers/factor_trainer.py: gamma 1000 on the mean of the TC logits over the "
+     "batch of 24 -> 1000 / 24; discriminator 5 x 1000 LeakyReLU units, Adam 1e-4, trained on a second batch of 24 "
+     "(tfvae's batch of 48 holds both halves)"),
     ("InfoVAE", "info_vae", {"alpha": 0.0, "mmd_weight": 1.0 + 999.0 / 24}, 10.0, 1e-4, 24,
      "config/info/mnist.json and trainers/info_trainer.py: alpha 0, lambda 1000, (alpha + lambda - 1) x MMD of the "
      "batch -> 999 / 24 per example, so mmd_weight = 1 + 999 / 24 (tfvae's RBF kernel has h^2 = L; theirs "
@@ -77,7 +89,7 @@ _FAMILIES = (
 )
 
 
-def _rows(network):
+def _rows(network, dataset):
     rows = []
     for name, model, kwargs, mse_weight, learning_rate, batch_size, source in _FAMILIES:
         for prior in ("standard", "decoupled"):
@@ -85,13 +97,14 @@ def _rows(network):
             rows.append(Row(label, Protocol(
                 model=model, model_kwargs={**kwargs, **_variance(mse_weight)}, network=network, latent_dim=2,
                 likelihood="gaussian", prior=prior, learning_rate=learning_rate, batch_size=batch_size,
-                epochs=_epochs(batch_size), patience=0, densities=(),
+                epochs=_epochs(batch_size, dataset), patience=0, densities=(),
                 sources={"hyperparameters": f"{_CODE}, {source}",
                          "likelihood": f"mse_weight {mse_weight:g} on the summed squared error -> Gaussian variance "
                                        f"{1 / (2 * mse_weight):g}",
                          "latent_dim": "2 in every MNIST config of the authors' code",
                          "optimizer": f"Adam {learning_rate:g}, fixed, batch {batch_size}; 100k iterations -> "
-                                      f"{_epochs(batch_size)} epochs of 60,000 images",
+                                      f"{_epochs(batch_size, dataset)} epochs of {_TRAIN_EXAMPLES[dataset]:,} "
+                                      f"examples",
                          "prior": "decoupled: 6 affine couplings, s and t nets with 64 hidden units (authors' "
                                   "models/implicit_model.py; theirs end in tanh, tfvae's in a learned scale)"
                                   if prior == "decoupled" else "N(0, I)"})))
@@ -105,7 +118,7 @@ def _pairs(rows):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Table 1
-TABLE_ROWS = _rows("conv")
+TABLE_ROWS = _rows("conv", "fashion_mnist")
 _TABLE_PAIRS = _pairs(TABLE_ROWS)
 _FID = "fd_{extractor}"
 TABLE_COLUMNS = (
@@ -169,11 +182,13 @@ DPVAE_TABLE1 = registry.register("experiment", "dpvae_table1")(Experiment(
         Claim("Every decoupled-prior variant has a lower sKL than its standard twin (table 1, MNIST: 6/6)",
               claims.every_pair(_TABLE_PAIRS, claims.column("sKL"), "pairs: dp sKL < standard sKL")),
         Claim("Low-posterior samples are almost as good as prior samples with the decoupled prior and much worse "
-              "without (table 1: LP - FID is 0.0-0.6 for dp on MNIST vs 4.5-60.7 without): LP - FID is smaller "
-              "for every dp variant than for its twin",
+              "without (table 1, MNIST: LP - FID is -0.2 to 0.8 for five dp variants and 24.1 for the dpVAE, 4.5 "
+              "to 60.7 without): LP - FID is smaller for every dp variant than for its twin",
               claims.every_pair(_TABLE_PAIRS, _lp_gap, "pairs: dp LP - FID < standard LP - FID")),
         Claim("Decoupled-prior variants leak less posterior mass into low-prior regions (figure 4): LS at the "
-              "threshold below which the prior has 1% of its mass is lower for every dp variant",
+              "threshold below which the prior has 1% of its mass is lower for every dp variant (eq. 6 compares "
+              "log q(z) with log N(g(z)) without g's Jacobian, so unlike the pockets it depends on g's volume "
+              "change)",
               claims.every_pair(_TABLE_PAIRS, claims.column("LS(1% prior mass)"), "pairs: dp LS < standard LS")),
         Claim("The decoupled prior shrinks the pockets (section 4.1, figures 1 and 3): less prior mass where "
               "q(z) < p(z) / 10, for every pair",
@@ -193,8 +208,8 @@ DPVAE_TABLE1 = registry.register("experiment", "dpvae_table1")(Experiment(
                      dataset="fashion_mnist", max_train_examples=10000, max_validation_examples=2000, epochs=10,
                      network="conv", model_kwargs={"capacity_steps": 10 * -(-10000 // 24)}, num_samples=2000,
                      extractors=("domain",), evaluate_kwargs={"classifier_epochs": 5}),
-        "paper": Scale("paper", "the authors' MNIST protocol on Fashion-MNIST: 100k iterations, `conv` net (the "
-                                "authors' 32-channel net is of the same size), Inception FID on 10,000 samples",
+        "paper": Scale("paper", "the authors' MNIST protocol on Fashion-MNIST: 100k iterations, `conv` net (a "
+                                "stand-in for the authors' 32-channel net), Inception FID on 10,000 samples",
                        dataset="fashion_mnist", model_kwargs={"capacity_steps": _ITERATIONS}, num_samples=10000,
                        extractors=("inception", "domain")),
     },
@@ -204,7 +219,7 @@ DPVAE_TABLE1 = registry.register("experiment", "dpvae_table1")(Experiment(
 # ---------------------------------------------------------------------------------------------------------------
 # Two moons (figures 1 and 3)
 _MOONS_FAMILIES = ("beta-VAE-H", "FactorVAE", "beta-TCVAE", "InfoVAE")  # figure 3's four models
-MOONS_ROWS = tuple(row for row in _rows("mlp") if row.label.replace(" + dp", "") in _MOONS_FAMILIES)
+MOONS_ROWS = tuple(row for row in _rows("mlp", "moons") if row.label.replace(" + dp", "") in _MOONS_FAMILIES)
 _MOONS_PAIRS = _pairs(MOONS_ROWS)
 _POINTS_FD = "fd_{extractor}"
 MOONS_COLUMNS = (
@@ -294,8 +309,9 @@ DPVAE_MOONS = registry.register("experiment", "dpvae_moons")(Experiment(
         "smoke": Scale("smoke", "the first 600 moons points, 1 epoch, 40 samples", dataset="moons",
                        max_train_examples=600, max_validation_examples=100, epochs=1,
                        model_kwargs={"capacity_steps": 25}, num_samples=40, extractors=("raw",)),
-        "cpu": Scale("cpu", "7,500 moons training points (noise 0.05, standardized), MLP, 100 epochs, raw-point FD "
-                            "on 1,500 samples vs the 1,500 test points", dataset="moons", epochs=100,
+        "cpu": Scale("cpu", "7,500 moons training points (noise 0.05, standardized), MLP, 30 epochs (2,300-9,400 "
+                            "iterations instead of 100,000), raw-point FD on 1,500 samples vs the 1,500 test points",
+                     dataset="moons", epochs=30,
                      num_samples=1500, extractors=("raw",)),
         "paper": Scale("paper", "moons with the authors' 100k iterations (the authors' code trains on 2,000 points; "
                                 "tfvae's set has 7,500 training points)", dataset="moons", num_samples=1500,

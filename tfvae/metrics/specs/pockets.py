@@ -12,7 +12,9 @@ _NUM_SAMPLES = 5000
 class Pockets(Metric):
     """P_{z ~ p}[q(z) / p(z) < r] for r = 0.01 and 0.1: the share of prior samples drawn where the aggregate
     posterior q(z) (the mixture of the training posteriors) is nearly empty. Their decodings are the paper's
-    low-posterior samples; a decoupled prior is meant to shrink this mass.
+    low-posterior samples; a decoupled prior is meant to shrink this mass. q(z) is a mixture of as many narrow
+    Gaussians as there are training examples, so the gaps between its components count as pockets too: compare
+    models trained on the same examples.
 
     References:
         Bhalodia et al. 2020, dpVAEs: fixing sample generation for regularized VAEs, section 4.1 and figures 1
