@@ -14,6 +14,14 @@ def test_posterior_samples(context):
     return context.latents.posterior_samples("test", context.num_latent_samples, [context.seed, 10])
 
 
+def aggregate_posterior_samples(context):
+    """Exact draws of q(z), the mixture of the training posteriors: one draw from each of the first
+    `num_latent_samples` training posteriors (its own random stream). Metrics that evaluate log q(z) at their
+    samples use these: test posteriors are draws of another distribution, at which the training mixture can be far
+    lower than at its own draws (for narrow posteriors, by hundreds of nats)."""
+    return context.latents.posterior_samples("train", context.num_latent_samples, [context.seed, 15])
+
+
 def latent_spaces(context):
     """{set name: samples} of every space the latent metrics compare with N(0, I): "posterior" (the test posterior
     samples z) and "generation/NAME" (u ~ q(u | z) of each ex-post density with a generation space of its own, for

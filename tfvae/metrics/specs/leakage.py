@@ -6,7 +6,7 @@ import numpy as np
 from tfvae import registry
 from tfvae.metrics.latent import leakage_score
 from tfvae.metrics.metric import LATENTS, Measurement, Metric
-from tfvae.metrics.specs._latent_protocol import latent_protocol, test_posterior_samples
+from tfvae.metrics.specs._latent_protocol import aggregate_posterior_samples, latent_protocol
 
 # Thresholds tau as the prior mass below them, so curves compare across latent sizes.
 PRIOR_MASS_LEVELS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5)
@@ -29,14 +29,16 @@ class Leakage(Metric):
 
     def measure(self, context):
         latents = context.latents
-        samples = test_posterior_samples(context)
+        samples = aggregate_posterior_samples(context)
         to_generation = latents.to_generation or (lambda z: z)
         log_p_h = _log_standard_normal(np.asarray(to_generation(samples)))
         reference = _log_standard_normal(np.random.default_rng(context.seed).standard_normal((20000,
                                                                                               samples.shape[1])))
         result = leakage_score(latents.log_aggregate_posterior(samples), log_p_h,
                                np.quantile(reference, PRIOR_MASS_LEVELS))
-        protocol = {**latent_protocol(context, len(samples)), "thresholds": result["thresholds"],
+        protocol = {**latent_protocol(context, len(samples)),
+                    "posterior_samples": f"{len(samples)} training examples (exact draws of q)",
+                    "thresholds": result["thresholds"],
                     "prior_mass_levels": list(PRIOR_MASS_LEVELS), "definition": "dpVAE eq. 6",
                     "h": "g (generation space)" if latents.to_generation else "identity"}
         for level, score in zip(PRIOR_MASS_LEVELS, result["scores"]):
