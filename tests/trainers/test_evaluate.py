@@ -24,7 +24,7 @@ def evaluated(tmp_path_factory, trained_run):
     binary with both feature extractors."""
     workdir = tmp_path_factory.mktemp("evaluate") / "run"
     shutil.copytree(trained_run(model="vae", prior="decoupled", epochs=3, densities=("gmm",))[0], workdir)
-    result = run_python(["-m", "trainers.evaluate", f"--workdir={workdir}", "--num_samples=40",
+    result = run_python(["-m", "trainers.evaluate", f"--workdir={workdir}", "--num_samples=20",
                          "--extractors=domain,inception", "--nll_samples=20", "--critic_steps=100",
                          "--ratio_steps=100", "--classifier_epochs=2"], timeout=900)
     return workdir, result
@@ -46,7 +46,7 @@ def test_report_json_is_complete_and_says_how_each_number_was_measured(evaluated
     assert set(report["metrics"]["marginal_kl"]) == {"monte_carlo", "density_ratio", "density_model"}
     assert report["protocol"]["fid"]["weights_sha256"] == \
         "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
-    assert report["protocol"]["fd_domain"]["reference"] == "test split (40 examples)"
+    assert report["protocol"]["fd_domain"]["reference"] == "test split (20 examples)"
     assert report["protocol"]["leakage"]["h"] == "g (generation space)"
     assert report["protocol"]["nll"]["importance_samples"] == 20 and report["metrics"]["nll"]["test"] > 0
     assert all(value > 0 for value in report["metrics"]["fid"].values())
@@ -89,7 +89,7 @@ def test_a_killed_evaluation_measures_only_what_is_missing(evaluated, monkeypatc
     save = evaluation._Parts.save
     monkeypatch.setattr(evaluation._Parts, "save",
                         lambda self, name, measurements: (measured.append(name), save(self, name, measurements))[1])
-    after, _, _ = evaluation.evaluate(str(workdir), num_samples=40, extractors=("domain", "inception"), nll_samples=20,
+    after, _, _ = evaluation.evaluate(str(workdir), num_samples=20, extractors=("domain", "inception"), nll_samples=20,
                                       critic_steps=100, ratio_steps=100, classifier_epochs=2)
     assert sorted(measured) == ["mmd", "skl"], measured
     assert after["metrics"].keys() == before["metrics"].keys()
