@@ -118,8 +118,10 @@ class _Endpoints(tf.Module):
         # trace, and ~6 endpoints use it.
         self.prior = _TracedPrior(model.prior, model.latent_dim)
         seed_spec = [tf.TensorSpec([None, 2], tf.int32)]
-        self._sample_from_seeds = {name: tf.function(sampler.sample_from_seeds, input_signature=seed_spec)
-                                   for name, sampler in samplers.items()}
+        self._sample_from_seeds = {
+            name: (self.prior.sample_from_seeds if getattr(sampler, "prior", None) is model.prior  # the prior's own
+                   else tf.function(sampler.sample_from_seeds, input_signature=seed_spec))
+            for name, sampler in samplers.items()}
 
     def decode(self, latents):
         check = _checked_batch(latents, self.max_batch_size, "latents")

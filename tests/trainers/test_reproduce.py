@@ -119,18 +119,20 @@ def test_distribution_matching_smoke_judges_every_claim(tmp_path):
         assert 0 < values[row]["1 - MS-SSIM test"][0] < values[row]["1 - MS-SSIM noised test"][0]
 
 
+def _rows_sharing_a_folder(experiment):
+    """"VAE +" and "VAE+" both become the cell folder "vae_plus"."""
+    row = experiment.rows[0]
+    return {"rows": (dataclasses.replace(row, label=row.label + " +"), dataclasses.replace(row, label=row.label + "+"))}
+
+
 @pytest.mark.parametrize("change, message", [
-    ({"metrics": ("fd", "no_such_metric")}, r"unknown metrics \['no_such_metric'\]"),
-    ({"rows": ("duplicate",)}, "would share cell folders"),
+    (lambda experiment: {"metrics": ("fd", "no_such_metric")}, r"unknown metrics \['no_such_metric'\]"),
+    (_rows_sharing_a_folder, "would share cell folders"),
 ])
 def test_a_broken_experiment_is_refused_before_any_cell_trains(change, message, tmp_path, monkeypatch):
     experiment = registry.get("experiment", "rae_table1")
-    if "rows" in change:  # "VAE +" and "VAE+" both become the cell folder "vae_plus"
-        row = experiment.rows[0]
-        change = {"rows": (dataclasses.replace(row, label=row.label + " +"),
-                           dataclasses.replace(row, label=row.label + "+"))}
     monkeypatch.setitem(registry._REGISTRY["experiment"], "broken", dataclasses.replace(
-        experiment, name="broken", **change))
+        experiment, name="broken", **change(experiment)))
     with pytest.raises(ValueError, match=message):
         reproduction.run_experiment("broken", "smoke", str(tmp_path))
     assert not (tmp_path / "broken" / "cells").exists()

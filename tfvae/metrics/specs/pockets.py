@@ -2,7 +2,6 @@
 from tfvae import registry
 from tfvae.metrics.latent import pocket_mass
 from tfvae.metrics.metric import LATENTS, Measurement, Metric
-from tfvae.metrics.specs._latent_protocol import latent_protocol
 
 RATIOS = (0.01, 0.1)  # q(z) under 1% and under 10% of p(z)
 _NUM_SAMPLES = 5000
@@ -27,9 +26,10 @@ class Pockets(Metric):
         latents = context.latents
         samples = latents.sample_prior(_NUM_SAMPLES, [context.seed, 13])
         result = pocket_mass(latents.log_aggregate_posterior(samples), latents.log_prior(samples), RATIOS)
-        protocol = {**latent_protocol(context, 0), "prior_samples": _NUM_SAMPLES, "ratios": list(RATIOS),
+        protocol = {"aggregate_posterior": latents.aggregate_posterior_description(),
+                    "num_train_posteriors": len(latents.train_means), "seed": context.seed,
+                    "prior_samples": _NUM_SAMPLES, "ratios": list(RATIOS),
                     "definition": "share of prior samples with q(z) / p(z) < ratio (q: aggregate posterior of "
                                   "the training posteriors)", "standard_error": result["standard_error"]}
-        protocol.pop("posterior_samples")
         for ratio, mass, error in zip(RATIOS, result["mass"], result["standard_error"]):
             yield Measurement("pockets", f"ratio_{ratio:g}", mass, protocol, uncertainty=error)
