@@ -85,3 +85,27 @@ def test_every_sampler_draws_per_row_what_it_draws_in_bulk(spec, rng):
         assert stats.ks_2samp(per_row[:, dim], bulk[:, dim]).pvalue > 1e-4, dim
     alone = sampler.sample_from_seeds(seeds[7:8]).numpy()[0]
     np.testing.assert_allclose(alone, per_row[7], rtol=1e-5, atol=1e-6)
+
+
+def test_stream_draws_are_standard_and_the_same_under_xla():
+    """`stream_normal` / `stream_uniform` (the models' training noise): right moments and marginals, any shape, a
+    new stream per seed and stream id, and the same numbers in a plain and an XLA-compiled function, which
+    `tf.random.stateless_normal` does not give (XLA's Philox stream differs from the TensorFlow kernel's)."""
+    seed = tf.constant([7, 11], tf.int64)
+    normal = rowwise_random.stream_normal([1000, 7], seed).numpy()
+    assert normal.shape == (1000, 7)
+    assert abs(normal.mean()) < 0.05 and abs(normal.std() - 1) < 0.05
+    assert stats.kstest(normal.ravel(), "norm").pvalue > 1e-4
+    uniform = rowwise_random.stream_uniform([5001], seed).numpy()
+    assert 0 < uniform.min() and uniform.max() < 1 and stats.kstest(uniform, "uniform").pvalue > 1e-4
+    assert not np.allclose(rowwise_random.stream_normal([4], [7, 12]), rowwise_random.stream_normal([4], seed))
+    assert not np.allclose(rowwise_random.stream_normal([4], seed, stream=1), rowwise_random.stream_normal([4], seed))
+    # The numbers depend on the count, not the shape: a [3, 5] draw is the [15] draw reshaped.
+    np.testing.assert_array_equal(rowwise_random.stream_normal([3, 5], seed).numpy().ravel(),
+                                  rowwise_random.stream_normal([15], seed).numpy())
+
+    def draw(rows):
+        return rowwise_random.stream_normal([rows, 7], seed), rowwise_random.stream_uniform([rows, 1, 1], seed)
+
+    for plain, compiled in zip(draw(1000), tf.function(draw, jit_compile=True)(tf.constant(1000))):
+        np.testing.assert_allclose(compiled, plain, rtol=1e-5, atol=1e-6)

@@ -96,3 +96,38 @@ def normal(seeds, dim, stream=0, index=0):
     radius = tf.sqrt(-2.0 * tf.math.log(u[:, :pairs]))
     angle = (2.0 * math.pi) * u[:, pairs:]
     return tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=1)[:, :dim]
+
+
+def _stream_words(seed, count, stream):
+    """uint32 [count] words of one stateless `seed` [2] (Philox with key `seed`, counter (block, stream, 0, 0));
+    `count` may be a tensor (dynamic batch sizes)."""
+    key = tf.bitcast(tf.cast(tf.reshape(tf.convert_to_tensor(seed), [2]), tf.int32), tf.uint32)
+    blocks = (count + 3) // 4
+    block_index = tf.cast(tf.range(blocks), tf.uint32)
+    zeros = tf.zeros_like(block_index)
+    words = philox4x32((block_index, zeros + tf.constant(stream, tf.uint32), zeros, zeros), (key[0], key[1]))
+    return tf.reshape(tf.stack(words, axis=-1), [-1])[:count]
+
+
+def stream_uniform(shape, seed, stream=0):
+    """float32 uniform in (0, 1) of `shape` from one stateless `seed` [2].
+
+    Unlike `tf.random.stateless_uniform`, whose Philox stream under XLA differs from its TensorFlow kernel's, the
+    same numbers with and without `jit_compile` (and on any device), up to the last bit of the float transform: the
+    training noise of the models, so that XLA and plain steps compute the same update."""
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    words = _stream_words(seed, tf.reduce_prod(shape), int(stream))
+    top = tf.cast(tf.bitwise.right_shift(words, tf.constant(8, tf.uint32)), tf.float32)
+    return tf.reshape((top + 0.5) * (1.0 / 16777216.0), shape)
+
+
+def stream_normal(shape, seed, stream=0):
+    """float32 standard normal of `shape` from one stateless `seed` [2] (Box-Muller on `stream_uniform`); the same
+    numbers with and without XLA, as `stream_uniform`."""
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    count = tf.reduce_prod(shape)
+    pairs = (count + 1) // 2
+    u = stream_uniform(tf.reshape(2 * pairs, [1]), seed, stream)
+    radius = tf.sqrt(-2.0 * tf.math.log(u[:pairs]))
+    angle = (2.0 * math.pi) * u[pairs:]
+    return tf.reshape(tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=0)[:count], shape)

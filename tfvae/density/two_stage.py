@@ -113,7 +113,8 @@ class TwoStage(DensityEstimator):
     def _log_prob_chunk(self, z, offset):
         vae, k = self.vae, self.importance_samples
         mean, log_var = vae.posterior_parameters(z, training=False)
-        noise = tf.random.stateless_normal([k, *z.shape], seed=[self.seed * 7919 + offset, _IMPORTANCE_SALT])
+        noise = tf.random.stateless_normal([k, *z.shape], seed=[self.seed * 7919 + offset, _IMPORTANCE_SALT],
+                                           alg="philox")
         u = mean[None] + tf.exp(0.5 * log_var)[None] * noise                                     # [K, n, L]
         flat_u = tf.reshape(u, [-1, self.latent_dim])
         flat_z = tf.reshape(tf.broadcast_to(z[None], u.shape), [-1, self.latent_dim])
@@ -126,9 +127,10 @@ class TwoStage(DensityEstimator):
     def sample(self, num_samples, seed):
         self._check_fitted()
         seed = tf.convert_to_tensor(seed, tf.int32)
-        u = tf.random.stateless_normal([num_samples, self.latent_dim], seed=seed)
+        u = tf.random.stateless_normal([num_samples, self.latent_dim], seed=seed, alg="philox")
         eps = tf.random.stateless_normal([num_samples, self.latent_dim],
-                                         seed=tf.random.experimental.stateless_fold_in(seed, _SAMPLE_NOISE_STREAM))
+                                         seed=tf.random.experimental.stateless_fold_in(seed, _SAMPLE_NOISE_STREAM),
+                                         alg="philox")
         return self._decode_with_noise(u, eps)
 
     def sample_from_seeds(self, seeds):

@@ -1,6 +1,8 @@
 """Gradient penalties: of a decoder with respect to its latent input (RAE-GP) and of a critic (WGAN-GP)."""
 import tensorflow as tf
 
+from tfvae import rowwise_random
+
 
 def decoder_gradient_penalty(decoder_fn, z):
     """||grad_z ||D(z)||^2||^2 per example: the RAE-GP regularizer as the authors' code computes it.
@@ -37,7 +39,7 @@ def critic_gradient_penalty(critic_fn, real, fake, seed):
         Tensor [B].
     """
     shape = tf.concat([tf.shape(real)[:1], tf.ones(tf.rank(real) - 1, tf.int32)], axis=0)
-    u = tf.random.stateless_uniform(shape, seed=seed, dtype=real.dtype)
+    u = tf.cast(rowwise_random.stream_uniform(shape, seed), real.dtype)
     interpolated = u * real + (1.0 - u) * fake
     with tf.GradientTape() as tape:
         tape.watch(interpolated)

@@ -34,7 +34,7 @@ def importance_sampled_nll(x, posterior, log_likelihood, log_prior, num_samples=
         log_weights = []
         for k0 in range(0, num_samples, chunk_size):
             k = min(chunk_size, num_samples - k0)
-            eps = tf.random.stateless_normal([k, *mean.shape], seed=[seed, start * 7919 + k0])
+            eps = tf.random.stateless_normal([k, *mean.shape], seed=[seed, start * 7919 + k0], alg="philox")
             z = mean[None] + tf.exp(0.5 * log_var)[None] * eps  # [k, B, L]
             log_q = -0.5 * tf.reduce_sum(tf.square(eps) + log_var[None] + math.log(2 * math.pi), axis=-1)
             flat_z = tf.reshape(z, [-1, mean.shape[-1]])

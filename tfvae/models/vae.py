@@ -4,7 +4,7 @@ import math
 import keras
 import tensorflow as tf
 
-from tfvae import registry
+from tfvae import registry, rowwise_random
 from tfvae.models import noise_salts
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.priors import StandardNormal
@@ -66,7 +66,7 @@ class VAE(Autoencoder):
         # The loss is always the one-sample negative ELBO (validation included, with its own noise stream);
         # `encode` and `reconstruct` use the posterior mean.
         seed = self.noise_seed(noise_salts.TRAIN if training else noise_salts.TEST)
-        epsilon = tf.random.stateless_normal(tf.shape(z_mean), seed=seed, dtype=z_mean.dtype)
+        epsilon = rowwise_random.stream_normal(tf.shape(z_mean), seed)
         z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
         result = {"z": z, "z_mean": z_mean, "z_log_var": z_log_var}
         if self.posterior_flow:

@@ -84,7 +84,7 @@ class DecoupledPrior(keras.layers.Layer):
 
     def sample(self, num_samples, seed):
         """z = g^{-1}(z0), z0 ~ N(0, I) drawn with the stateless `seed` [2]."""
-        return self.from_generation(tf.random.stateless_normal([num_samples, self.latent_dim], seed=seed))
+        return self.from_generation(rowwise_random.stream_normal([num_samples, self.latent_dim], seed))
 
     def sample_from_seeds(self, seeds):
         """One latent per row of `seeds` [B, 2]; row b depends on seeds[b] only."""

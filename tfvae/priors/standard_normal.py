@@ -38,7 +38,7 @@ class StandardNormal(keras.layers.Layer):
 
     def sample(self, num_samples, seed):
         """Draws `num_samples` latents with the stateless seed `seed` (int tensor of shape [2])."""
-        return tf.random.stateless_normal([num_samples, self.latent_dim], seed=seed)
+        return rowwise_random.stream_normal([num_samples, self.latent_dim], seed)
 
     def sample_from_seeds(self, seeds):
         """Draws one latent per row of `seeds` [B, 2]; row b depends on seeds[b] only (safe under request batching)."""
