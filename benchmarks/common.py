@@ -23,6 +23,18 @@ def print_table(title, rows, columns):
         print("  ".join(_format(row.get(c)).ljust(widths[c]) for c in columns))
 
 
+def cpu_flags():
+    """The instruction-set flags that matter for training speed (AVX-512, bfloat16, AMX), from /proc/cpuinfo."""
+    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "amx_bf16", "amx_tile",
+              "amx_int8", "avx_vnni")
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return [flag for flag in wanted if flag in flags]
+
+
 def write_json(name, payload):
     """Writes benchmarks/results/NAME.json with the machine description; returns the path."""
     os.makedirs(RESULTS_DIR, exist_ok=True)

@@ -4,7 +4,7 @@ import json
 import os
 from typing import Optional
 
-from tfvae import registry
+from tfvae import precision, registry
 from tfvae import training  # noqa: F401  (registers the strategies validate() checks)
 from tfvae.files import atomic_write
 
@@ -46,6 +46,7 @@ class TrainConfig:
     halve_every_epochs: int = 0
     steps_per_execution: int = 20
     jit_compile: bool = False
+    mixed_precision: str = "float32"
     densities: tuple = ("gaussian", "gmm")
     components: int = 10
     default_sampler: Optional[str] = None
@@ -62,6 +63,7 @@ class TrainConfig:
             registry.get("likelihood", self.likelihood)
         for name in self.densities:
             registry.get("density", name)
+        precision.check_policy(self.mixed_precision)
         for field in ("epochs", "batch_size", "components", "steps_per_execution"):
             if getattr(self, field) < 1:
                 raise ValueError(f"--{field} must be at least 1. Received: {field}={getattr(self, field)}")

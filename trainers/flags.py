@@ -4,6 +4,7 @@ import json
 
 from absl import flags
 
+from tfvae import precision
 from trainers.config import TrainConfig
 
 _D = TrainConfig()
@@ -37,6 +38,8 @@ def define_train_flags():
     flags.DEFINE_integer("halve_every_epochs", _D.halve_every_epochs, "Also halve the LR every N epochs; 0: never.")
     flags.DEFINE_integer("steps_per_execution", _D.steps_per_execution, "Training steps per compiled call.")
     flags.DEFINE_bool("jit_compile", _D.jit_compile, "Compile the train step with XLA.")
+    flags.DEFINE_enum("mixed_precision", _D.mixed_precision, list(precision.POLICIES),
+                      "Dtype policy of the networks; priors, flows, likelihoods and losses stay float32.")
     flags.DEFINE_list("density", list(_D.densities), "Ex-post densities fitted after training.")
     flags.DEFINE_integer("components", _D.components, "Components of the gmm density.")
     flags.DEFINE_string("default_sampler", None, "Sampler behind the exported `sample` endpoint (default gmm).")
@@ -60,5 +63,6 @@ def train_config_from_flags():
         model_kwargs=model_kwargs, epochs=f.epochs, batch_size=f.batch_size, learning_rate=f.learning_rate,
         seed=f.seed, strategy=f.strategy, tpu=f.tpu, patience=f.patience, halve_every_epochs=f.halve_every_epochs,
         steps_per_execution=f.steps_per_execution,
-        jit_compile=f.jit_compile, densities=tuple(f.density), components=f.components,
+        jit_compile=f.jit_compile, mixed_precision=f.mixed_precision, densities=tuple(f.density),
+        components=f.components,
         default_sampler=f.default_sampler, export_base=f.export_base)

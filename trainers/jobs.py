@@ -31,7 +31,7 @@ def run_main_job(config):
     trainer, splits, config, result = train_and_fit_densities(config)
     if not trainer.is_chief:
         return result
-    export_path = export(config.workdir, model=trainer.model)
+    export_path = export(config.workdir, model=float32_model(trainer.model))
     grid_path = write_sample_grid(export_path, os.path.join(config.workdir, SAMPLES_FILE), splits.is_image,
                                   seed=config.seed)
     logging.info("Main job done: export %s, samples %s", export_path, grid_path)
@@ -54,12 +54,20 @@ def train_and_fit_densities(config):
         splits, config.workdir, strategy=strategy, epochs=config.epochs, batch_size=config.batch_size,
         learning_rate=config.learning_rate, seed=config.seed, patience=config.patience,
         halve_every_epochs=config.halve_every_epochs,
-        steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile)
+        steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile,
+        mixed_precision=config.mixed_precision)
     result = {"history": trainer.fit()}
     if trainer.is_chief:
         result["densities"] = fit_densities(config.workdir, config.densities, components=config.components,
-                                            model=trainer.model, splits=splits)
+                                            model=float32_model(trainer.model), splits=splits)
     return trainer, splits, config, result
+
+
+def float32_model(model):
+    """`model` if it computes in float32, else None: ex-post densities and exports then rebuild the model in
+    float32 from the workdir (same weights: mixed policies keep float32 variables), so that the latents they fit
+    and the SavedModel's endpoints do not depend on the training policy."""
+    return model if model.mixed_precision == "float32" else None
 
 
 def load_data(config):

@@ -2,7 +2,7 @@
 import keras
 import tensorflow as tf
 
-from tfvae import registry
+from tfvae import precision, registry
 
 # Sizes of the code discriminator (Rosca et al., appendix K: a 3-layer MLP of 1000 leaky-ReLU units).
 CODE_DISCRIMINATOR_UNITS = (1000, 1000, 1000)
@@ -52,14 +52,15 @@ class DiscriminatorTraining:
         if kind == "auto":
             kind = "dcgan" if self.network in _CONVOLUTIONAL_NETWORKS else "mlp"
         if kind == "mlp":
-            return registry.get("discriminator", "mlp")(self.example_shape, CODE_DISCRIMINATOR_UNITS, outputs=outputs,
-                                                        output_bias=output_bias, name=name)
-        return registry.get("discriminator", kind)(self.example_shape, outputs=outputs, features_only=features_only,
-                                                   output_bias=output_bias, name=name)
+            return self.build_network(lambda: registry.get("discriminator", "mlp")(
+                self.example_shape, CODE_DISCRIMINATOR_UNITS, outputs=outputs, output_bias=output_bias, name=name))
+        return self.build_network(lambda: registry.get("discriminator", kind)(
+            self.example_shape, outputs=outputs, features_only=features_only, output_bias=output_bias, name=name))
 
     def code_discriminator(self, name="code_discriminator"):
         """Builds the code discriminator on latents."""
-        return registry.get("discriminator", "mlp")((self.latent_dim,), CODE_DISCRIMINATOR_UNITS, name=name)
+        return self.build_network(lambda: registry.get("discriminator", "mlp")(
+            (self.latent_dim,), CODE_DISCRIMINATOR_UNITS, name=name))
 
     def discriminators(self):
         """{name: discriminator layer} of `discriminator_names`."""
@@ -88,9 +89,9 @@ class DiscriminatorTraining:
                              f"optimizer can be given for others. Received: {unknown}")
         self.discriminator_optimizers = {}
         for name, layer in self.discriminators().items():
-            discriminator_optimizer = given.get(name) or keras.optimizers.Adam(
+            discriminator_optimizer = precision.loss_scaled(given.get(name) or keras.optimizers.Adam(
                 self.discriminator_learning_rate, beta_1=self.discriminator_adam_betas[0],
-                beta_2=self.discriminator_adam_betas[1])
+                beta_2=self.discriminator_adam_betas[1]), self.mixed_precision)
             discriminator_optimizer.build(layer.trainable_variables)
             self.discriminator_optimizers[name] = discriminator_optimizer
             # Also an attribute, so tf.train.Checkpoint and Keras saving track each optimizer's state.
@@ -114,9 +115,14 @@ class DiscriminatorTraining:
         if self.built:
             self.optimizer.build(self.main_variables())
 
+    def discriminator_objective(self, name, loss):
+        """The scalar whose gradient trains discriminator `name` on the per-example `loss` [B]: its replica share of
+        the global-batch mean, loss-scaled when its optimizer is (mixed_float16). Call it inside the tape."""
+        return self.discriminator_optimizers[name].scale_loss(tf.nn.compute_average_loss(loss))
+
     def update(self, name, tape, objective):
-        """Applies one step of discriminator `name`'s optimizer; `objective` is the scalar recorded on `tape`
-        (a per-example loss averaged with `tf.nn.compute_average_loss` inside the tape)."""
+        """Applies one step of discriminator `name`'s optimizer; `objective` is the scalar recorded on `tape` by
+        `discriminator_objective`."""
         variables = getattr(self, name).trainable_variables
         self.discriminator_optimizers[name].apply_gradients(zip(tape.gradient(objective, variables), variables))
 
@@ -138,7 +144,7 @@ class DiscriminatorTraining:
         """One update of every discriminator of `discriminator_objectives`; returns their replica-mean losses."""
         with tf.GradientTape(persistent=True) as tape:
             objectives = self.discriminator_objectives(x, training=True)
-            scaled = {name: tf.nn.compute_average_loss(loss) for name, (_, loss) in objectives.items()}
+            scaled = {name: self.discriminator_objective(name, loss) for name, (_, loss) in objectives.items()}
         for name in objectives:
             self.update(name, tape, scaled[name])
         del tape

@@ -2,7 +2,7 @@
 import keras
 import tensorflow as tf
 
-from tfvae import registry
+from tfvae import registry, rowwise_random
 from tfvae.models import noise_salts
 from tfvae.models.discriminator_training import DiscriminatorTraining
 from tfvae.models.generator import batch_size_of
@@ -20,7 +20,7 @@ def permute_dims(z, seed):
     Returns:
         Tensor [B, L].
     """
-    order = tf.argsort(tf.random.stateless_uniform(tf.shape(z), seed=seed), axis=0)
+    order = tf.argsort(rowwise_random.stream_uniform(tf.shape(z), seed), axis=0)
     return tf.transpose(tf.gather(tf.transpose(z), tf.transpose(order), batch_dims=1))
 
 
@@ -52,7 +52,8 @@ class FactorVAE(DiscriminatorTraining, VAE):
         super().__init__(input_shape, discriminator_learning_rate=discriminator_learning_rate, **kwargs)
         self.gamma = float(gamma)
         self.discriminator_units = tuple(int(u) for u in discriminator_units)
-        self.discriminator = build_mlp_discriminator((self.latent_dim,), self.discriminator_units, outputs=2)
+        self.discriminator = self.build_network(
+            lambda: build_mlp_discriminator((self.latent_dim,), self.discriminator_units, outputs=2))
 
     def regularizer(self, x, posterior, training=False):
         kl = self.kl_divergence(posterior)

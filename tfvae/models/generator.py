@@ -2,7 +2,7 @@
 import keras
 import tensorflow as tf
 
-from tfvae import registry
+from tfvae import precision, registry
 from tfvae.models import noise_salts
 
 
@@ -33,6 +33,10 @@ class Generator(keras.Model):
         prior: str. A registered prior. Defaults to "standard".
         seed: int. Seed of the training noise (stateless, mixed with the step counter and replica id).
             Defaults to 0.
+        mixed_precision: str or None. Dtype policy of the networks: "float32", "mixed_bfloat16" or
+            "mixed_float16" (`tfvae.precision`: priors, flows, likelihoods and losses stay float32; every optimizer
+            scales the loss under float16). None takes the policy of the enclosing `precision.policy_scope`
+            (float32 outside one). Defaults to None.
     """
 
     loss_terms = ()
@@ -61,7 +65,7 @@ class Generator(keras.Model):
 
     # ------------------------------------------------------------------------------------ construction
     def __init__(self, input_shape, latent_dim=16, network="mlp", network_kwargs=None, likelihood="gaussian",
-                 likelihood_kwargs=None, prior="standard", seed=0, **kwargs):
+                 likelihood_kwargs=None, prior="standard", seed=0, mixed_precision=None, **kwargs):
         super().__init__(**kwargs)
         if int(latent_dim) <= 0:
             raise ValueError(f"latent_dim must be a positive integer. Received: latent_dim={latent_dim}")
@@ -73,8 +77,9 @@ class Generator(keras.Model):
         self.likelihood_kwargs = dict(likelihood_kwargs or {})
         self.prior_name = prior
         self.seed = int(seed)
-        encoder, self.decoder = registry.get("network", network)(
-            self.example_shape, self.encoder_outputs(self.latent_dim), self.latent_dim, **self.network_kwargs)
+        self.mixed_precision = precision.check_policy(mixed_precision or precision.default_policy())
+        encoder, self.decoder = self.build_network(lambda: registry.get("network", network)(
+            self.example_shape, self.encoder_outputs(self.latent_dim), self.latent_dim, **self.network_kwargs))
         if encoder is not None:
             self.encoder = encoder
         self.likelihood = registry.get("likelihood", likelihood)(**self.likelihood_kwargs)
@@ -89,6 +94,16 @@ class Generator(keras.Model):
         """Width of the encoder's output layer; None: no encoder is built."""
         del latent_dim
         return None
+
+    def build_network(self, build):
+        """Returns `build()` (a network or a tuple of them) built under the model's `mixed_precision` policy, with
+        float32 outputs; subclasses build their discriminators and critics through it too."""
+        return precision.build_networks(self.mixed_precision, build)
+
+    def compile(self, optimizer="rmsprop", **kwargs):
+        """`keras.Model.compile`; under mixed_float16 the optimizer is wrapped for loss scaling."""
+        super().compile(optimizer=precision.loss_scaled(keras.optimizers.get(optimizer), self.mixed_precision),
+                        **kwargs)
 
     # -------------------------------------------------------------------------------------------- hooks
     def per_example_losses(self, x, training=False):
@@ -159,8 +174,9 @@ class Generator(keras.Model):
             terms = self.per_example_losses(x, training=True)
             penalty = self.weight_penalty()
             loss = tf.nn.compute_average_loss(terms["loss"]) + penalty / num_replicas
+            scaled_loss = self.optimizer.scale_loss(loss)  # the loss itself unless loss-scaled (mixed_float16)
         variables = self.main_variables()
-        gradients = tape.gradient(loss, variables)
+        gradients = tape.gradient(scaled_loss, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
         logs = {name: tf.reduce_mean(value) for name, value in terms.items()}
         logs["loss"] = logs["loss"] + penalty
@@ -198,7 +214,7 @@ class Generator(keras.Model):
         return {"input_shape": self.example_shape, "latent_dim": self.latent_dim, "network": self.network,
                 "network_kwargs": self.network_kwargs, "likelihood": self.likelihood_name,
                 "likelihood_kwargs": self.likelihood_kwargs, "prior": self.prior_name, "seed": self.seed,
-                "name": self.name}
+                "mixed_precision": self.mixed_precision, "name": self.name}
 
     @classmethod
     def from_config(cls, config):

@@ -34,6 +34,9 @@ class VEEGAN(DiscriminatorTraining, Autoencoder):
 
     def __init__(self, input_shape, likelihood="bernoulli", **kwargs):
         super().__init__(input_shape, likelihood=likelihood, **kwargs)
+        self.joint_discriminator_net = self.build_network(self._joint_discriminator)
+
+    def _joint_discriminator(self):
         image_trunk = self.data_discriminator(features_only=True, name="image_trunk")
         if isinstance(image_trunk.layers[-1], keras.layers.Dense):  # An MLP trunk: drop its classification layer.
             image_trunk = keras.Sequential(image_trunk.layers[:-1], name="image_trunk")
@@ -41,7 +44,7 @@ class VEEGAN(DiscriminatorTraining, Autoencoder):
                                       + [layer for units in CODE_DISCRIMINATOR_UNITS
                                          for layer in (keras.layers.Dense(units), keras.layers.LeakyReLU(0.2))],
                                       name="code_trunk")
-        self.joint_discriminator_net = JointDiscriminator(image_trunk, code_trunk)
+        return JointDiscriminator(image_trunk, code_trunk)
 
     def _generate(self, count, training):
         z = self.prior_samples(count)

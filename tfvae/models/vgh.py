@@ -84,8 +84,9 @@ class VGH(DiscriminatorTraining, VAE):
         generator_variables = [v for v in variables if id(v) not in encoder_ids]
         with tf.GradientTape(persistent=True) as tape:
             terms = self.per_example_losses(x, training=True)
-            encoder_loss = tf.nn.compute_average_loss(terms.pop("encoder_loss"))
-            generator_loss = tf.nn.compute_average_loss(terms.pop("generator_loss"))
+            # Both scaled by the one optimizer's loss scale (mixed_float16), which its update divides out.
+            encoder_loss = self.optimizer.scale_loss(tf.nn.compute_average_loss(terms.pop("encoder_loss")))
+            generator_loss = self.optimizer.scale_loss(tf.nn.compute_average_loss(terms.pop("generator_loss")))
         gradients = dict(zip(map(id, encoder_variables), tape.gradient(encoder_loss, encoder_variables)))
         gradients.update(zip(map(id, generator_variables), tape.gradient(generator_loss, generator_variables)))
         del tape

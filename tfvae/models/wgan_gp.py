@@ -67,7 +67,7 @@ class WGANGP(DCGAN):
         for step in range(self.critic_steps):  # The critic first, `critic_steps` times, then the generator.
             with tf.GradientTape() as tape:
                 critic_loss, penalty, distance = self.critic_losses(x[step * chunk:(step + 1) * chunk], step)
-                objective = tf.nn.compute_average_loss(critic_loss)
+                objective = self.discriminator_objective("data_discriminator_net", critic_loss)
             self.update("data_discriminator_net", tape, objective)
             for name, value in (("d_loss", critic_loss), ("gp", penalty), ("wasserstein", distance)):
                 totals[name] = totals.get(name, 0.0) + tf.reduce_mean(value) / self.critic_steps

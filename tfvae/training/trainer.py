@@ -11,12 +11,15 @@ import tensorflow as tf
 from absl import logging
 
 from tfvae import images as image_utils
+from tfvae import precision
 from tfvae.data import make_dataset
 from tfvae.files import atomic_write
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.training.strategies import is_chief
 
 _MEAN = tf.distribute.ReduceOp.MEAN
+# A variable of every LossScaleOptimizer: its presence in a checkpoint says the run used float16 loss scaling.
+_LOSS_SCALE_VARIABLE = "dynamic_scale"
 HISTORY_FILE = "history.jsonl"
 
 
@@ -73,6 +76,12 @@ class Trainer:
         steps_per_execution: int. Training steps run per call into the compiled loop; larger values cut Python
             overhead. Defaults to 20.
         jit_compile: bool. Compile the per-replica step with XLA (what TPUs need). Defaults to False.
+        mixed_precision: str. Dtype policy of the model's networks: "float32", "mixed_bfloat16" or "mixed_float16"
+            (`tfvae.precision`); `model_fn` runs inside `precision.policy_scope(mixed_precision)`, so models built
+            without their own policy take it. Under mixed_float16 every optimizer scales the loss. A checkpoint
+            resumes under any policy with the same loss scaling (float32 <-> mixed_bfloat16); between
+            mixed_float16 and the others the optimizers' checkpointed state differs and resuming is refused.
+            Defaults to "float32".
         adam_beta_1, adam_beta_2: float or None. Adam moments; None takes the model's `adam_betas` ((0.9, 0.999), or
             (0.5, 0.9) for adversarial models).
         log_images: bool. Write a reconstruction and sample grid to TensorBoard every epoch. Defaults to True.
@@ -82,7 +91,8 @@ class Trainer:
     def __init__(self, model_fn, splits, workdir, strategy=None, epochs=100, batch_size=100, learning_rate=1e-3,
                  seed=0, patience=10, halve_every_epochs=0, min_delta=1e-4, min_learning_rate=1e-6,
                  steps_per_execution=20,
-                 jit_compile=False, adam_beta_1=None, adam_beta_2=None, log_images=True, max_to_keep=3):
+                 jit_compile=False, mixed_precision="float32", adam_beta_1=None, adam_beta_2=None, log_images=True,
+                 max_to_keep=3):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1. Received: epochs={epochs}")
         if learning_rate <= 0:
@@ -99,6 +109,7 @@ class Trainer:
         self.min_learning_rate = float(min_learning_rate)
         self.steps_per_execution = max(1, int(steps_per_execution))
         self.jit_compile = bool(jit_compile)
+        self.mixed_precision = precision.check_policy(mixed_precision)
         self.log_images = log_images and splits.is_image
         self.is_chief = is_chief(self.strategy)
         replicas = self.strategy.num_replicas_in_sync
@@ -108,11 +119,17 @@ class Trainer:
 
         keras.utils.set_random_seed(self.seed)
         with self.strategy.scope():
-            self.model = model_fn()
+            with precision.policy_scope(self.mixed_precision):
+                self.model = model_fn()
+            if self.model.mixed_precision != self.mixed_precision:
+                raise ValueError(f"model_fn built a model with mixed_precision={self.model.mixed_precision!r}, but "
+                                 f"the Trainer runs mixed_precision={self.mixed_precision!r}: leave the model's "
+                                 f"policy unset or make the two agree.")
             beta_1, beta_2 = self.model.adam_betas
-            self.optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1 if adam_beta_1 is None else adam_beta_1,
-                                                   beta_2=beta_2 if adam_beta_2 is None else adam_beta_2)
-            self.model.compile(optimizer=self.optimizer)
+            self.model.compile(optimizer=keras.optimizers.Adam(
+                learning_rate, beta_1=beta_1 if adam_beta_1 is None else adam_beta_1,
+                beta_2=beta_2 if adam_beta_2 is None else adam_beta_2))
+            self.optimizer = self.model.optimizer  # a LossScaleOptimizer around the Adam under mixed_float16
             # Optimizer variables are created now: inside the scope (optimizers built outside it break training under
             # a strategy), before a checkpoint is restored into them, and for the variables the main loss updates
             # (discriminators have their own optimizers).
@@ -167,6 +184,15 @@ class Trainer:
         latest = self.manager.latest_checkpoint
         if latest is None:
             return 0
+        written_scaled = any(_LOSS_SCALE_VARIABLE in name for name, _ in tf.train.list_variables(latest))
+        if written_scaled != precision.uses_loss_scaling(self.mixed_precision):
+            raise ValueError(
+                f"The checkpoint {latest} was written {'with' if written_scaled else 'without'} float16 loss "
+                f"scaling and this run uses mixed_precision={self.mixed_precision!r}: the loss scale is part of "
+                f"every optimizer's checkpointed state, so the run resumes only under "
+                f"{'mixed_float16' if written_scaled else 'float32 or mixed_bfloat16'}. Resume with that policy, or "
+                f"start a new --workdir (the weights are float32 under every policy: `restore_weights` reads them "
+                f"into a model of any policy).")
         try:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
         except (AssertionError, ValueError) as error:
