@@ -204,3 +204,52 @@ def test_xla_and_plain_paths_agree(policy):
     np.testing.assert_allclose(xla_loss, plain_loss, rtol=tolerance)
     for a, b in zip(plain, xla):
         np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance * float(tf.reduce_max(tf.abs(a))))
+
+
+@pytest.mark.parametrize("key", [pytest.param(key, marks=() if key == "dcgan" else pytest.mark.slow)
+                                 for key in goldens.representative_goldens()])
+@pytest.mark.parametrize("policy", MIXED)
+def test_step_compiles_with_xla_under_policy(key, policy):
+    """Every base class's step (a GAN, an AE, a VAE, an adversarial AE and VAE) under XLA and each mixed policy; the
+    float32 XLA step of every model's first golden is in tests/models/test_models.py."""
+    model, shape = _build(key, policy)
+    model.compile(optimizer="adam")
+    model.optimizer.build(model.main_variables())
+    logs = tf.function(model.replica_step, jit_compile=True)(_data(shape))
+    assert all(np.isfinite(float(v)) for v in logs.values()), logs
+
+
+@pytest.mark.slow
+def test_float16_under_mirrored_strategy_trains_every_optimizer(digits, tmp_path, mirrored):
+    """The loss scaling's skip decision is taken across replicas (Keras' LossScaleOptimizer under a strategy), for
+    the model's optimizer and the discriminator's."""
+    trainer = training.Trainer(_factor_vae, digits, str(tmp_path), strategy=mirrored, epochs=1, log_images=False,
+                               mixed_precision="mixed_float16")
+    [record] = trainer.fit()
+    assert np.isfinite(record["validation/loss"])
+    for optimizer in _optimizers(trainer.model):
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        assert 0 < int(optimizer.iterations.numpy()) <= 1347 // 100  # steps applied, the first overflowing ones skipped
+
+
+def test_train_config_refuses_an_unknown_policy(tmp_path):
+    from trainers.config import TrainConfig
+
+    with pytest.raises(ValueError, match=r"mixed_precision must be one of \['float32', 'mixed_bfloat16'"):
+        TrainConfig(workdir=str(tmp_path), mixed_precision="float16").validate()
+
+
+@pytest.mark.slow
+def test_main_job_under_float16_exports_a_float32_savedmodel(trained_run):
+    """The binaries' job: trained under mixed_float16, its densities and export come from the float32 rebuild."""
+    from tests.conftest import zoo_config
+    from trainers import jobs
+
+    workdir, result, _ = trained_run(**zoo_config("vae", mixed_precision="mixed_float16"))
+    config, _, rebuilt = jobs.load_run(str(workdir))
+    assert config.mixed_precision == "mixed_float16" and rebuilt.mixed_precision == "float32"
+    loaded = tf.saved_model.load(result["export"])
+    signature = loaded.signatures["decode"]
+    assert {spec.dtype for spec in signature.structured_outputs.values()} == {tf.float32}
+    z = tf.random.stateless_normal([4, rebuilt.latent_dim], seed=[3, 4])
+    np.testing.assert_allclose(signature(latents=z)["images"], rebuilt.decode(z), atol=1e-6)
