@@ -1,11 +1,16 @@
 """Cost of the evaluation: feature extraction per second, and each metric on 10,000 samples.
 
     python -m benchmarks.metrics [--num_samples=10000] [--inception_images=200] [--repeats=3]
+        [--inception_policies=mixed_bfloat16,mixed_float16] [--fid_images=1000]
 
 Inception: pool_3 features of the Keras rebuild (TTUR preprocessing, 28 px grey images upsampled to 299), timed on
 --inception_images images and extrapolated to --num_samples; the domain classifier likewise. Metrics: each run on
 random feature sets of the real sizes (2048-d for the sample metrics, 16-d latents for the latent ones), medians of
 --repeats runs. The statistics must cost far less than extracting the features they consume.
+
+Inception under mixed precision (`--inception_policies`): for each policy, the images/s and the FID between
+--fid_images Fashion-MNIST test images and as many training images, beside float32's on the same images (the
+relative change of FID is what decides whether a policy may compute FID).
 """
 import time
 
@@ -21,6 +26,8 @@ from tfvae.metrics.inception import InceptionExtractor
 flags.DEFINE_integer("num_samples", 10000, "Samples per set.")
 flags.DEFINE_integer("inception_images", 200, "Images timed through the Inception network.")
 flags.DEFINE_integer("repeats", 3, "Repeats of every metric timing.")
+flags.DEFINE_list("inception_policies", [], "Dtype policies to compare with float32 for Inception features and FID.")
+flags.DEFINE_integer("fid_images", 1000, "Images per set for the FID comparison of --inception_policies.")
 FLAGS = flags.FLAGS
 
 
@@ -31,6 +38,37 @@ def _seconds(fn, repeats):
         fn()
         times.append(time.perf_counter() - started)
     return median_and_spread(times)
+
+
+def _fid(extractor, first, second):
+    moments = []
+    for images in (first, second):
+        running = metrics.RunningMoments(2048)
+        running.update(extractor(images).astype(np.float64))
+        moments.append(running.result())
+    return metrics.frechet_distance(*moments[0], *moments[1])
+
+
+def compare_policies(device):
+    """Images/s and FID (test vs train images) of the Inception network under each policy, beside float32's."""
+    from tfvae import data
+
+    splits = data.load("fashion_mnist")
+    first, second = splits.as_float("test")[:FLAGS.fid_images], splits.as_float("train")[:FLAGS.fid_images]
+    rows = []
+    for policy in ["float32", *FLAGS.inception_policies]:
+        extractor = InceptionExtractor(batch_size=50, mixed_precision=policy)
+        extractor(first[:50])  # trace
+        started = time.perf_counter()
+        fid = _fid(extractor, first, second)
+        rate = 2 * len(first) / (time.perf_counter() - started)
+        rows.append({"policy": policy, "device": device, "images/s": rate, "FID": fid})
+    for row in rows:
+        row["FID change vs float32 (%)"] = 100 * (row["FID"] / rows[0]["FID"] - 1)
+        row["speed vs float32"] = row["images/s"] / rows[0]["images/s"]
+    print_table(f"Inception under mixed precision, FID of {len(first)} test vs {len(second)} training images",
+                rows, ["policy", "device", "images/s", "speed vs float32", "FID", "FID change vs float32 (%)"])
+    return rows
 
 
 def main(argv):
@@ -48,6 +86,7 @@ def main(argv):
     many = rng.random((n, 28, 28, 1)).astype(np.float32)
     domain.features(many[:100])
     domain_seconds = _seconds(lambda: domain.features(many), 1)[0]
+    policies = compare_policies(device) if FLAGS.inception_policies else []
     extraction = [{"extractor": f"inception pool_3 ({device})", "images/s": per_second,
                    f"seconds for {n}": n / per_second},
                   {"extractor": f"domain classifier ({device})", "images/s": n / domain_seconds,
@@ -86,7 +125,8 @@ def main(argv):
                      "vs Inception features": median / (n / per_second)})
     print_table(f"Metric cost on {n} samples", rows, ["metric", "seconds (median)", "min", "max",
                                                       "vs Inception features"])
-    print("\nwrote", write_json("metrics", {"extraction": extraction, "metrics": rows, "settings": {
+    print("\nwrote", write_json("metrics", {
+        "extraction": extraction, "metrics": rows, "policies": policies, "settings": {
         "num_samples": n, "inception_images": FLAGS.inception_images, "repeats": FLAGS.repeats, "device": device}}))
 
 

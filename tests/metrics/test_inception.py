@@ -29,6 +29,21 @@ def test_features_equal_the_original_torchscript_network(extractor):
         np.testing.assert_allclose(features, expected, atol=1e-4)  # measured: 9e-6 (folded batch norm, float32)
 
 
+@pytest.mark.slow
+def test_bfloat16_network_gives_float32_features_near_the_reference(extractor):
+    """Under mixed_bfloat16 the network computes in bfloat16 and returns float32 features close to float32's (how
+    close decides FID: benchmarks/metrics.py --inception_policies measures the FID change), and says so in its
+    protocol, so that its FIDs are never mistaken for reference ones."""
+    goldens = np.load(GOLDENS)
+    images = goldens["rgb"].astype(np.float32) / 255.0
+    mixed = inception.InceptionExtractor(batch_size=2, mixed_precision="mixed_bfloat16")
+    features, reference = mixed(images), extractor(images)
+    assert features.dtype == np.float32 and features.shape == reference.shape
+    assert np.corrcoef(features.ravel(), reference.ravel())[0, 1] > 0.99
+    assert not np.allclose(features, reference, atol=1e-4)  # it did compute in bfloat16
+    assert "mixed_bfloat16" in mixed.protocol()["extractor"] and "bfloat16" not in extractor.protocol()["extractor"]
+
+
 def _resize_tf1_reference(image, height, width):
     """TF1 bilinear resize (align_corners=False, half_pixel_centers=False) written from its definition."""
     in_h, in_w = image.shape[:2]

