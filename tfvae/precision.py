@@ -15,6 +15,7 @@ skipped and the scale halved. bfloat16 has float32's exponent range and needs no
 import contextlib
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -93,13 +94,30 @@ class Float32Outputs(keras.layers.Layer):
 
 def loss_scaled(optimizer, policy):
     """`optimizer` wrapped in a dynamic `LossScaleOptimizer` when `policy` needs loss scaling, else itself."""
-    if not uses_loss_scaling(policy) or isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+    if not uses_loss_scaling(policy) or uses_loss_scaling_optimizer(optimizer):
         return optimizer
     return keras.optimizers.LossScaleOptimizer(optimizer)
 
 
-def base_optimizer(optimizer):
-    """The optimizer that holds the moments and the learning rate: the inner one of a `LossScaleOptimizer`."""
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        return optimizer.inner_optimizer
-    return optimizer
+def skip_together(gradients, optimizer):
+    """`gradients` made non-finite on every replica when they are on any one, under a loss-scaled `optimizer` and a
+    strategy with several replicas; unchanged otherwise (they are then added 0).
+
+    `LossScaleOptimizer` decides whether to skip a step from each replica's own gradients before they are summed
+    (on one replica's only, outside XLA): a replica whose gradients overflow alone would otherwise add infinities
+    to the sum that the others apply. Call it between `tape.gradient` and `apply_gradients`.
+    """
+    context = tf.distribute.get_replica_context()
+    if (not uses_loss_scaling_optimizer(optimizer) or context is None
+            or context.num_replicas_in_sync == 1):
+        return gradients
+    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients if g is not None])
+    overflowing_replicas = context.all_reduce(tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, tf.float32))
+    everywhere = overflowing_replicas < 0.5
+    poison = tf.where(everywhere, 0.0, float("nan"))
+    return [None if g is None else g + tf.cast(poison, g.dtype) for g in gradients]
+
+
+def uses_loss_scaling_optimizer(optimizer):
+    """Whether `optimizer` scales the loss (a `LossScaleOptimizer`)."""
+    return isinstance(optimizer, keras.optimizers.LossScaleOptimizer)

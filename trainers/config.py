@@ -64,6 +64,10 @@ class TrainConfig:
         for name in self.densities:
             registry.get("density", name)
         precision.check_policy(self.mixed_precision)
+        if "mixed_precision" in self.model_kwargs:
+            raise ValueError(f"Set the dtype policy with --mixed_precision, not in --model_kwargs (the binaries build "
+                             f"the exported and evaluated model in float32 from the same configuration). Received: "
+                             f"model_kwargs={self.model_kwargs}")
         for field in ("epochs", "batch_size", "components", "steps_per_execution"):
             if getattr(self, field) < 1:
                 raise ValueError(f"--{field} must be at least 1. Received: {field}={getattr(self, field)}")

@@ -28,10 +28,10 @@ def run_main_job(config):
     Returns:
         dict with the training history, density fit reports, export path and sample grid path.
     """
-    trainer, splits, config, result = train_and_fit_densities(config)
+    trainer, model, splits, config, result = train_and_fit_densities(config)
     if not trainer.is_chief:
         return result
-    export_path = export(config.workdir, model=float32_model(trainer.model))
+    export_path = export(config.workdir, model=model)
     grid_path = write_sample_grid(export_path, os.path.join(config.workdir, SAMPLES_FILE), splits.is_image,
                                   seed=config.seed)
     logging.info("Main job done: export %s, samples %s", export_path, grid_path)
@@ -42,7 +42,8 @@ def train_and_fit_densities(config):
     """The main job's first half: trains (or resumes) the model and fits its ex-post densities on the chief.
 
     Returns:
-        (trainer, data splits, resolved config, {"history": ..., "densities": fit reports (chief only)}).
+        (trainer, the trained model in float32 (`float32_model`), data splits, resolved config,
+         {"history": ..., "densities": fit reports (chief only)}).
     """
     config.validate()
     splits = load_data(config)
@@ -57,17 +58,20 @@ def train_and_fit_densities(config):
         steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile,
         mixed_precision=config.mixed_precision)
     result = {"history": trainer.fit()}
+    model = float32_model(trainer.model, config.workdir)
     if trainer.is_chief:
         result["densities"] = fit_densities(config.workdir, config.densities, components=config.components,
-                                            model=float32_model(trainer.model), splits=splits)
-    return trainer, splits, config, result
+                                            model=model, splits=splits)
+    return trainer, model, splits, config, result
 
 
-def float32_model(model):
-    """`model` if it computes in float32, else None: ex-post densities and exports then rebuild the model in
-    float32 from the workdir (same weights: mixed policies keep float32 variables), so that the latents they fit
-    and the SavedModel's endpoints do not depend on the training policy."""
-    return model if model.mixed_precision == "float32" else None
+def float32_model(model, workdir):
+    """`model` if it computes in float32, else its float32 twin rebuilt from the workdir's latest checkpoint (the
+    same weights: mixed policies keep float32 variables). Ex-post densities and exports use it, so that the latents
+    they fit and the SavedModel's endpoints do not depend on the training policy."""
+    if model.mixed_precision == "float32":
+        return model
+    return load_run(workdir)[2]
 
 
 def load_data(config):
@@ -86,7 +90,8 @@ def load_run(workdir, checkpoint=None):
     """Rebuilds the config, data and model of a workdir, with the weights of its latest (or given) checkpoint."""
     config = read_config(workdir)
     splits = load_data(config)
-    model = models.build(config.model, splits.element_shape, **config.model_arguments(splits))
+    model = models.build(config.model, splits.element_shape, mixed_precision="float32",
+                         **config.model_arguments(splits))
     checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     if checkpoint is None:
         raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints; train first. Received: workdir={workdir!r}")

@@ -87,6 +87,9 @@ def test_save_and_load_give_same_outputs(key, tmp_path):
         x = _data(shape, seed=1)
         np.testing.assert_allclose(loaded.reconstruct(x), model.reconstruct(x), atol=1e-6)
         np.testing.assert_allclose(loaded.encode(x), model.encode(x), atol=1e-6)
+    # So does the optimizer, with its state (Keras skips compiling models with a custom `compile`: ours say how).
+    assert type(loaded.optimizer) is type(model.optimizer)
+    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) > 0
     for layer in model.auxiliary_layers():  # Discriminators travel with the model.
         twin = getattr(loaded, next(name for name in dir(model) if getattr(model, name, None) is layer))
         for a, b in zip(layer.weights, twin.weights):

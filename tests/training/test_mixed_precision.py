@@ -37,12 +37,14 @@ def _optimizers(model):
 def test_train_step_under_policy(key, policy):
     model, shape = _build(key, policy)
     assert model.mixed_precision == policy and model.get_config()["mixed_precision"] == policy
-    # A modest first loss scale: at Keras' default (2**15) float16's first steps overflow on the summed
-    # likelihoods and are skipped until the scale has come down (what the skip test below checks).
-    model.compile(optimizer=precision.loss_scaled(keras.optimizers.Adam(), policy) if policy != "mixed_float16"
-                  else keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(), initial_scale=2.0 ** 4))
+    model.compile(optimizer=keras.optimizers.Adam())  # Generator.compile wraps it under float16
+    model.optimizer.build(model.main_variables())  # (the discriminators' optimizers are built by compile)
     scaled = [isinstance(o, keras.optimizers.LossScaleOptimizer) for o in _optimizers(model)]
     assert scaled == [policy == "mixed_float16"] * len(scaled)  # every optimizer, the discriminators' included
+    for optimizer in _optimizers(model) if policy == "mixed_float16" else ():
+        # A modest scale: at Keras' default (2**15) float16's first steps overflow on the summed likelihoods and
+        # are skipped until the scale has come down (what the tests below check).
+        optimizer.dynamic_scale.assign(2.0 ** 4)
     before = [w.numpy().copy() for w in model.trainable_weights]
     assert all(w.dtype == "float32" for w in model.weights)
     for seed in range(3):  # flows start as the identity: their hidden layers move from the second step on
@@ -73,13 +75,19 @@ def test_networks_compute_in_the_policy_and_everything_else_in_float32(policy):
 
 
 class _OverflowingAE(AE):
-    """An AE whose loss can be multiplied by a huge factor: finite in float32, its float16 gradients overflow."""
+    """An AE whose loss can be multiplied by a huge factor: finite in float32, its float16 gradients overflow; with
+    `only_replica`, on that replica only."""
 
     factor = 1.0
+    only_replica = None
 
     def per_example_losses(self, x, training=False):
         terms = super().per_example_losses(x, training)
-        return {**terms, "loss": terms["loss"] * self.factor}
+        factor = tf.constant(self.factor)
+        if self.only_replica is not None:
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            factor = tf.where(tf.equal(replica, self.only_replica), factor, 1.0)
+        return {**terms, "loss": terms["loss"] * factor}
 
 
 def test_float16_step_with_overflowing_gradients_is_skipped_not_applied():
@@ -106,19 +114,37 @@ def test_float16_step_with_overflowing_gradients_is_skipped_not_applied():
     assert any(not np.array_equal(b, v.numpy()) for b, v in zip(weights, model.weights))
 
 
-@pytest.mark.parametrize("key", ["dcgan", "factor_vae"])
-def test_float16_discriminator_steps_are_skipped_on_overflow_too(key):
+# One golden per kind of update: the generic step (AE), VGH's two-loss step, WGAN-GP's critic steps, and the
+# discriminators of FactorVAE, VEEGAN, DCGAN and the AAE.
+EVERY_UPDATE = ["ae", "vgh", "wgan_gp", "factor_vae", "veegan", "dcgan", "aae"]
+
+
+@pytest.mark.parametrize("key", [pytest.param(k, marks=() if k in ("vgh", "wgan_gp") else pytest.mark.slow)
+                                 for k in EVERY_UPDATE])
+def test_every_optimizer_scales_its_loss_and_skips_on_overflow(key):
+    """With every loss scale far beyond float16's range, every update of the step overflows and is skipped: an
+    update whose loss were not scaled would stay finite (the optimizer divides by the scale) and be applied."""
     model, shape = _build(key, "mixed_float16")
-    model.compile(optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(), initial_scale=2.0 ** 4))
-    name = model.discriminator_names[0]
-    optimizer = model.discriminator_optimizers[name]
-    optimizer.dynamic_scale.assign(2.0 ** 60)  # far beyond float16's range: every gradient overflows
-    layer = getattr(model, name)
-    before = [w.numpy().copy() for w in layer.trainable_weights]
+    model.compile(optimizer=keras.optimizers.Adam())
+    model.optimizer.build(model.main_variables())
+    for optimizer in _optimizers(model):
+        optimizer.dynamic_scale.assign(2.0 ** 60)
+    before = [w.numpy().copy() for w in model.weights]
     model.train_step(_data(shape))
-    assert int(optimizer.iterations) == 0 and float(optimizer.dynamic_scale) == 2.0 ** 59
-    for b, w in zip(before, layer.trainable_weights):
-        np.testing.assert_array_equal(b, w.numpy())
+    for optimizer in _optimizers(model):
+        # none applied; the scale halved once per skipped update (WGAN-GP's critic updates five times a step)
+        assert int(optimizer.iterations) == 0 and float(optimizer.dynamic_scale) <= 2.0 ** 59
+    for b, w in zip(before, model.weights):
+        np.testing.assert_array_equal(b, w.numpy(), err_msg=w.path)
+
+
+def test_keras_global_policy_is_refused():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        with pytest.raises(ValueError, match="give the model mixed_precision= instead"):
+            AE((8, 8, 1))
+    finally:
+        keras.config.set_dtype_policy("float32")
 
 
 def test_a_bad_policy_is_refused():
@@ -170,6 +196,11 @@ def test_resuming_across_policies(digits, tmp_path):
     with pytest.raises(ValueError, match="loss scaling.*resumes only under float32 or mixed_bfloat16"):
         training.Trainer(_vae, digits, str(tmp_path), epochs=3, log_images=False,
                          mixed_precision="mixed_float16").fit()
+    # And the other way: a float16 run's checkpoint is refused under float32.
+    training.Trainer(_vae, digits, str(tmp_path / "float16"), epochs=1, log_images=False,
+                     mixed_precision="mixed_float16").fit()
+    with pytest.raises(ValueError, match="written with float16 loss scaling.*resumes only under mixed_float16"):
+        training.Trainer(_vae, digits, str(tmp_path / "float16"), epochs=2, log_images=False).fit()
     # The weights themselves are float32 under every policy and load into a model of any policy.
     with precision.policy_scope("mixed_float16"):
         model = _vae()
@@ -219,14 +250,33 @@ def test_step_compiles_with_xla_under_policy(key, policy):
     assert all(np.isfinite(float(v)) for v in logs.values()), logs
 
 
+def test_float16_overflow_on_one_replica_skips_the_step_on_all(mirrored):
+    """Keras' LossScaleOptimizer decides from the first replica's gradients alone; `precision.skip_together` makes
+    an overflow on replica 1 only skip the step everywhere instead of adding infinities to the weights."""
+    with mirrored.scope():
+        with precision.policy_scope("mixed_float16"):
+            model = _OverflowingAE((8, 8, 1), latent_dim=3, network_kwargs={"hidden_units": (16,)})
+        model.build_for()
+        model.compile(optimizer=keras.optimizers.Adam())
+        model.optimizer.build(model.main_variables())
+    model.optimizer.dynamic_scale.assign(2.0 ** 4)
+    model.factor, model.only_replica = 1e30, 1
+    before = [w.numpy().copy() for w in model.weights]
+    batch = next(iter(mirrored.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensors(_data((8, 8, 1), count=16)))))
+    tf.function(lambda b: mirrored.run(model.replica_step, args=(b,)))(batch)
+    for b, w in zip(before, model.weights):
+        np.testing.assert_array_equal(b, w.numpy(), err_msg=w.path)
+    assert int(model.optimizer.iterations.numpy()) == 0 and float(model.optimizer.dynamic_scale.numpy()) == 8.0
+
+
 @pytest.mark.slow
 def test_float16_under_mirrored_strategy_trains_every_optimizer(digits, tmp_path, mirrored):
-    """The loss scaling's skip decision is taken across replicas (Keras' LossScaleOptimizer under a strategy), for
-    the model's optimizer and the discriminator's."""
+    """The Trainer under MirroredStrategy and float16: every optimizer loss-scaled, the loss scale logged."""
     trainer = training.Trainer(_factor_vae, digits, str(tmp_path), strategy=mirrored, epochs=1, log_images=False,
                                mixed_precision="mixed_float16")
     [record] = trainer.fit()
-    assert np.isfinite(record["validation/loss"])
+    assert np.isfinite(record["validation/loss"]) and record["state/loss_scale"] <= 2.0 ** 15
     for optimizer in _optimizers(trainer.model):
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         assert 0 < int(optimizer.iterations.numpy()) <= 1347 // 100  # steps applied, the first overflowing ones skipped

@@ -47,15 +47,20 @@ class DiscriminatorTraining:
         self.discriminator_learning_rate = float(discriminator_learning_rate)
 
     def data_discriminator(self, outputs=1, features_only=False, output_bias=True, name="data_discriminator"):
-        """Builds the data discriminator for this model's examples."""
+        """Builds the data discriminator for this model's examples (under the model's policy, float32 outputs)."""
+        return self.build_network(lambda: self.data_discriminator_network(outputs, features_only, output_bias, name))
+
+    def data_discriminator_network(self, outputs=1, features_only=False, output_bias=True, name="data_discriminator"):
+        """The data discriminator as the registered builder makes it: call it inside `build_network` (VEEGAN's
+        joint discriminator uses it as a trunk)."""
         kind = self.discriminator_kind
         if kind == "auto":
             kind = "dcgan" if self.network in _CONVOLUTIONAL_NETWORKS else "mlp"
         if kind == "mlp":
-            return self.build_network(lambda: registry.get("discriminator", "mlp")(
-                self.example_shape, CODE_DISCRIMINATOR_UNITS, outputs=outputs, output_bias=output_bias, name=name))
-        return self.build_network(lambda: registry.get("discriminator", kind)(
-            self.example_shape, outputs=outputs, features_only=features_only, output_bias=output_bias, name=name))
+            return registry.get("discriminator", "mlp")(self.example_shape, CODE_DISCRIMINATOR_UNITS, outputs=outputs,
+                                                        output_bias=output_bias, name=name)
+        return registry.get("discriminator", kind)(self.example_shape, outputs=outputs, features_only=features_only,
+                                                   output_bias=output_bias, name=name)
 
     def code_discriminator(self, name="code_discriminator"):
         """Builds the code discriminator on latents."""
@@ -104,16 +109,11 @@ class DiscriminatorTraining:
                                                   for name, opt in self.discriminator_optimizers.items()}
         return config
 
-    def compile_from_config(self, config):
-        # Keras' own version refuses models with a custom `compile`; this one rebuilds every optimizer from the
-        # saved configuration and builds them on the variables they update, so their saved state loads into them.
+    def _deserialize_compile_config(self, config):
         config = dict(config)
         serialized = config.pop("discriminator_optimizers", None) or {}
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config, discriminator_optimizers={
-            name: keras.optimizers.deserialize(value) for name, value in serialized.items()})
-        if self.built:
-            self.optimizer.build(self.main_variables())
+        return {**super()._deserialize_compile_config(config), "discriminator_optimizers": {
+            name: keras.optimizers.deserialize(value) for name, value in serialized.items()}}
 
     def discriminator_objective(self, name, loss):
         """The scalar whose gradient trains discriminator `name` on the per-example `loss` [B]: its replica share of
@@ -124,7 +124,9 @@ class DiscriminatorTraining:
         """Applies one step of discriminator `name`'s optimizer; `objective` is the scalar recorded on `tape` by
         `discriminator_objective`."""
         variables = getattr(self, name).trainable_variables
-        self.discriminator_optimizers[name].apply_gradients(zip(tape.gradient(objective, variables), variables))
+        optimizer = self.discriminator_optimizers[name]
+        optimizer.apply_gradients(zip(precision.skip_together(tape.gradient(objective, variables), optimizer),
+                                      variables))
 
     # ------------------------------------------------------------------------------------------ hooks
     def discriminator_objectives(self, x, training=True):

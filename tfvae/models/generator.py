@@ -78,6 +78,11 @@ class Generator(keras.Model):
         self.prior_name = prior
         self.seed = int(seed)
         self.mixed_precision = precision.check_policy(mixed_precision or precision.default_policy())
+        if keras.config.dtype_policy().name != "float32":
+            raise ValueError(f"Keras' global dtype policy is {keras.config.dtype_policy().name!r}: it would put the "
+                             f"prior, flows and likelihood in 16 bits. Reset it (keras.config.set_dtype_policy("
+                             f"'float32')) and give the model mixed_precision= instead, which reaches its networks "
+                             f"only.")
         encoder, self.decoder = self.build_network(lambda: registry.get("network", network)(
             self.example_shape, self.encoder_outputs(self.latent_dim), self.latent_dim, **self.network_kwargs))
         if encoder is not None:
@@ -105,6 +110,18 @@ class Generator(keras.Model):
         super().compile(optimizer=precision.loss_scaled(keras.optimizers.get(optimizer), self.mixed_precision),
                         **kwargs)
 
+    def compile_from_config(self, config):
+        # Keras' own version skips models with a custom `compile` (a reloaded .keras model would have no optimizer):
+        # this one compiles from the saved configuration and builds the optimizers on the variables they update,
+        # so their saved state loads into them.
+        self.compile(**self._deserialize_compile_config(config))
+        if self.built:
+            self.optimizer.build(self.main_variables())
+
+    def _deserialize_compile_config(self, config):
+        """`compile` arguments from the output of `get_compile_config`."""
+        return keras.saving.deserialize_keras_object(config)
+
     # -------------------------------------------------------------------------------------------- hooks
     def per_example_losses(self, x, training=False):
         """Returns {"loss": [B], and each of `loss_terms`: [B]} on the batch x."""
@@ -125,8 +142,11 @@ class Generator(keras.Model):
 
     def training_state(self):
         """{name: scalar tensor} of learned state worth following over training (the decoder's log gamma when it is
-        learned); the Trainer logs each as `state/NAME` every epoch."""
-        return self.likelihood.training_state()
+        learned, the loss scale under mixed_float16); the Trainer logs each as `state/NAME` every epoch."""
+        state = dict(self.likelihood.training_state())
+        if precision.uses_loss_scaling_optimizer(getattr(self, "optimizer", None)):
+            state["loss_scale"] = self.optimizer.dynamic_scale
+        return state
 
     # --------------------------------------------------------------------------------------- public API
     def decode(self, z):
@@ -176,7 +196,7 @@ class Generator(keras.Model):
             loss = tf.nn.compute_average_loss(terms["loss"]) + penalty / num_replicas
             scaled_loss = self.optimizer.scale_loss(loss)  # the loss itself unless loss-scaled (mixed_float16)
         variables = self.main_variables()
-        gradients = tape.gradient(scaled_loss, variables)
+        gradients = precision.skip_together(tape.gradient(scaled_loss, variables), self.optimizer)
         self.optimizer.apply_gradients(zip(gradients, variables))
         logs = {name: tf.reduce_mean(value) for name, value in terms.items()}
         logs["loss"] = logs["loss"] + penalty

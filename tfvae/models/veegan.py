@@ -37,7 +37,7 @@ class VEEGAN(DiscriminatorTraining, Autoencoder):
         self.joint_discriminator_net = self.build_network(self._joint_discriminator)
 
     def _joint_discriminator(self):
-        image_trunk = self.data_discriminator(features_only=True, name="image_trunk")
+        image_trunk = self.data_discriminator_network(features_only=True, name="image_trunk")
         if isinstance(image_trunk.layers[-1], keras.layers.Dense):  # An MLP trunk: drop its classification layer.
             image_trunk = keras.Sequential(image_trunk.layers[:-1], name="image_trunk")
         code_trunk = keras.Sequential([keras.Input((self.latent_dim,))]

@@ -2,7 +2,7 @@
 import keras
 import tensorflow as tf
 
-from tfvae import registry
+from tfvae import precision, registry
 from tfvae.losses import density_ratio_loss, discriminator_cross_entropy
 from tfvae.models.discriminator_training import DiscriminatorTraining
 from tfvae.models.generator import batch_size_of
@@ -90,7 +90,8 @@ class VGH(DiscriminatorTraining, VAE):
         gradients = dict(zip(map(id, encoder_variables), tape.gradient(encoder_loss, encoder_variables)))
         gradients.update(zip(map(id, generator_variables), tape.gradient(generator_loss, generator_variables)))
         del tape
-        self.optimizer.apply_gradients([(gradients[id(v)], v) for v in variables])
+        ordered = precision.skip_together([gradients[id(v)] for v in variables], self.optimizer)
+        self.optimizer.apply_gradients(zip(ordered, variables))
         logs = {name: tf.reduce_mean(value) for name, value in terms.items()}
         logs.update(self.update_discriminators(x))
         return logs

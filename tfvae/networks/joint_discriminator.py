@@ -24,7 +24,5 @@ class JointDiscriminator(keras.layers.Layer):
                                       keras.layers.Dense(1)])
 
     def call(self, x, z, training=False):
-        # The trunks may answer in different dtypes under a mixed policy (a wrapped one in float32): the head's.
-        features = tf.concat([tf.cast(self.image_trunk(x, training=training), self.compute_dtype),
-                              tf.cast(self.code_trunk(z, training=training), self.compute_dtype)], axis=-1)
+        features = tf.concat([self.image_trunk(x, training=training), self.code_trunk(z, training=training)], axis=-1)
         return self.head(features, training=training)[:, 0]

@@ -18,8 +18,8 @@ from tfvae.models.autoencoder import Autoencoder
 from tfvae.training.strategies import is_chief
 
 _MEAN = tf.distribute.ReduceOp.MEAN
-# A variable of every LossScaleOptimizer: its presence in a checkpoint says the run used float16 loss scaling.
-_LOSS_SCALE_VARIABLE = "dynamic_scale"
+# The checkpoint key of a LossScaleOptimizer's scale: its presence says the run used float16 loss scaling.
+_LOSS_SCALE_KEY = "/dynamic_scale/.ATTRIBUTES/VARIABLE_VALUE"
 HISTORY_FILE = "history.jsonl"
 
 
@@ -184,7 +184,7 @@ class Trainer:
         latest = self.manager.latest_checkpoint
         if latest is None:
             return 0
-        written_scaled = any(_LOSS_SCALE_VARIABLE in name for name, _ in tf.train.list_variables(latest))
+        written_scaled = any(name.endswith(_LOSS_SCALE_KEY) for name, _ in tf.train.list_variables(latest))
         if written_scaled != precision.uses_loss_scaling(self.mixed_precision):
             raise ValueError(
                 f"The checkpoint {latest} was written {'with' if written_scaled else 'without'} float16 loss "
@@ -261,7 +261,7 @@ class Trainer:
                       "examples_per_second": steps_per_epoch * self.batch_size / seconds,
                       "learning_rate": learning_rate, **{f"train/{k}": v for k, v in train_logs.items()},
                       **{f"validation/{k}": v for k, v in validation_logs.items()},
-                      **{f"state/{k}": float(v) for k, v in self.model.training_state().items()}}
+                      **{f"state/{k}": float(tf.convert_to_tensor(v)) for k, v in self.model.training_state().items()}}
             # The record first, the checkpoint second: a kill in between leaves a record that the restart's
             # `_reconcile_history` drops and rewrites, so history.jsonl holds every epoch exactly once.
             self._write_logs(record)
