@@ -51,11 +51,18 @@ TF_ONLY_PRELUDE = (
 )
 
 
+# Modules whose tests take 20-80 s each: scheduled first, so that the two workers share the many short tests at the
+# end instead of one of them finishing a long test alone.
+_LONG_FIRST = ("tests/trainers/test_reproduce.py", "tests/trainers/test_evaluate.py", "tests/test_crash_safety.py",
+               "tests/test_model_zoo_training.py")
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group markers
 def pytest_collection_modifyitems(items):
     """Keeps tests that share expensive state in one pytest-xdist worker (`--dist loadgroup`, pytest.ini): users of
     the session's main job, and the tests of a module whose module-scoped fixture trains or exports something. Every
-    other test is scheduled on its own, so the two workers stay balanced."""
+    other test is scheduled on its own, so the two workers stay balanced; the long modules go first."""
+    items.sort(key=lambda item: not item.nodeid.startswith(_LONG_FIRST))  # stable: the order is kept otherwise
     for item in items:
         fixtures = getattr(item, "_fixtureinfo", None)
         if fixtures is None:
