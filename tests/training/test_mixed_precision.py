@@ -48,7 +48,7 @@ def test_train_step_under_policy(key, policy):
         optimizer.dynamic_scale.assign(2.0 ** 4)
     before = [w.numpy().copy() for w in model.trainable_weights]
     assert all(w.dtype == "float32" for w in model.weights)
-    for seed in range(3):  # flows start as the identity: their hidden layers move from the second step on
+    for seed in range(2):  # flows start as the identity: their hidden layers move from the second step on
         logs = model.train_step(_data(shape, seed=seed))
     assert all(np.isfinite(float(v)) for v in logs.values()), logs
     changed = [not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
@@ -175,10 +175,10 @@ def test_checkpoint_resumes_under_the_same_policy_bit_for_bit(digits, tmp_path, 
                                    mixed_precision=policy)
         return trainer, trainer.fit()
 
-    straight, _ = run("a", 3)
-    run("b", 2)
-    resumed, history = run("b", 3)
-    assert [record["epoch"] for record in history] == [3]
+    straight, _ = run("a", 2)
+    run("b", 1)
+    resumed, history = run("b", 2)
+    assert [record["epoch"] for record in history] == [2]
     assert resumed.model.mixed_precision == policy
     for a, b in zip(straight.model.weights, resumed.model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -222,7 +222,7 @@ def test_trainer_refuses_a_model_of_another_policy(digits, tmp_path):
 def test_xla_and_plain_paths_agree():
     """The loss and its gradients compiled with XLA (Keras' default on GPUs) and without (CPU) agree: the same
     training noise (`rowwise_random.stream_normal`) and the same math, to float32 round-off."""
-    model, shape = _build("vae_decoupled", "float32")
+    model, shape = _build("vae", "float32")
     model.compile(optimizer="adam")
     x = _data(shape)
 
