@@ -2,8 +2,7 @@
 
 Only the networks (encoders, decoders, discriminators, critics) follow a model's policy. Everything probabilistic
 stays float32: likelihoods, KL and other loss terms, priors (the decoupled prior's flow included), posterior
-flows and every ex-post density (TensorFlow Probability rejects float16, and these sums of many per-dimension
-terms lose too much in 16 bits). The casts happen in one place: every network built by `build_networks` answers
+flows and every ex-post density (sums of many per-dimension terms lose too much in 16 bits). The casts happen in one place: every network built by `build_networks` answers
 in float32 (`Float32Outputs`), so the code that reads network outputs never sees a 16-bit tensor. Weights are
 float32 under every policy (Keras' mixed policies keep float32 variables), so a checkpoint's weights do not depend
 on the policy.

@@ -83,9 +83,20 @@ def uniform(seeds, dim, stream=0, index=0):
         stream: int. Independent streams of the same seeds (e.g. 0 for a Gaussian draw, 1 for a component choice).
         index: int or int32 scalar tensor. Independent draws within a stream (e.g. the k-th importance sample).
     """
-    words = _words(seeds, int(dim), int(stream), index)
+    return _unit_interval(_words(seeds, int(dim), int(stream), index))
+
+
+def _unit_interval(words):
+    """uint32 words -> float32 in the open interval (0, 1): (top 24 bits + 0.5) / 2^24."""
     top = tf.cast(tf.bitwise.right_shift(words, tf.constant(8, tf.uint32)), tf.float32)
     return (top + 0.5) * (1.0 / 16777216.0)
+
+
+def _box_muller(first, second, axis):
+    """Standard normals from two equal-sized halves of uniforms, concatenated along `axis`."""
+    radius = tf.sqrt(-2.0 * tf.math.log(first))
+    angle = (2.0 * math.pi) * second
+    return tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=axis)
 
 
 def normal(seeds, dim, stream=0, index=0):
@@ -93,9 +104,7 @@ def normal(seeds, dim, stream=0, index=0):
     dim = int(dim)
     pairs = -(-dim // 2)
     u = uniform(seeds, 2 * pairs, stream, index)
-    radius = tf.sqrt(-2.0 * tf.math.log(u[:, :pairs]))
-    angle = (2.0 * math.pi) * u[:, pairs:]
-    return tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=1)[:, :dim]
+    return _box_muller(u[:, :pairs], u[:, pairs:], axis=1)[:, :dim]
 
 
 # The rounds as one XLA kernel for the training noise: ten rounds of integer ops are ~250 small ops that cost the
@@ -124,9 +133,7 @@ def stream_uniform(shape, seed, stream=0):
     same numbers with and without `jit_compile` (and on any device), up to the last bit of the float transform: the
     training noise of the models, so that XLA and plain steps compute the same update."""
     shape = tf.convert_to_tensor(shape, tf.int32)
-    words = _stream_words(seed, tf.reduce_prod(shape), int(stream))
-    top = tf.cast(tf.bitwise.right_shift(words, tf.constant(8, tf.uint32)), tf.float32)
-    return tf.reshape((top + 0.5) * (1.0 / 16777216.0), shape)
+    return tf.reshape(_unit_interval(_stream_words(seed, tf.reduce_prod(shape), int(stream))), shape)
 
 
 def stream_normal(shape, seed, stream=0):
@@ -136,6 +143,4 @@ def stream_normal(shape, seed, stream=0):
     count = tf.reduce_prod(shape)
     pairs = (count + 1) // 2
     u = stream_uniform(tf.reshape(2 * pairs, [1]), seed, stream)
-    radius = tf.sqrt(-2.0 * tf.math.log(u[:pairs]))
-    angle = (2.0 * math.pi) * u[pairs:]
-    return tf.reshape(tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=0)[:count], shape)
+    return tf.reshape(_box_muller(u[:pairs], u[pairs:], axis=0)[:count], shape)

@@ -42,7 +42,7 @@ def train_and_fit_densities(config):
     """The main job's first half: trains (or resumes) the model and fits its ex-post densities on the chief.
 
     Returns:
-        (trainer, the trained model in float32 (`float32_model`), data splits, resolved config,
+        (trainer, the trained model (in float32 on the chief: `float32_model`), data splits, resolved config,
          {"history": ..., "densities": fit reports (chief only)}).
     """
     config.validate()
@@ -58,8 +58,9 @@ def train_and_fit_densities(config):
         steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile,
         mixed_precision=config.mixed_precision)
     result = {"history": trainer.fit()}
-    model = float32_model(trainer.model, config.workdir)
-    if trainer.is_chief:
+    model = trainer.model
+    if trainer.is_chief:  # only the chief fits densities and exports: the others need no float32 rebuild
+        model = float32_model(model, config.workdir)
         result["densities"] = fit_densities(config.workdir, config.densities, components=config.components,
                                             model=model, splits=splits)
     return trainer, model, splits, config, result
