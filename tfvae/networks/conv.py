@@ -2,6 +2,7 @@
 import keras
 
 from tfvae import registry
+from tfvae.networks.batch_norm import FusedBatchNormalization
 from tfvae.networks.spectral import spectral_wrapper
 
 RAE_FILTERS = (128, 256, 512, 1024)
@@ -19,7 +20,7 @@ def _upsampling_steps(size):
 def _conv_block(layer, batch_norm):
     block = [layer]
     if batch_norm:
-        block.append(keras.layers.BatchNormalization())
+        block.append(FusedBatchNormalization())
     block.append(keras.layers.ReLU())
     return block
 
@@ -70,7 +71,7 @@ def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS
     decoder_filters = list(reversed(filters[:-1]))
     decoder_layers = [keras.Input((latent_dim,)), wrap(keras.layers.Dense(base_h * base_w * filters[-1]))]
     if batch_norm:
-        decoder_layers.append(keras.layers.BatchNormalization())
+        decoder_layers.append(FusedBatchNormalization())
     decoder_layers += [keras.layers.ReLU(), keras.layers.Reshape((base_h, base_w, filters[-1]))]
     for step in range(steps_h):
         f = decoder_filters[min(step, len(decoder_filters) - 1)]

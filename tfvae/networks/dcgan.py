@@ -2,6 +2,7 @@
 import keras
 
 from tfvae import registry
+from tfvae.networks.batch_norm import FusedBatchNormalization
 
 
 def _base(size):
@@ -29,11 +30,11 @@ def build_dcgan(input_shape, encoder_outputs, latent_dim, kernel_size=5):
         keras.layers.Flatten(), keras.layers.Dense(encoder_outputs)], name="encoder")
     decoder = keras.Sequential([
         keras.Input((latent_dim,)),
-        keras.layers.Dense(base_h * base_w * 64), keras.layers.BatchNormalization(), keras.layers.ReLU(),
+        keras.layers.Dense(base_h * base_w * 64), FusedBatchNormalization(), keras.layers.ReLU(),
         keras.layers.Reshape((base_h, base_w, 64)),
-        keras.layers.Conv2DTranspose(64, kernel_size, strides=2, padding="same"), keras.layers.BatchNormalization(),
+        keras.layers.Conv2DTranspose(64, kernel_size, strides=2, padding="same"), FusedBatchNormalization(),
         keras.layers.ReLU(),
-        keras.layers.Conv2DTranspose(32, kernel_size, strides=1, padding="same"), keras.layers.BatchNormalization(),
+        keras.layers.Conv2DTranspose(32, kernel_size, strides=1, padding="same"), FusedBatchNormalization(),
         keras.layers.ReLU(),
         keras.layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same")], name="decoder")
     return encoder, decoder

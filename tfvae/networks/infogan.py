@@ -2,6 +2,7 @@
 import keras
 
 from tfvae import registry
+from tfvae.networks.batch_norm import FusedBatchNormalization
 
 
 @registry.register("network", "infogan")
@@ -15,16 +16,16 @@ def build_infogan(input_shape, encoder_outputs, latent_dim):
     encoder = None if encoder_outputs is None else keras.Sequential([
         keras.Input(tuple(input_shape)),
         keras.layers.Conv2D(64, 4, strides=2, padding="same"), keras.layers.LeakyReLU(0.2),
-        keras.layers.Conv2D(128, 4, strides=2, padding="same"), keras.layers.BatchNormalization(),
+        keras.layers.Conv2D(128, 4, strides=2, padding="same"), FusedBatchNormalization(),
         keras.layers.LeakyReLU(0.2), keras.layers.Flatten(),
-        keras.layers.Dense(1024), keras.layers.BatchNormalization(), keras.layers.LeakyReLU(0.2),
+        keras.layers.Dense(1024), FusedBatchNormalization(), keras.layers.LeakyReLU(0.2),
         keras.layers.Dense(encoder_outputs)], name="encoder")
     decoder = keras.Sequential([
         keras.Input((latent_dim,)),
-        keras.layers.Dense(1024), keras.layers.BatchNormalization(), keras.layers.ReLU(),
-        keras.layers.Dense(height // 4 * width // 4 * 128), keras.layers.BatchNormalization(), keras.layers.ReLU(),
+        keras.layers.Dense(1024), FusedBatchNormalization(), keras.layers.ReLU(),
+        keras.layers.Dense(height // 4 * width // 4 * 128), FusedBatchNormalization(), keras.layers.ReLU(),
         keras.layers.Reshape((height // 4, width // 4, 128)),
-        keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same"), keras.layers.BatchNormalization(),
+        keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same"), FusedBatchNormalization(),
         keras.layers.ReLU(),
         keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same")], name="decoder")
     return encoder, decoder
