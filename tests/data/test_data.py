@@ -44,6 +44,29 @@ def test_pipeline_static_batches_seeded_shuffle(digits):
     assert np.array_equal(batches[0], again[0]) and not np.array_equal(batches[0], other_epoch)
 
 
+def test_pipelines_run_without_autotuning(digits, monkeypatch):
+    """Deleting an autotuned iterator can wait seconds (tfvae.data.pipeline.without_autotuning): every pipeline
+    that gets a new iterator per epoch (training, evaluation, the density estimators' epochs) turns it off."""
+    assert data.make_dataset(digits, "train", 100, shuffle=True).options().autotune.enabled is False
+    batches = data.shuffled_batches(digits.train[:250], 100, seed=1)
+    assert batches.options().autotune.enabled is False
+    first = [b.numpy() for b in batches]
+    assert [len(b) for b in first] == [100, 100]  # full batches only
+    again = next(iter(data.shuffled_batches(digits.train[:250], 100, seed=1))).numpy()
+    assert np.array_equal(first[0], again) and not np.array_equal(first[0], digits.train[:100])  # seeded shuffle
+    # The density estimators train their epochs on it.
+    from tfvae.density import Flow, TwoStage
+
+    calls = []
+    original = data.pipeline.shuffled_batches
+    monkeypatch.setattr(data.pipeline, "shuffled_batches",
+                        lambda *args, **kwargs: calls.append(kwargs["seed"]) or original(*args, **kwargs))
+    latents = np.random.RandomState(0).normal(size=(64, 2)).astype(np.float32)
+    Flow(epochs=2, num_couplings=2, batch_size=32).fit(latents)
+    TwoStage(epochs=2, hidden_units=(8,), batch_size=32).fit(latents)
+    assert len(calls) == 4
+
+
 def test_pipeline_rejects_batch_larger_than_split(digits):
     with pytest.raises(ValueError, match="fewer than one batch"):
         data.make_dataset(digits, "validation", 500)

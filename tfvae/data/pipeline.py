@@ -5,6 +5,22 @@ from tfvae.data.data_splits import DataSplits
 
 # Shuffle buffers above this size cost more memory than they buy randomness for the data sets tfvae targets.
 _MAX_SHUFFLE_BUFFER = 100_000
+# Batches the pipeline prepares ahead of the training step (a fixed depth: autotuning is off, see below).
+_PREFETCH_BATCHES = 2
+
+
+def without_autotuning(dataset):
+    """`dataset` with tf.data's autotuning turned off.
+
+    With autotuning on (tf.data's default, whatever the pipeline's arguments), deleting an iterator waits for the
+    autotuning thread to wake from its sleep, which grows to seconds as the iterator lives: on a 2-core machine a
+    third of the training epochs lost 2.2-2.5 s each there, for 2.6 s of training steps, which is the "two-speed
+    flip" of training throughput (benchmarks/README.md). Every pipeline that makes a new iterator per epoch needs
+    this; tfvae's pipelines are in-memory slices with one cheap map, which need no tuning.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def make_dataset(splits: DataSplits, split, batch_size, shuffle=False, seed=0, epoch=0, drop_remainder=True,
@@ -42,5 +58,12 @@ def make_dataset(splits: DataSplits, split, batch_size, shuffle=False, seed=0, e
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     # Scaling after batching is one vectorized op per batch instead of one per example.
-    dataset = dataset.map(lambda b: tf.cast(b, tf.float32) * scale, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda b: tf.cast(b, tf.float32) * scale)
+    return without_autotuning(dataset.prefetch(_PREFETCH_BATCHES))
+
+
+def shuffled_batches(array, batch_size, seed):
+    """One epoch of an in-memory array: shuffled with `seed`, full batches of `batch_size`, autotuning off (the
+    density estimators' training epochs)."""
+    dataset = tf.data.Dataset.from_tensor_slices(array).shuffle(len(array), seed=seed)
+    return without_autotuning(dataset.batch(batch_size, drop_remainder=True))

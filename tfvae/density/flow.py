@@ -4,6 +4,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae import registry, rowwise_random
+from tfvae.data import pipeline
 from tfvae.density.density_estimator import DensityEstimator
 from tfvae.priors.decoupled_prior import DecoupledPrior
 
@@ -93,8 +94,7 @@ class Flow(DensityEstimator):
         batch_size = min(self.batch_size, len(latents))
         best, best_weights, losses = -np.inf, None, []
         for epoch in range(self.epochs):
-            dataset = (tf.data.Dataset.from_tensor_slices(standardized).shuffle(len(latents), seed=self.seed + epoch)
-                       .batch(batch_size, drop_remainder=True))
+            dataset = pipeline.shuffled_batches(standardized, batch_size, seed=self.seed + epoch)
             losses.append(float(np.mean([step(batch).numpy() for batch in dataset])))
             if validation is not None:
                 score = float(validation_score())

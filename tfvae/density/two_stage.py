@@ -3,6 +3,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae import registry, rowwise_random
+from tfvae.data import pipeline
 from tfvae.density.density_estimator import DensityEstimator
 from tfvae.models.vae import VAE
 
@@ -78,8 +79,8 @@ class TwoStage(DensityEstimator):
         for epoch in range(self.epochs):
             if self.halve_every_epochs:
                 self.vae.optimizer.learning_rate = self.learning_rate * 0.5 ** (epoch // self.halve_every_epochs)
-            dataset = (tf.data.Dataset.from_tensor_slices(data.epoch_latents(epoch).astype(np.float32))
-                       .shuffle(size, seed=self.seed + epoch).batch(batch_size, drop_remainder=True))
+            dataset = pipeline.shuffled_batches(data.epoch_latents(epoch).astype(np.float32), batch_size,
+                                                seed=self.seed + epoch)
             history.append(self.vae.fit(dataset, epochs=1, verbose=0).history["loss"][-1])
         params = {f"weight_{i:03d}": w.numpy() for i, w in enumerate(self.vae.weights)}
         return params, {"epochs": self.epochs, "final_loss": float(history[-1]),
