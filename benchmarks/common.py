@@ -3,6 +3,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -33,6 +35,20 @@ def cpu_flags():
     except OSError:
         return []
     return [flag for flag in wanted if flag in flags]
+
+
+def run_child(module, arguments, environment=None):
+    """Runs `python -m module *arguments` in a fresh process; returns the JSON object of its last stdout line that
+    starts with "{". A run's speed is a property of its process (thread pools, allocator, oneDNN's caches), so the
+    benchmarks time each run in its own process."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(environment or {})}
+    result = subprocess.run([sys.executable, "-m", module, *arguments], env=env, capture_output=True, text=True,
+                            check=False)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode or not lines:
+        raise RuntimeError(f"`python -m {module} {' '.join(arguments)}` failed (exit {result.returncode}): "
+                           f"{result.stderr[-2000:]}")
+    return json.loads(lines[-1])
 
 
 def write_json(name, payload):

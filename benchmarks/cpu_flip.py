@@ -25,10 +25,7 @@ Settings (one suspect changed at a time against the baseline):
 benchmarks/results/cpu_flip.json keeps every run.
 """
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 
 from absl import app, flags
@@ -92,14 +89,11 @@ def _measure(setting):
 
 
 def _run_child(setting):
-    environment = {**os.environ, **SETTINGS[setting][0], "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "benchmarks.cpu_flip", f"--child={setting}", f"--examples={FLAGS.examples}",
-               f"--epochs={FLAGS.epochs}", f"--model={FLAGS.model}"]
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode or not lines:
-        raise RuntimeError(f"The {setting} process failed ({result.returncode}): {result.stderr[-2000:]}")
-    return json.loads(lines[-1])["images_per_second"]
+    from benchmarks.common import run_child
+
+    arguments = [f"--child={setting}", f"--examples={FLAGS.examples}", f"--epochs={FLAGS.epochs}",
+                 f"--model={FLAGS.model}"]
+    return run_child("benchmarks.cpu_flip", arguments, SETTINGS[setting][0])["images_per_second"]
 
 
 def main(argv):

@@ -1,18 +1,32 @@
 """The PyTorch reference of the throughput benchmark: the same conv net (32-64-128, 16 latents, batch norm), batch
-100, Adam, trained on the same Fashion-MNIST images held in memory. Used only by benchmarks/train_throughput.py
-when torch is installed (`pip install torch`); tfvae never imports torch.
+100, Adam, trained on the same Fashion-MNIST images held in memory by a plain loop (the fastest PyTorch a user would
+write by hand). Used only by benchmarks/train_throughput.py (and benchmarks/pythae_reference.py, which trains the
+same networks through pythae) when torch is installed (`pip install -e ".[bench]" -c constraints.txt`); tfvae never
+imports torch.
+
+The networks follow tfvae's `conv` network (tfvae/networks/conv.py) layer for layer, except the last transposed
+convolution: kernel 3 with padding 1 here against tfvae's kernel 4 with "same" padding, which PyTorch's
+ConvTranspose2d cannot express at stride 1 (this costs PyTorch 9/16 of that layer's multiply-adds, a small
+advantage to the reference).
 """
 import time
 
 import numpy as np
 
 
-def rate(model_name, images, epochs, batch=100, latent_dim=16):
-    """Median images/second over the epochs after the first."""
-    import torch
+def networks(model_name, latent_dim=16, sigmoid_output=False):
+    """The encoder and decoder (`torch.nn.Sequential`) of the conv net for 28 px, 1-channel images.
+
+    Args:
+        model_name: str. "vae" gives the encoder 2 * latent_dim outputs (mean, log-variance), others latent_dim.
+        latent_dim: int. Width of the latent code. Defaults to 16.
+        sigmoid_output: bool. End the decoder with a sigmoid (for losses that take probabilities). Defaults to False.
+
+    Returns:
+        (encoder, decoder).
+    """
     from torch import nn
 
-    torch.manual_seed(0)
     encoder_outputs = 2 * latent_dim if model_name == "vae" else latent_dim
 
     def block(conv, channels):
@@ -25,11 +39,21 @@ def rate(model_name, images, epochs, batch=100, latent_dim=16):
                             nn.Unflatten(1, (128, 7, 7)),
                             *block(nn.ConvTranspose2d(128, 64, 4, 2, 1), 64),
                             *block(nn.ConvTranspose2d(64, 32, 4, 2, 1), 32),
-                            nn.ConvTranspose2d(32, 1, 3, 1, 1))
+                            nn.ConvTranspose2d(32, 1, 3, 1, 1), *([nn.Sigmoid()] if sigmoid_output else []))
+    return encoder, decoder
+
+
+def rates(model_name, images, epochs, batch=100, latent_dim=16):
+    """images/second of each epoch after the first (which pays for allocation and warm-up)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    encoder, decoder = networks(model_name, latent_dim)
     optimizer = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), 1e-3)
     data = torch.from_numpy(np.transpose(images, (0, 3, 1, 2)).copy())
     steps = len(data) // batch
-    rates = []
+    epoch_rates = []
     for _ in range(epochs):
         order = torch.randperm(len(data))
         started = time.perf_counter()
@@ -51,5 +75,5 @@ def rate(model_name, images, epochs, batch=100, latent_dim=16):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        rates.append(steps * batch / (time.perf_counter() - started))
-    return float(np.median(rates[1:]))
+        epoch_rates.append(steps * batch / (time.perf_counter() - started))
+    return epoch_rates[1:]

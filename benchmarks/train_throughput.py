@@ -1,20 +1,26 @@
 """Training throughput (images/second) of the VAE and RAE-L2 on Fashion-MNIST, batch 100, 16 latents: the binaries'
 Trainer loop, `model.fit` on a tf.data pipeline and `model.fit` on a NumPy array, and optionally the same network in
-PyTorch (benchmarks/torch_reference.py, the `conv` net only) side by side; over the axes of networks (`conv`, the
+PyTorch side by side (benchmarks/torch_reference.py: a plain loop; benchmarks/pythae_reference.py: pythae's
+trainer; the `conv` net only); over the axes of networks (`conv`, the
 32-64-128 CPU-scale net at 28 px; `rae_conv`, the RAE paper's at 32 px; `infogan`, the two-stage VAE paper's at
 28 px), dtype policies (`tfvae.precision`) and XLA.
 
     python -m benchmarks.train_throughput [--repeats=5] [--examples=10000] [--epochs=3]
-        [--paths=trainer,fit_dataset,fit_numpy,pytorch] [--models=vae,rae_l2] [--networks=conv]
+        [--paths=trainer,fit_dataset,fit_numpy,pytorch,pythae] [--models=vae,rae_l2] [--networks=conv]
         [--mixed_precision=float32,mixed_bfloat16] [--jit_compile=false,true]
 
 Every (model, network, policy, XLA, path) setting is run `repeats` times, alternating the settings inside each
-repeat, each run in a fresh model; a run's rate is the median over its epochs after the first (which pays for
-tracing). The table shows the median of the runs and their range; benchmarks/results/train_throughput.json keeps
-every number.
+repeat, each run in a fresh process (`--nofresh_process`: all in this one); a run's rate is the median over its
+epochs after the first (which pays for tracing). The first table shows each setting's median, range and slowest
+run over its median (a two-speed flip shows near 0.5); the second, with PyTorch paths, each TensorFlow path's rate
+over each PyTorch path's in the same repeat. benchmarks/results/train_throughput.json keeps every number.
 """
+import contextlib
 import dataclasses
+import importlib.metadata
+import io
 import itertools
+import json
 import tempfile
 import time
 
@@ -23,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from benchmarks.common import cpu_flags, median_and_spread, print_table, write_json
+from benchmarks.common import cpu_flags, median_and_spread, print_table, run_child, write_json
 from tfvae import data, models, precision, training
 from tfvae.data import DataSplits
 
@@ -32,10 +38,14 @@ flags.DEFINE_integer("examples", 10000, "Training images per epoch.")
 flags.DEFINE_integer("epochs", 3, "Epochs per run (the first is discarded).")
 flags.DEFINE_list("models", ["vae", "rae_l2"], "Models to time.")
 flags.DEFINE_list("paths", ["trainer", "fit_dataset", "fit_numpy"],
-                  "Training paths to time; add `pytorch` for the PyTorch reference (needs torch installed).")
+                  "Training paths to time; add `pytorch` (our PyTorch loop) and `pythae` (pythae's trainer) for the "
+                  "PyTorch references (`pip install -e \".[bench]\" -c constraints.txt`).")
 flags.DEFINE_list("networks", ["conv"], "Networks to time: conv (28 px), rae_conv (32 px), infogan (28 px).")
 flags.DEFINE_list("mixed_precision", ["float32"], "Dtype policies to time (tfvae.precision.POLICIES).")
 flags.DEFINE_list("jit_compile", ["false"], "XLA settings to time: false, true.")
+flags.DEFINE_bool("fresh_process", True, "Time each run in a fresh process (a process's speed is its own; TensorFlow "
+                  "and PyTorch in one process compete for the cores).")
+flags.DEFINE_string("child", None, "Internal: run one setting (JSON) in this process and print its rates as JSON.")
 FLAGS = flags.FLAGS
 BATCH = 100
 # Image side of each network's data (the RAE paper's net reads 32 px: Fashion-MNIST padded).
@@ -97,11 +107,21 @@ def _torch_rate(setting, splits, side):
     from benchmarks import torch_reference
 
     del side
-    return [torch_reference.rate(setting.model, splits.as_float("train"), FLAGS.epochs)]
+    return torch_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs)
+
+
+def _pythae_rate(setting, splits, side):
+    from benchmarks import pythae_reference
+
+    del side
+    with contextlib.redirect_stderr(io.StringIO()):  # pythae's per-step progress bar
+        return pythae_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs)
 
 
 PATHS = {"trainer": _trainer_rate, "fit_dataset": lambda *a: _fit_rate(*a, numpy_input=False),
-         "fit_numpy": lambda *a: _fit_rate(*a, numpy_input=True), "pytorch": _torch_rate}
+         "fit_numpy": lambda *a: _fit_rate(*a, numpy_input=True), "pytorch": _torch_rate, "pythae": _pythae_rate}
+# The PyTorch paths train the conv net in float32 without XLA only.
+TORCH_PATHS = ("pytorch", "pythae")
 
 
 def _settings():
@@ -114,39 +134,86 @@ def _settings():
     settings = []
     for model, network, policy, jit, path in itertools.product(FLAGS.models, FLAGS.networks, FLAGS.mixed_precision,
                                                                 xla, FLAGS.paths):
-        if path == "pytorch" and (network != "conv" or policy != "float32" or jit):
-            continue  # the PyTorch reference is the conv net in float32, timed once per model
+        if path in TORCH_PATHS and (network != "conv" or policy != "float32" or jit):
+            continue  # the PyTorch references are the conv net in float32, timed once per model
         settings.append(Setting(model, network, policy, jit, path))
     return settings
 
 
+def _splits(network):
+    side = SIDES[network]
+    full = data.load("fashion_mnist", pad_to=side if side != 28 else None)
+    return DataSplits(name="fashion_mnist", train=full.train[:FLAGS.examples], validation=full.validation[:1000],
+                      test=full.test[:1000]), side
+
+
+def _measure(setting):
+    """One run of `setting` in this process: images/s of each epoch after the first."""
+    splits, side = _splits(setting.network)
+    return [float(rate) for rate in PATHS[setting.path](setting, splits, side)]
+
+
+def _run(setting):
+    """The median epoch rate of one run, in a fresh process unless --nofresh_process."""
+    if not FLAGS.fresh_process:
+        return float(np.median(_measure(setting)))
+    arguments = [f"--child={json.dumps(dataclasses.asdict(setting))}", f"--examples={FLAGS.examples}",
+                 f"--epochs={FLAGS.epochs}"]
+    return float(np.median(run_child("benchmarks.train_throughput", arguments)["rates"]))
+
+
+def _ratios(runs):
+    """Each TensorFlow path's rate over each PyTorch path's, per repeat (side by side), for every model."""
+    rows = []
+    for ours, rates in runs.items():
+        if ours.path in TORCH_PATHS:
+            continue
+        for theirs, their_rates in runs.items():
+            if theirs.path in TORCH_PATHS and theirs.model == ours.model:
+                ratios = [a / b for a, b in zip(rates, their_rates)]
+                median, low, high = median_and_spread(ratios)
+                rows.append({"model": ours.model, "network": ours.network, "policy": ours.policy,
+                             "jit_compile": ours.jit_compile, "path": ours.path, "over": theirs.path,
+                             "median ratio": median, "min": low, "max": high, "runs": len(ratios)})
+    return rows
+
+
 def main(argv):
     del argv
+    if FLAGS.child:
+        print(json.dumps({"rates": _measure(Setting(**json.loads(FLAGS.child)))}), flush=True)
+        return
     settings = _settings()
-    full = data.load("fashion_mnist")
-    splits_by_side = {}
-    for side in {SIDES[s.network] for s in settings}:
-        padded = full if side == 28 else data.load("fashion_mnist", pad_to=side)
-        splits_by_side[side] = DataSplits(name="fashion_mnist", train=padded.train[:FLAGS.examples],
-                                          validation=padded.validation[:1000], test=padded.test[:1000])
     runs = {setting: [] for setting in settings}
     for repeat in range(FLAGS.repeats):
         for setting in settings:  # Alternating settings inside each repeat spreads machine noise evenly.
-            side = SIDES[setting.network]
-            rate = float(np.median(PATHS[setting.path](setting, splits_by_side[side], side)))
+            rate = _run(setting)
             runs[setting].append(rate)
             print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {rate:7.1f} images/s", flush=True)
     rows = []
     for setting, rates in runs.items():
         median, low, high = median_and_spread(rates)
         rows.append({**dataclasses.asdict(setting), "median images/s": median, "min": low, "max": high,
-                     "runs": len(rates)})
+                     "slowest / median": low / median, "runs": len(rates)})
     print_table("Training throughput, Fashion-MNIST, batch 100, 16 latents", rows,
-                ["model", "network", "policy", "jit_compile", "path", "median images/s", "min", "max", "runs"])
+                ["model", "network", "policy", "jit_compile", "path", "median images/s", "min", "max",
+                 "slowest / median", "runs"])
+    ratios = _ratios(runs)
+    if ratios:
+        print_table("Side by side: rate over the PyTorch path's in the same repeat", ratios,
+                    ["model", "network", "policy", "jit_compile", "path", "over", "median ratio", "min", "max",
+                     "runs"])
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__}
+    for package in ("torch", "pythae"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
     print("\nwrote", write_json("train_throughput", {
         "settings": {"repeats": FLAGS.repeats, "examples": FLAGS.examples, "epochs": FLAGS.epochs, "batch": BATCH,
-                     "tensorflow": tf.__version__, "keras": keras.__version__, "cpu_flags": cpu_flags()},
-        "rows": rows, "runs": {setting.label().replace("  ", " ").strip(): r for setting, r in runs.items()}}))
+                     "fresh_process": FLAGS.fresh_process, **versions, "cpu_flags": cpu_flags()},
+        "rows": rows, "ratios": ratios,
+        "runs": {setting.label().replace("  ", " ").strip(): r for setting, r in runs.items()}}))
 
 
 if __name__ == "__main__":
