@@ -4,10 +4,10 @@ write by hand). Used only by benchmarks/train_throughput.py (and benchmarks/pyth
 same networks through pythae) when torch is installed (`pip install -e ".[bench]" -c constraints.txt`); tfvae never
 imports torch.
 
-The networks follow tfvae's `conv` network (tfvae/networks/conv.py) layer for layer, except the last transposed
-convolution: kernel 3 with padding 1 here against tfvae's kernel 4 with "same" padding, which PyTorch's
-ConvTranspose2d cannot express at stride 1 (this costs PyTorch 9/16 of that layer's multiply-adds, a small
-advantage to the reference).
+The networks follow tfvae's `conv` network (tfvae/networks/conv.py) layer for layer. Its last layer, a 4x4
+transposed convolution at stride 1 with "same" padding, has no ConvTranspose2d equivalent (even kernel): here it is
+the 4x4 transposed convolution with padding 1 (29 px) cropped to 28 px, the same multiply-adds; the pixels sit
+half a pixel apart from TensorFlow's, which changes nothing for speed.
 """
 import time
 
@@ -27,6 +27,10 @@ def networks(model_name, latent_dim=16, sigmoid_output=False):
     """
     from torch import nn
 
+    class Crop(nn.Module):
+        def forward(self, x):
+            return x[:, :, :28, :28]
+
     encoder_outputs = 2 * latent_dim if model_name == "vae" else latent_dim
 
     def block(conv, channels):
@@ -39,7 +43,7 @@ def networks(model_name, latent_dim=16, sigmoid_output=False):
                             nn.Unflatten(1, (128, 7, 7)),
                             *block(nn.ConvTranspose2d(128, 64, 4, 2, 1), 64),
                             *block(nn.ConvTranspose2d(64, 32, 4, 2, 1), 32),
-                            nn.ConvTranspose2d(32, 1, 3, 1, 1), *([nn.Sigmoid()] if sigmoid_output else []))
+                            nn.ConvTranspose2d(32, 1, 4, 1, 1), Crop(), *([nn.Sigmoid()] if sigmoid_output else []))
     return encoder, decoder
 
 
