@@ -47,37 +47,51 @@ def networks(model_name, latent_dim=16, sigmoid_output=False):
     return encoder, decoder
 
 
-def rates(model_name, images, epochs, batch=100, latent_dim=16):
-    """images/second of each epoch after the first (which pays for allocation and warm-up)."""
+def make_step(model_name, latent_dim=16):
+    """The training step of the plain loop: `step(x)` for an NCHW float32 batch, one Adam update of encoder and
+    decoder (the VAE's negative ELBO with a Bernoulli likelihood; the RAE-L2's squared error, latent penalty and
+    decoder weight decay)."""
     import torch
     from torch import nn
 
     torch.manual_seed(0)
     encoder, decoder = networks(model_name, latent_dim)
     optimizer = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), 1e-3)
+
+    def step(x):
+        h = encoder(x)
+        if model_name == "vae":
+            mean, log_var = h.chunk(2, dim=1)
+            z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+            kl = 0.5 * (mean ** 2 + log_var.exp() - log_var - 1).sum(1)
+            logits = decoder(z)
+            reconstruction = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
+            loss = (reconstruction.flatten(1).sum(1) + kl).mean()
+        else:
+            z = h
+            mean = torch.sigmoid(decoder(z))
+            loss = (((x - mean) ** 2).flatten(1).sum(1) + 0.5 * (z ** 2).sum(1)).mean()
+            loss = loss + 1e-4 * sum((p ** 2).sum() for n, p in decoder.named_parameters() if "weight" in n)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def rates(model_name, images, epochs, batch=100, latent_dim=16):
+    """images/second of each epoch after the first (which pays for allocation and warm-up)."""
+    import torch
+
+    step = make_step(model_name, latent_dim)
     data = torch.from_numpy(np.transpose(images, (0, 3, 1, 2)).copy())
     steps = len(data) // batch
     epoch_rates = []
     for _ in range(epochs):
         order = torch.randperm(len(data))
         started = time.perf_counter()
-        for step in range(steps):
-            x = data[order[step * batch:(step + 1) * batch]]
-            h = encoder(x)
-            if model_name == "vae":
-                mean, log_var = h.chunk(2, dim=1)
-                z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
-                kl = 0.5 * (mean ** 2 + log_var.exp() - log_var - 1).sum(1)
-                logits = decoder(z)
-                reconstruction = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
-                loss = (reconstruction.flatten(1).sum(1) + kl).mean()
-            else:
-                z = h
-                mean = torch.sigmoid(decoder(z))
-                loss = (((x - mean) ** 2).flatten(1).sum(1) + 0.5 * (z ** 2).sum(1)).mean()
-                loss = loss + 1e-4 * sum((p ** 2).sum() for n, p in decoder.named_parameters() if "weight" in n)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        for index in range(steps):
+            step(data[order[index * batch:(index + 1) * batch]])
         epoch_rates.append(steps * batch / (time.perf_counter() - started))
     return epoch_rates[1:]
