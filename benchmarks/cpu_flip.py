@@ -5,7 +5,8 @@ whole life. A flip is a property of a process, so one process per measurement: e
 per setting (alternating the settings inside the round), each trains the VAE of `train_throughput` (conv net,
 Fashion-MNIST, batch 100) through the binaries' Trainer and reports the median images/s of its epochs after the
 first. The table gives, per setting, the median, range and the slowest run over the median (a flip shows as a ratio
-near 0.5).
+near 0.5), and over every epoch of every process the count of slow epochs (under 0.75x the median epoch) and the
+slowest epoch over the median: a stall that hits one epoch in three shows there before it moves a process' median.
 
     python -m benchmarks.cpu_flip [--processes=10] [--examples=5000] [--epochs=3]
         [--settings=baseline,inter_op_1,intra_op_1,onednn_off,data_private_pool,xla,steps_per_execution_1]
@@ -17,7 +18,9 @@ Settings (one suspect changed at a time against the baseline):
     threads_2_2            inter-op and intra-op pools of 2 threads each, fixed.
     onednn_off             TF_ENABLE_ONEDNN_OPTS=0 (Eigen kernels instead of oneDNN's).
     omp_1                  OMP_NUM_THREADS=1 (oneDNN's OpenMP pool).
-    data_private_pool      tf.data on a private pool of 1 thread, autotuning off.
+    data_private_pool      tf.data on a private pool of 1 thread (autotuning off, as in the baseline).
+    data_autotune          tf.data's autotuning on, as tfvae's pipelines ran before the flip was found: deleting
+                           each epoch's iterator could wait seconds for the autotuning thread.
     xla                    the step compiled with XLA.
     steps_per_execution_1  one step per compiled call (default 20).
     malloc_arena_2         MALLOC_ARENA_MAX=2 (glibc's allocator).
@@ -48,6 +51,7 @@ SETTINGS = {
     "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, {}),
     "omp_1": ({"OMP_NUM_THREADS": "1"}, {}),
     "data_private_pool": ({}, {"data_private_pool": True}),
+    "data_autotune": ({}, {"data_autotune": True}),
     "xla": ({}, {"jit_compile": True}),
     "steps_per_execution_1": ({}, {"steps_per_execution": 1}),
     "malloc_arena_2": ({"MALLOC_ARENA_MAX": "2"}, {}),
@@ -55,7 +59,7 @@ SETTINGS = {
 
 
 def _measure(setting):
-    """Trains in this process under `setting`; returns the median images/s of the epochs after the first."""
+    """Trains in this process under `setting`; returns the images/s of each epoch after the first."""
     import tensorflow as tf
 
     changes = SETTINGS[setting][1]
@@ -66,16 +70,18 @@ def _measure(setting):
     from tfvae import data, models, training
     from tfvae.data import DataSplits
 
-    if changes.get("data_private_pool"):
+    if changes.get("data_private_pool") or changes.get("data_autotune"):
         from tfvae.training import trainer as trainer_module
 
-        def private(*args, **kwargs):
+        def changed(*args, **kwargs):
             options = tf.data.Options()
-            options.threading.private_threadpool_size = 1
-            options.autotune.enabled = False
+            if changes.get("data_private_pool"):
+                options.threading.private_threadpool_size = 1
+            else:
+                options.autotune.enabled = True
             return data.make_dataset(*args, **kwargs).with_options(options)
 
-        trainer_module.make_dataset = private
+        trainer_module.make_dataset = changed
     full = data.load("fashion_mnist")
     splits = DataSplits(name="fashion_mnist", train=full.train[:FLAGS.examples], validation=full.validation[:500],
                         test=full.test[:500])
@@ -85,7 +91,7 @@ def _measure(setting):
             epochs=FLAGS.epochs, batch_size=100, log_images=False, jit_compile=changes.get("jit_compile", False),
             steps_per_execution=changes.get("steps_per_execution", 20))
         history = trainer.fit()
-    return statistics.median(record["examples_per_second"] for record in history[1:])
+    return [record["examples_per_second"] for record in history[1:]]
 
 
 def _run_child(setting):
@@ -93,13 +99,13 @@ def _run_child(setting):
 
     arguments = [f"--child={setting}", f"--examples={FLAGS.examples}", f"--epochs={FLAGS.epochs}",
                  f"--model={FLAGS.model}"]
-    return run_child("benchmarks.cpu_flip", arguments, SETTINGS[setting][0])["images_per_second"]
+    return run_child("benchmarks.cpu_flip", arguments, SETTINGS[setting][0])["epoch_images_per_second"]
 
 
 def main(argv):
     del argv
     if FLAGS.child:
-        print(json.dumps({"setting": FLAGS.child, "images_per_second": _measure(FLAGS.child)}), flush=True)
+        print(json.dumps({"setting": FLAGS.child, "epoch_images_per_second": _measure(FLAGS.child)}), flush=True)
         return
     from benchmarks.common import cpu_flags, median_and_spread, print_table, write_json
 
@@ -107,24 +113,33 @@ def main(argv):
     if unknown:
         raise ValueError(f"Unknown settings {unknown}. Expected some of {sorted(SETTINGS)}")
     runs = {setting: [] for setting in FLAGS.settings}
+    epochs = {setting: [] for setting in FLAGS.settings}
     for round_index in range(FLAGS.processes):
         for setting in FLAGS.settings:
-            rate = _run_child(setting)
-            runs[setting].append(rate)
-            print(f"round {round_index + 1}/{FLAGS.processes} {setting:22s} {rate:7.1f} images/s", flush=True)
+            epoch_rates = _run_child(setting)
+            epochs[setting].append(epoch_rates)
+            runs[setting].append(statistics.median(epoch_rates))
+            print(f"round {round_index + 1}/{FLAGS.processes} {setting:22s} {runs[setting][-1]:7.1f} images/s "
+                  f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates)})", flush=True)
     rows = []
     for setting, rates in runs.items():
         median, low, high = median_and_spread(rates)
+        every_epoch = [rate for process in epochs[setting] for rate in process]
+        epoch_median = statistics.median(every_epoch)
         rows.append({"setting": setting, "median images/s": median, "min": low, "max": high,
-                     "slowest / median": low / median, "processes": len(rates)})
-    print_table(f"{FLAGS.model} training, fresh process per run, {FLAGS.examples} images x {FLAGS.epochs} epochs",
-                rows, ["setting", "median images/s", "min", "max", "slowest / median", "processes"])
+                     "slowest / median": low / median, "processes": len(rates),
+                     "slow epochs": f"{sum(rate < 0.75 * epoch_median for rate in every_epoch)}/{len(every_epoch)}",
+                     "slowest epoch / median": min(every_epoch) / epoch_median})
+    print_table(f"{FLAGS.model} training, fresh process per run, {FLAGS.examples} images x {FLAGS.epochs} epochs "
+                f"(slow epochs: under 0.75x the median epoch)", rows,
+                ["setting", "median images/s", "min", "max", "slowest / median", "processes", "slow epochs",
+                 "slowest epoch / median"])
     import tensorflow as tf
 
     print("\nwrote", write_json("cpu_flip", {
         "settings": {"processes": FLAGS.processes, "examples": FLAGS.examples, "epochs": FLAGS.epochs,
                      "model": FLAGS.model, "tensorflow": tf.__version__, "cpu_flags": cpu_flags()},
-        "rows": rows, "runs": runs}))
+        "rows": rows, "runs": runs, "epochs": epochs}))
 
 
 if __name__ == "__main__":
