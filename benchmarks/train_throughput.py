@@ -1,9 +1,9 @@
 """Training throughput (images/second) of the VAE and RAE-L2 on Fashion-MNIST, batch 100, 16 latents: the binaries'
 Trainer loop, `model.fit` on a tf.data pipeline and `model.fit` on a NumPy array, and optionally the same network in
 PyTorch side by side (benchmarks/torch_reference.py: a plain loop; benchmarks/pythae_reference.py: pythae's
-trainer; the `conv` net only); over the axes of networks (`conv`, the
-32-64-128 CPU-scale net at 28 px; `rae_conv`, the RAE paper's at 32 px; `infogan`, the two-stage VAE paper's at
-28 px), dtype policies (`tfvae.precision`) and XLA.
+trainer; the `conv` net only); over the axes of networks (`conv`, the 32-64-128 CPU-scale net at 28 px; `rae_conv`,
+the RAE paper's at 32 px; `infogan`, the two-stage VAE paper's at 28 px), dtype policies (`tfvae.precision`) and
+XLA.
 
     python -m benchmarks.train_throughput [--repeats=5] [--examples=10000] [--epochs=3]
         [--paths=trainer,fit_dataset,fit_numpy,pytorch,pythae] [--models=vae,rae_l2] [--networks=conv]
@@ -17,6 +17,7 @@ over each PyTorch path's in the same repeat. benchmarks/results/train_throughput
 """
 import contextlib
 import dataclasses
+import functools
 import importlib.metadata
 import io
 import itertools
@@ -140,7 +141,9 @@ def _settings():
     return settings
 
 
+@functools.lru_cache(maxsize=None)
 def _splits(network):
+    """The training images of `network`'s side, loaded once per process."""
     side = SIDES[network]
     full = data.load("fashion_mnist", pad_to=side if side != 28 else None)
     return DataSplits(name="fashion_mnist", train=full.train[:FLAGS.examples], validation=full.validation[:1000],
