@@ -15,7 +15,8 @@ import numpy as np
 
 
 def networks(model_name, latent_dim=16, sigmoid_output=False):
-    """The encoder and decoder (`torch.nn.Sequential`) of the conv net for 28 px, 1-channel images.
+    """The encoder and decoder (`torch.nn.Sequential`) of the conv net for 28 px, 1-channel images, as tfvae builds
+    it (no bias in a layer followed by batch norm).
 
     Args:
         model_name: str. "vae" gives the encoder 2 * latent_dim outputs (mean, log-variance), others latent_dim.
@@ -36,13 +37,14 @@ def networks(model_name, latent_dim=16, sigmoid_output=False):
     def block(conv, channels):
         return [conv, nn.BatchNorm2d(channels), nn.ReLU()]
 
-    encoder = nn.Sequential(*block(nn.Conv2d(1, 32, 4, 2, 1), 32), *block(nn.Conv2d(32, 64, 4, 2, 1), 64),
-                            *block(nn.Conv2d(64, 128, 4, 2, 2), 128), nn.Flatten(),
+    encoder = nn.Sequential(*block(nn.Conv2d(1, 32, 4, 2, 1, bias=False), 32),
+                            *block(nn.Conv2d(32, 64, 4, 2, 1, bias=False), 64),
+                            *block(nn.Conv2d(64, 128, 4, 2, 2, bias=False), 128), nn.Flatten(),
                             nn.Linear(128 * 4 * 4, encoder_outputs))
-    decoder = nn.Sequential(nn.Linear(latent_dim, 7 * 7 * 128), nn.BatchNorm1d(7 * 7 * 128), nn.ReLU(),
+    decoder = nn.Sequential(nn.Linear(latent_dim, 7 * 7 * 128, bias=False), nn.BatchNorm1d(7 * 7 * 128), nn.ReLU(),
                             nn.Unflatten(1, (128, 7, 7)),
-                            *block(nn.ConvTranspose2d(128, 64, 4, 2, 1), 64),
-                            *block(nn.ConvTranspose2d(64, 32, 4, 2, 1), 32),
+                            *block(nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), 64),
+                            *block(nn.ConvTranspose2d(64, 32, 4, 2, 1, bias=False), 32),
                             nn.ConvTranspose2d(32, 1, 4, 1, 1), Crop(), *([nn.Sigmoid()] if sigmoid_output else []))
     return encoder, decoder
 

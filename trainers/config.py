@@ -7,6 +7,7 @@ from typing import Optional
 from tfvae import precision, registry
 from tfvae import training  # noqa: F401  (registers the strategies validate() checks)
 from tfvae.files import atomic_write
+from tfvae.models.generator import STEPS_PER_EXECUTION
 
 CONFIG_FILE = "config.json"
 # The layout of a workdir (checkpoint objects, density files, history). Bumped when it changes: a workdir of another
@@ -44,7 +45,7 @@ class TrainConfig:
     tpu: Optional[str] = None
     patience: int = 10
     halve_every_epochs: int = 0
-    steps_per_execution: int = 20
+    steps_per_execution: int = STEPS_PER_EXECUTION
     jit_compile: bool = False
     mixed_precision: str = "float32"
     densities: tuple = ("gaussian", "gmm")

@@ -199,11 +199,15 @@ def test_model_fit_on_one_device(digits):
 
     model = models.build("vae", digits.element_shape, latent_dim=4, network_kwargs={"hidden_units": (32,)})
     model.compile(optimizer="adam")
-    history = model.fit(data.make_dataset(digits, "train", 100, shuffle=True), epochs=2, verbose=0,
-                        validation_data=data.make_dataset(digits, "validation", 90))
+    dataset = data.make_dataset(digits, "train", 100, shuffle=True)
+    history = model.fit(dataset, epochs=2, verbose=0, validation_data=data.make_dataset(digits, "validation", 90))
     assert history.history["loss"][1] < history.history["loss"][0]
     assert set(history.history) >= {"loss", "reconstruction", "kl", "val_loss"}
     assert isinstance(model, Autoencoder)
+    # 20 steps per compiled call by default; an epoch whose steps are no multiple of 20 still runs every step
+    steps_per_epoch = int(dataset.cardinality())
+    assert model.steps_per_execution == 20 and steps_per_epoch % 20
+    assert int(model.optimizer.iterations.numpy()) == 2 * steps_per_epoch
 
 
 @pytest.mark.parametrize("key", EACH_COMPONENT)

@@ -5,6 +5,10 @@ import tensorflow as tf
 from tfvae import precision, registry
 from tfvae.models import noise_salts
 
+# Training steps per call into the compiled training function, in `compile` and the `Trainer`. Keras' default of one
+# step per call costs 3-5% of the training throughput on a 2-core CPU (README, Speed).
+STEPS_PER_EXECUTION = 20
+
 
 class Generator(keras.Model):
     """A decoder x = D(z) with a prior p(z), trained on a per-example loss; the base of GANs and autoencoders.
@@ -105,10 +109,13 @@ class Generator(keras.Model):
         float32 outputs; subclasses build their discriminators and critics through it too."""
         return precision.build_networks(self.mixed_precision, build)
 
-    def compile(self, optimizer="rmsprop", **kwargs):
-        """`keras.Model.compile`; under mixed_float16 the optimizer is wrapped for loss scaling."""
+    def compile(self, optimizer="rmsprop", steps_per_execution=STEPS_PER_EXECUTION, **kwargs):
+        """`keras.Model.compile`, with two changes: under mixed_float16 the optimizer is wrapped for loss scaling,
+        and `steps_per_execution` defaults to `STEPS_PER_EXECUTION` (20) instead of 1, so `fit` runs as fast as the
+        `Trainer`. Keras then calls per-batch callbacks every 20 batches: pass `steps_per_execution=1` for every
+        batch."""
         super().compile(optimizer=precision.loss_scaled(keras.optimizers.get(optimizer), self.mixed_precision),
-                        **kwargs)
+                        steps_per_execution=steps_per_execution, **kwargs)
 
     def compile_from_config(self, config):
         # Keras' own version skips models with a custom `compile` (a reloaded .keras model would have no optimizer):

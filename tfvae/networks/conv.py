@@ -34,7 +34,9 @@ def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS
     base grid of side H / 2^k with `filters[-1]` channels, k stride-2 ConvTranspose-BN-ReLU layers with the
     remaining filters in reverse order, and a final stride-1 ConvTranspose to the image channels. For 32 px this is
     exactly the MNIST/CIFAR net (FC 8x8x1024, ConvT 512, ConvT 256, ConvT C); for 64 px the CelebA net
-    (with kernel_size=5); 28 px images get a 7x7 base grid.
+    (with kernel_size=5); 28 px images get a 7x7 base grid. A layer followed by batch norm has no bias (batch norm
+    subtracts it again and its gradient is zero; batch norm's offset is the shift), so the function is the paper's
+    with fewer parameters and a faster step (see the README's Speed section).
 
     Args:
         input_shape: tuple (H, W, C).
@@ -59,24 +61,27 @@ def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS
         raise ValueError(f"The convolutional network needs images whose sides halve equally to at most 8 px (e.g. "
                          f"28, 32, 64); pad or resize the data (--pad_to / --resize_to) or use --network=mlp. "
                          f"Received: input_shape={tuple(input_shape)}")
+    bias = not batch_norm  # batch norm cancels a bias of the layer before it
     encoder = None
     if encoder_outputs is not None:
         encoder_layers = [keras.Input(tuple(input_shape))]
         for f in filters:
-            encoder_layers += _conv_block(keras.layers.Conv2D(f, kernel_size, strides=2, padding="same"), batch_norm)
+            encoder_layers += _conv_block(keras.layers.Conv2D(f, kernel_size, strides=2, padding="same",
+                                                              use_bias=bias), batch_norm)
         encoder_layers += [keras.layers.Flatten(), keras.layers.Dense(encoder_outputs)]
         encoder = keras.Sequential(encoder_layers, name="encoder")
 
     wrap = spectral_wrapper(spectral_normalization)
     decoder_filters = list(reversed(filters[:-1]))
-    decoder_layers = [keras.Input((latent_dim,)), wrap(keras.layers.Dense(base_h * base_w * filters[-1]))]
+    decoder_layers = [keras.Input((latent_dim,)),
+                      wrap(keras.layers.Dense(base_h * base_w * filters[-1], use_bias=bias))]
     if batch_norm:
         decoder_layers.append(FusedBatchNormalization())
     decoder_layers += [keras.layers.ReLU(), keras.layers.Reshape((base_h, base_w, filters[-1]))]
     for step in range(steps_h):
         f = decoder_filters[min(step, len(decoder_filters) - 1)]
-        decoder_layers += _conv_block(wrap(keras.layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same")),
-                                      batch_norm)
+        decoder_layers += _conv_block(
+            wrap(keras.layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same", use_bias=bias)), batch_norm)
     decoder_layers.append(wrap(keras.layers.Conv2DTranspose(channels, kernel_size, strides=1, padding="same")))
     decoder = keras.Sequential(decoder_layers, name="decoder")
     return encoder, decoder

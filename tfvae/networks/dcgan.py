@@ -18,7 +18,8 @@ def build_dcgan(input_shape, encoder_outputs, latent_dim, kernel_size=5):
 
     Generator: Linear (H/4 * W/4 * 64) -> ConvT 64 5x5 s2 -> ConvT 32 5x5 s1 -> ConvT C 5x5 s2, batch norm and ReLU
     between layers (3136 = 7 * 7 * 64 for 28 px). Encoder: Conv 32 s2 -> Conv 64 s1 -> Conv 64 s2 -> Linear, leaky
-    ReLU 0.2, no activation after the last layer (appendix K.1).
+    ReLU 0.2, no activation after the last layer (appendix K.1). Layers followed by batch norm have no bias (batch
+    norm cancels it).
     """
     height, width, channels = input_shape
     base_h, base_w = _base(height), _base(width)
@@ -30,11 +31,13 @@ def build_dcgan(input_shape, encoder_outputs, latent_dim, kernel_size=5):
         keras.layers.Flatten(), keras.layers.Dense(encoder_outputs)], name="encoder")
     decoder = keras.Sequential([
         keras.Input((latent_dim,)),
-        keras.layers.Dense(base_h * base_w * 64), FusedBatchNormalization(), keras.layers.ReLU(),
+        keras.layers.Dense(base_h * base_w * 64, use_bias=False), FusedBatchNormalization(), keras.layers.ReLU(),
         keras.layers.Reshape((base_h, base_w, 64)),
-        keras.layers.Conv2DTranspose(64, kernel_size, strides=2, padding="same"), FusedBatchNormalization(),
+        keras.layers.Conv2DTranspose(64, kernel_size, strides=2, padding="same", use_bias=False),
+        FusedBatchNormalization(),
         keras.layers.ReLU(),
-        keras.layers.Conv2DTranspose(32, kernel_size, strides=1, padding="same"), FusedBatchNormalization(),
+        keras.layers.Conv2DTranspose(32, kernel_size, strides=1, padding="same", use_bias=False),
+        FusedBatchNormalization(),
         keras.layers.ReLU(),
         keras.layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same")], name="decoder")
     return encoder, decoder

@@ -15,6 +15,7 @@ from tfvae import precision
 from tfvae.data import make_dataset
 from tfvae.files import atomic_write
 from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.generator import STEPS_PER_EXECUTION
 from tfvae.training.strategies import is_chief
 
 _MEAN = tf.distribute.ReduceOp.MEAN
@@ -90,7 +91,7 @@ class Trainer:
 
     def __init__(self, model_fn, splits, workdir, strategy=None, epochs=100, batch_size=100, learning_rate=1e-3,
                  seed=0, patience=10, halve_every_epochs=0, min_delta=1e-4, min_learning_rate=1e-6,
-                 steps_per_execution=20,
+                 steps_per_execution=STEPS_PER_EXECUTION,
                  jit_compile=False, mixed_precision="float32", adam_beta_1=None, adam_beta_2=None, log_images=True,
                  max_to_keep=3):
         if epochs < 1:
