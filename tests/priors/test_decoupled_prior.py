@@ -133,3 +133,19 @@ def test_starts_as_standard_normal():
 def test_rejects_one_latent_dimension():
     with pytest.raises(ValueError, match="latent_dim >= 2"):
         DecoupledPrior(1)
+
+
+def test_build_after_a_call_keeps_the_weights_the_call_made():
+    """A call builds the coupling networks lazily; a later build (what `VAE.build_for` does) must keep them."""
+    prior = DecoupledPrior(4, num_couplings=2)
+    log_p = prior.log_prob(tf.zeros((2, 4)))
+    weights = [id(w) for w in prior.trainable_weights]
+    prior.build()
+    assert prior.built and [id(w) for w in prior.trainable_weights] == weights and len(weights) == 2 * 6
+    np.testing.assert_allclose(prior.log_prob(tf.zeros((2, 4))), log_p)
+
+
+def test_vae_build_for_creates_the_prior_weights_without_a_call():
+    model = models.build("vae", (2,), latent_dim=2, prior="decoupled", network_kwargs={"hidden_units": (4,)})
+    model.build_for()
+    assert model.prior.built and len(model.prior.trainable_weights) == 6 * 6

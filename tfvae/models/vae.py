@@ -7,7 +7,6 @@ import tensorflow as tf
 from tfvae import registry, rowwise_random
 from tfvae.models import noise_salts
 from tfvae.models.autoencoder import Autoencoder
-from tfvae.priors import StandardNormal
 from tfvae.priors.coupling_network import CouplingNetwork
 from tfvae.priors.real_nvp import real_nvp_chain
 
@@ -123,10 +122,10 @@ class VAE(Autoencoder):
 
     def build_for(self, batch_size=2):
         super().build_for(batch_size)
-        if isinstance(self.prior, StandardNormal):
-            return
-        # Make sure the prior's weights exist even if the variant's loss does not evaluate log p(z).
-        self.prior.log_prob(tf.zeros((batch_size, self.latent_dim)))
+        # The prior's weights must exist even if the variant's loss does not evaluate log p(z). Built, not called:
+        # an eager call of the decoupled prior's TFP chain costs about 0.4 s.
+        if not self.prior.built:
+            self.prior.build((batch_size, self.latent_dim))
 
     def get_config(self):
         return {**super().get_config(), "posterior_flow_couplings": self.posterior_flow_couplings}

@@ -53,7 +53,8 @@ class DecoupledPrior(keras.layers.Layer):
 
     def build(self, input_shape=None):
         for network in self.networks:
-            network.build((None, self.num_masked))
+            if not network.built:  # a call of log_prob, sample, ... builds them too
+                network.build((None, self.num_masked))
         self.built = True
 
     def bijector(self):
