@@ -45,8 +45,7 @@ class _Progress:
         logging.info("[evaluate %6.1fs] " + message, time.perf_counter() - self.started, *args)
 
 
-def _batched(fn, x, batch_size=500):
-    function = tf.function(fn)
+def _batched(function, x, batch_size=500):
     return np.concatenate([np.asarray(function(tf.constant(x[i:i + batch_size])))
                            for i in range(0, len(x), batch_size)])
 
@@ -54,21 +53,23 @@ def _batched(fn, x, batch_size=500):
 def _image_sets(model, samplers, test_images, num_samples, seed, progress, train_posterior):
     """{set name: images} of the model's outputs."""
     sets = {}
+    # One traced decoder for every set (a function per set traced the decoder again for each).
+    decode = tf.function(model.decode, reduce_retracing=True)
     for name, sampler in samplers.items():
         z = np.asarray(sampler.sample(num_samples, seed=[seed, 1]), np.float32)
-        sets[f"samples/{name}"] = _batched(model.decode, z)
+        sets[f"samples/{name}"] = _batched(decode, z)
         progress("sampled %d images from %s", num_samples, name)
     if isinstance(model, Autoencoder):
-        codes = _batched(model.encode, test_images)
-        sets["reconstructions"] = _batched(model.decode, codes)
+        codes = _batched(tf.function(model.encode), test_images)
+        sets["reconstructions"] = _batched(decode, codes)
         pairs = np.random.default_rng(seed).permutation(len(codes))
-        sets["interpolations"] = _batched(model.decode, (0.5 * (codes + codes[pairs])).astype(np.float32))
+        sets["interpolations"] = _batched(decode, (0.5 * (codes + codes[pairs])).astype(np.float32))
         candidates = np.asarray(samplers["prior"].sample(5 * num_samples, seed=[seed, 2]))
         means, log_variances = train_posterior
         low, _ = latent_samplers.low_posterior_samples(
             candidates, lambda z: latent_samplers.aggregate_posterior_log_density(z, means, log_variances),
             num_samples)
-        sets["low_posterior"] = _batched(model.decode, low.astype(np.float32))
+        sets["low_posterior"] = _batched(decode, low.astype(np.float32))
         progress("reconstructions, interpolations and low-posterior samples ready")
     return sets
 
