@@ -66,7 +66,7 @@ class Flow(DensityEstimator):
         return self.params["shift"] + self.params["scale"] * self.flow.from_generation(eps)
 
     def _fit(self, data):
-        import keras
+        from tfvae.optimizers import FusedAdam
 
         latents = data.latents.astype(np.float32)
         shift, scale = latents.mean(axis=0), latents.std(axis=0) + 1e-6
@@ -74,7 +74,7 @@ class Flow(DensityEstimator):
         # log q(z) is the standardized flow's log-density minus sum log s, a constant: both rank epochs alike.
         validation = (None if data.validation_latents is None
                       else tf.constant((data.validation_latents.astype(np.float32) - shift) / scale))
-        optimizer = keras.optimizers.Adam(self.learning_rate)
+        optimizer = FusedAdam(self.learning_rate)
         variables = self.flow.trainable_variables
         optimizer.build(variables)
 

@@ -70,9 +70,9 @@ class TwoStage(DensityEstimator):
         self.vae.build_for()
 
     def _fit(self, data):
-        import keras
+        from tfvae.optimizers import FusedAdam
 
-        self.vae.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
+        self.vae.compile(optimizer=FusedAdam(self.learning_rate))
         size = len(data.latents)
         batch_size = min(self.batch_size, size)
         history = []
