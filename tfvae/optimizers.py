@@ -8,10 +8,11 @@ class FusedAdam(keras.optimizers.Adam):
     """Keras' Adam (same arguments, variables, checkpoints and update) whose update of a dense variable is TensorFlow's
     fused `ResourceApplyAdam` kernel instead of Keras' dozen element-wise ops.
 
-    The kernel computes Keras' update exactly, in one op instead of about twelve: tracing a training step gets about
-    20 ms per variable cheaper (Keras' ops are traced one by one), and the update reads and writes each
-    variable once instead of once per op. AMSGrad, sparse gradients and non-float32/64 variables take Keras' own
-    update.
+    The kernel computes Keras' update in one op instead of about twelve, so tracing a training step gets cheaper
+    (48 variables: 0.61 -> 0.25 s; every model traces its step once per process), and it computes it in the
+    variable's dtype throughout (Keras' update rounds its constants through float32). The step's run time does not
+    change measurably (Adam is 3% of the conv VAE's op time). AMSGrad, sparse gradients and variables other than
+    float32/64 take Keras' own update.
 
     Math (both): m <- m + (g - m)(1 - beta_1);  v <- v + (g^2 - v)(1 - beta_2);
     w <- w - lr sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon),  t the step number from 1.
