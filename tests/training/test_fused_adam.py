@@ -73,3 +73,32 @@ def test_config_round_trip():
     optimizer = FusedAdam(learning_rate=0.01, beta_1=0.5, beta_2=0.9, epsilon=1e-6)
     copy = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
     assert type(copy) is FusedAdam and copy.get_config() == optimizer.get_config()
+
+
+def test_mirrored_update_reaches_every_replica(mirrored):
+    """Under MirroredStrategy each replica's copy gets the update of the mean gradient, as on one device."""
+    initial = np.arange(6, dtype="float32").reshape(2, 3) / 10
+    with mirrored.scope():
+        variable = keras.Variable(initial)
+        optimizer = FusedAdam(0.1)
+        optimizer.build([variable])
+
+    @tf.function
+    def step():
+        def replica_fn():
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            optimizer.apply_gradients([(tf.ones((2, 3)) * tf.cast(replica + 1, tf.float32), variable)])
+        mirrored.run(replica_fn)
+
+    step()
+    step()
+    single = keras.Variable(initial)
+    single_optimizer = FusedAdam(0.1)
+    single_optimizer.build([single])
+    for _ in range(2):
+        single_optimizer.apply_gradients([(tf.ones((2, 3)) * 1.5, single)])
+    copies = variable.value.values
+    assert len(copies) == 2 and int(optimizer.iterations.numpy()) == 2
+    for copy in copies:
+        np.testing.assert_allclose(copy.numpy(), single.numpy(), atol=1e-6)
+    assert not np.allclose(single.numpy(), initial)
