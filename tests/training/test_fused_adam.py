@@ -69,6 +69,13 @@ def test_checkpoints_interchange_with_keras_adam(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(e))
 
 
+def test_tensor_hyperparameters_are_accepted():
+    _, expected = _train(FusedAdam)
+    _, actual = _train(lambda **kwargs: FusedAdam(**{**kwargs, "beta_1": tf.constant(0.5), "beta_2": tf.constant(0.9)}))
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7)
+
+
 def test_config_round_trip():
     optimizer = FusedAdam(learning_rate=0.01, beta_1=0.5, beta_2=0.9, epsilon=1e-6)
     copy = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
