@@ -145,7 +145,7 @@ def test_build_after_a_call_keeps_the_weights_the_call_made():
     np.testing.assert_allclose(prior.log_prob(tf.zeros((2, 4))), log_p)
 
 
-def test_vae_build_for_creates_the_prior_weights_without_a_call():
+def test_vae_build_for_leaves_the_prior_built_with_every_weight():
     model = models.build("vae", (2,), latent_dim=2, prior="decoupled", network_kwargs={"hidden_units": (4,)})
     model.build_for()
     assert model.prior.built and len(model.prior.trainable_weights) == 6 * 6
