@@ -49,11 +49,20 @@ def cell_config(experiment, scale, row, seed, workdir, data_dir=None):
         workdir=workdir, model=protocol.model, dataset=scale.dataset, data_dir=data_dir, pad_to=scale.pad_to,
         max_train_examples=scale.max_train_examples, max_validation_examples=scale.max_validation_examples,
         network=scale.network or protocol.network, latent_dim=protocol.latent_dim, likelihood=protocol.likelihood,
-        prior=protocol.prior, model_kwargs={**protocol.model_kwargs, **_applicable(scale.model_kwargs, protocol)},
+        prior=protocol.prior, model_kwargs=_model_kwargs(protocol, scale),
         epochs=scale.epochs or protocol.epochs, batch_size=protocol.batch_size,
         learning_rate=protocol.learning_rate, seed=seed, patience=protocol.patience,
         halve_every_epochs=protocol.halve_every_epochs,
         densities=protocol.densities).validate()
+
+
+def _model_kwargs(protocol, scale):
+    """The row's hyperparameters at the scale: the protocol's, the scale's that the model takes, and the scale's
+    arguments of the row's prior."""
+    kwargs = {**protocol.model_kwargs, **_applicable(scale.model_kwargs, protocol)}
+    if protocol.prior in scale.prior_kwargs:
+        kwargs["prior_kwargs"] = {**kwargs.get("prior_kwargs", {}), **scale.prior_kwargs[protocol.prior]}
+    return kwargs
 
 
 def _applicable(overrides, protocol):
@@ -79,7 +88,7 @@ def _check_before_training(experiment, scale):
                          f"cell folders {slugs}")
     for row in experiment.rows:
         model_class = registry.get("model", row.protocol.model)
-        kwargs = {**row.protocol.model_kwargs, **_applicable(scale.model_kwargs, row.protocol)}
+        kwargs = _model_kwargs(row.protocol, scale)
         extra = sorted(set(kwargs) - set(models.hyperparameters(model_class)))
         if extra:
             raise ValueError(f"Experiment {experiment.name}, row {row.label!r}: model {row.protocol.model!r} has no "

@@ -172,6 +172,18 @@ def test_decoupled_prior_is_refused_by_deterministic_models():
         models.build("rae", (8, 8, 1), prior="decoupled")
 
 
+def test_prior_kwargs_reach_the_prior_and_unknown_ones_are_refused():
+    model = models.build("vae", (8, 8, 1), latent_dim=4, prior="decoupled",
+                         prior_kwargs={"num_couplings": 3, "hidden_units": 5})
+    assert len(model.prior.networks) == 3 and model.prior.hidden_units == 5
+    assert type(model).from_config(model.get_config()).prior.num_couplings == 3
+    with pytest.raises(ValueError, match=r"prior_kwargs \['couplings'\] are not arguments of the 'decoupled' prior "
+                                         r"\(it takes \['hidden_units', 'num_couplings'\]\)"):
+        models.build("vae", (8, 8, 1), prior="decoupled", prior_kwargs={"couplings": 3})
+    with pytest.raises(ValueError, match="'standard' prior .it takes none besides latent_dim"):
+        models.build("vae", (8, 8, 1), prior_kwargs={"num_couplings": 3})
+
+
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="latent_dim must be a positive integer"):
         models.build("ae", (8, 8, 1), latent_dim=0)

@@ -20,10 +20,10 @@ LATENT_METRICS = ["critic", "mmd_rbf", "mmd_imq", "skl", "marginal_kl", "leakage
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory, trained_run):
-    """A decoupled-prior VAE on digits (3 epochs, GMM fitted; trained in-process), evaluated once by the evaluate
-    binary with both feature extractors."""
+    """A decoupled-prior VAE on digits (3 epochs, GMM fitted, the model zoo's small flow; trained in-process),
+    evaluated once by the evaluate binary with both feature extractors."""
     workdir = tmp_path_factory.mktemp("evaluate") / "run"
-    shutil.copytree(trained_run(model="vae", prior="decoupled", epochs=3, densities=("gmm",))[0], workdir)
+    shutil.copytree(trained_run(**zoo_config("vae", "decoupled", epochs=3, densities=("gmm",)))[0], workdir)
     result = run_python(["-m", "trainers.evaluate", f"--workdir={workdir}", "--num_samples=20",
                          "--extractors=domain,inception", "--nll_samples=20", "--critic_steps=100",
                          "--ratio_steps=100", "--classifier_epochs=2"], timeout=900)

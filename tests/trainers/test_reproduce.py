@@ -91,6 +91,11 @@ def test_dpvae_table1_smoke_writes_every_cell_claim_and_leakage_curve(tmp_path):
             assert row.protocol.prior == "decoupled" and twin.protocol.prior == "standard"
             assert dataclasses.replace(row.protocol, prior="standard", sources={}) == dataclasses.replace(
                 twin.protocol, sources={})
+    for row in experiment.rows:  # the smoke scale's small flow reaches the decoupled rows only
+        config = json.loads((tmp_path / "dpvae_table1" / "cells" / f"{reproduction._slug(row.label)}-seed0" /
+                             "config.json").read_text())
+        assert config["model_kwargs"].get("prior_kwargs") == (
+            {"num_couplings": 2, "hidden_units": 16} if row.protocol.prior == "decoupled" else None), row.label
     for figure in table["figures"]:
         curves = figure["data"]["leakage"]
         assert len(curves) == 2 and all(len(c) == len(figure["data"]["prior_mass"]) for c in curves.values())

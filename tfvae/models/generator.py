@@ -1,4 +1,6 @@
 """The base class of every model in tfvae: a decoder fed by a prior, and the one training step."""
+import inspect
+
 import keras
 import tensorflow as tf
 
@@ -35,6 +37,8 @@ class Generator(keras.Model):
             outputs to images (its mean) and scores examples. Defaults to "gaussian".
         likelihood_kwargs: dict or None. Extra arguments of the likelihood.
         prior: str. A registered prior. Defaults to "standard".
+        prior_kwargs: dict or None. Extra arguments of the prior besides `latent_dim`, e.g. the decoupled prior's
+            `num_couplings` and `hidden_units` (dpVAE's 6 and 64 by default).
         seed: int. Seed of the training noise (stateless, mixed with the step counter and replica id).
             Defaults to 0.
         mixed_precision: str or None. Dtype policy of the networks: "float32", "mixed_bfloat16" or
@@ -69,7 +73,8 @@ class Generator(keras.Model):
 
     # ------------------------------------------------------------------------------------ construction
     def __init__(self, input_shape, latent_dim=16, network="mlp", network_kwargs=None, likelihood="gaussian",
-                 likelihood_kwargs=None, prior="standard", seed=0, mixed_precision=None, **kwargs):
+                 likelihood_kwargs=None, prior="standard", prior_kwargs=None, seed=0, mixed_precision=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if int(latent_dim) <= 0:
             raise ValueError(f"latent_dim must be a positive integer. Received: latent_dim={latent_dim}")
@@ -80,6 +85,7 @@ class Generator(keras.Model):
         self.likelihood_name = likelihood
         self.likelihood_kwargs = dict(likelihood_kwargs or {})
         self.prior_name = prior
+        self.prior_kwargs = dict(prior_kwargs or {})
         self.seed = int(seed)
         self.mixed_precision = precision.check_policy(mixed_precision or precision.default_policy())
         if keras.config.dtype_policy().name != "float32":
@@ -96,7 +102,7 @@ class Generator(keras.Model):
             raise ValueError(f"--prior={prior} needs a model whose loss involves the prior (the VAE family); "
                              f"{type(self).__name__} never evaluates p(z). Use the default prior and an ex-post "
                              f"density instead. Received: prior={prior!r}")
-        self.prior = registry.get("prior", prior)(self.latent_dim)
+        self.prior = _build_prior(prior, self.latent_dim, self.prior_kwargs)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in (*self.base_terms, *self.loss_terms)}
 
     def encoder_outputs(self, latent_dim):
@@ -240,7 +246,8 @@ class Generator(keras.Model):
     def get_config(self):
         return {"input_shape": self.example_shape, "latent_dim": self.latent_dim, "network": self.network,
                 "network_kwargs": self.network_kwargs, "likelihood": self.likelihood_name,
-                "likelihood_kwargs": self.likelihood_kwargs, "prior": self.prior_name, "seed": self.seed,
+                "likelihood_kwargs": self.likelihood_kwargs, "prior": self.prior_name,
+                "prior_kwargs": self.prior_kwargs, "seed": self.seed,
                 "mixed_precision": self.mixed_precision, "name": self.name}
 
     @classmethod
@@ -250,6 +257,19 @@ class Generator(keras.Model):
         model = cls(**config)
         model.build_for()
         return model
+
+
+def _build_prior(name, latent_dim, prior_kwargs):
+    """The registered prior `name` over `latent_dim` dimensions, with a clear error for arguments it does not take."""
+    prior_class = registry.get("prior", name)
+    accepted = {parameter for parameter in inspect.signature(prior_class.__init__).parameters
+                if parameter not in ("self", "latent_dim", "kwargs")}
+    unknown = sorted(set(prior_kwargs) - accepted)
+    if unknown:
+        raise ValueError(f"prior_kwargs {unknown} are not arguments of the {name!r} prior (it takes "
+                         f"{sorted(accepted) or 'none besides latent_dim, which the model gives'}). "
+                         f"Received: prior_kwargs={prior_kwargs}")
+    return prior_class(latent_dim, **prior_kwargs)
 
 
 def batch_size_of(x):

@@ -93,6 +93,8 @@ class Scale:
         epochs: int or None. Replaces every protocol's epochs; None keeps the paper's.
         network: str or None. Replaces every protocol's network; None keeps the paper's.
         model_kwargs: dict. Merged into every protocol's (e.g. fewer second-stage epochs).
+        prior_kwargs: dict prior name -> arguments of that prior in every row that uses it (e.g. a decoupled prior
+            with fewer couplings at the smoke scale).
         num_samples: int. Samples per evaluated set (against as many test images).
         extractors: tuple of str. Feature networks of the set metrics; the first is the one claims are judged on.
         seeds: tuple of int.
@@ -108,6 +110,7 @@ class Scale:
     epochs: Optional[int] = None
     network: Optional[str] = None
     model_kwargs: Mapping = dataclasses.field(default_factory=dict)
+    prior_kwargs: Mapping = dataclasses.field(default_factory=dict)
     num_samples: int = 10000
     extractors: Tuple[str, ...] = ("inception",)
     seeds: Tuple[int, ...] = (0,)
