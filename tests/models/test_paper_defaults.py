@@ -44,3 +44,11 @@ def test_two_stage_vae_second_stage_follows_the_authors_schedule():
                          "seed": 0}
     density = TwoStage(**arguments)
     assert (density.epochs, density.halve_every_epochs) == (800, 300)
+
+
+def test_decoupled_prior_defaults_are_dpvaes_flow():
+    """dpVAE's flow: 6 affine couplings whose scale/shift networks have two hidden layers of 64 units; smaller flows
+    (the tests' goldens, the smoke scale) come only through `prior_kwargs`."""
+    prior = _build("vae", prior="decoupled").prior
+    assert len(prior.networks) == prior.num_couplings == 6
+    assert all(network.hidden_units == 64 and len(network.hidden) == 2 for network in prior.networks)
