@@ -60,7 +60,8 @@ _TRAIN_EXAMPLES = {"fashion_mnist": 50000, "moons": 7500}  # tfvae's training sp
 _ITERATIONS = 100000
 # The smoke scale's decoupled prior: the same flow with 2 couplings of 16 units instead of 6 of 64 (a third of the
 # graph to trace per cell).
-_SMOKE_FLOW = ("decoupled prior of 2 couplings (16 units)", {"decoupled": {"num_couplings": 2, "hidden_units": 16}})
+_SMOKE_PRIOR_KWARGS = {"decoupled": {"num_couplings": 2, "hidden_units": 16}}
+_SMOKE_FLOW = "decoupled prior of 2 couplings (16 units)"
 
 
 def _variance(mse_weight):
@@ -202,9 +203,9 @@ DPVAE_TABLE1 = registry.register("experiment", "dpvae_table1")(Experiment(
     figures=tuple(Figure(f"Figure 4: leakage score LS(tau), {standard} vs {decoupled}",
                          _leakage_figure(standard, decoupled)) for decoupled, standard in _TABLE_PAIRS),
     scales={
-        "smoke": Scale("smoke", "300 digits (8x8), MLP, 1 epoch, 40 samples, domain features, " + _SMOKE_FLOW[0],
+        "smoke": Scale("smoke", "300 digits (8x8), MLP, 1 epoch, 40 samples, domain features, " + _SMOKE_FLOW,
                        dataset="digits", max_train_examples=300, max_validation_examples=100, epochs=1, network="mlp",
-                       model_kwargs={"capacity_steps": 13}, prior_kwargs=_SMOKE_FLOW[1], num_samples=40,
+                       model_kwargs={"capacity_steps": 13}, prior_kwargs=_SMOKE_PRIOR_KWARGS, num_samples=40,
                        extractors=("domain",),
                        evaluate_kwargs={"classifier_epochs": 1, "nll_samples": 8}),
         "cpu": Scale("cpu", "Fashion-MNIST 28 px, first 10,000 training images, `conv` net (32-64-128 filters), 10 "
@@ -311,9 +312,9 @@ DPVAE_MOONS = registry.register("experiment", "dpvae_moons")(Experiment(
     figures=(Figure("Figures 1 and 3: latent space (q(z) samples over p(z), low-posterior prior draws in red) and "
                     "data space (decoded prior and low-posterior samples) of every row", _moons_figure),),
     scales={
-        "smoke": Scale("smoke", "the first 600 moons points, 1 epoch, 40 samples, " + _SMOKE_FLOW[0], dataset="moons",
+        "smoke": Scale("smoke", "the first 600 moons points, 1 epoch, 40 samples, " + _SMOKE_FLOW, dataset="moons",
                        max_train_examples=600, max_validation_examples=100, epochs=1,
-                       model_kwargs={"capacity_steps": 25}, prior_kwargs=_SMOKE_FLOW[1], num_samples=40,
+                       model_kwargs={"capacity_steps": 25}, prior_kwargs=_SMOKE_PRIOR_KWARGS, num_samples=40,
                        extractors=("raw",)),
         "cpu": Scale("cpu", "7,500 moons training points (noise 0.05, standardized), MLP, 30 epochs (2,300-9,400 "
                             "iterations instead of 100,000), raw-point FD on 1,500 samples vs the 1,500 test points",
