@@ -9,6 +9,8 @@ Every model, network, likelihood, prior and density estimator registers itself u
     registry.get("model", "rae")  # -> RAE
 """
 
+import inspect
+
 _REGISTRY = {}
 
 
@@ -70,3 +72,14 @@ def name_of(kind, obj):
         raise ValueError(f"{obj!r} {problem} as a {kind}; expected exactly one `@registry.register({kind!r}, name)`. "
                          f"Received: {obj!r}")
     return matches[0]
+
+
+def constructor_arguments(cls):
+    """Names of the arguments `cls(...)` takes in the constructors tfvae defines along its MRO (a mixin's too:
+    they arrive through **kwargs); Keras' own base arguments are not among them."""
+    names = set()
+    for base in cls.__mro__:
+        if base.__module__.startswith("tfvae.") and "__init__" in vars(base):
+            names.update(name for name, parameter in inspect.signature(base.__init__).parameters.items()
+                         if name != "self" and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL))
+    return names

@@ -11,7 +11,6 @@ done, written atomically after each), and a killed training resumes from its las
 import dataclasses
 import datetime
 import html
-import inspect
 import json
 import os
 import platform
@@ -67,11 +66,7 @@ def _model_kwargs(protocol, scale):
 
 def _applicable(overrides, protocol):
     """The scale's model_kwargs that the row's model takes (e.g. second-stage epochs only for the two-stage VAE)."""
-    model_class = registry.get("model", protocol.model)
-    names = set()
-    for cls in model_class.__mro__:
-        if "__init__" in vars(cls):
-            names |= set(inspect.signature(cls.__init__).parameters)
+    names = models.hyperparameters(registry.get("model", protocol.model))
     return {key: value for key, value in overrides.items() if key in names}
 
 

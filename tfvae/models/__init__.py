@@ -1,6 +1,5 @@
 """The model zoo. Every model is a registered `Generator` subclass (GANs) or `Autoencoder` subclass (everything with
 an encoder); models trained against discriminators mix in `DiscriminatorTraining`. Build one by name with `build`."""
-import inspect
 
 from tfvae import registry
 from tfvae.models.aae import AAE
@@ -31,12 +30,7 @@ from tfvae.models.wgan_gp import WGANGP
 def hyperparameters(model_class):
     """The constructor arguments `model_class` accepts: its own and those its bases (mixins such as
     `DiscriminatorTraining` included) receive through **kwargs."""
-    names = {"name"}  # keras.Model's
-    for cls in model_class.__mro__:
-        if cls.__module__.startswith("tfvae.") and "__init__" in vars(cls):
-            names.update(name for name, parameter in inspect.signature(cls.__init__).parameters.items()
-                         if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL))
-    return sorted(names - {"self", "input_shape"})
+    return sorted(registry.constructor_arguments(model_class) - {"input_shape"} | {"name"})  # name: keras.Model's
 
 
 def build(name, input_shape, **kwargs):

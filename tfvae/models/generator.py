@@ -1,6 +1,4 @@
 """The base class of every model in tfvae: a decoder fed by a prior, and the one training step."""
-import inspect
-
 import keras
 import tensorflow as tf
 
@@ -262,8 +260,7 @@ class Generator(keras.Model):
 def _build_prior(name, latent_dim, prior_kwargs):
     """The registered prior `name` over `latent_dim` dimensions, with a clear error for arguments it does not take."""
     prior_class = registry.get("prior", name)
-    accepted = {parameter for parameter in inspect.signature(prior_class.__init__).parameters
-                if parameter not in ("self", "latent_dim", "kwargs")}
+    accepted = registry.constructor_arguments(prior_class) - {"latent_dim"}
     unknown = sorted(set(prior_kwargs) - accepted)
     if unknown:
         raise ValueError(f"prior_kwargs {unknown} are not arguments of the {name!r} prior (it takes "
