@@ -47,22 +47,11 @@ def test_train_step_is_finite_and_changes_weights(key):
     assert all(changed), f"{key}: weights not updated: {[w.path for w, c in zip(model.trainable_weights, changed) if not c]}"
 
 
-def constructor_parameters(model_class):
-    """Names of the parameters of every `__init__` of the library's classes in `model_class`'s hierarchy (Keras'
-    own base arguments, passed through `**kwargs`, are not among them)."""
-    names = set()
-    for cls in model_class.__mro__:
-        if cls.__module__.startswith("tfvae.") and "__init__" in vars(cls):
-            names.update(name for name, parameter in inspect.signature(cls.__init__).parameters.items()
-                         if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD))
-    return names
-
-
 @pytest.mark.parametrize("key", EACH_MODEL)
 def test_config_round_trip(key):
     model, shape = goldens.build_golden(key)
     config = model.get_config()
-    parameters = constructor_parameters(type(model))
+    parameters = registry.constructor_arguments(type(model))  # every tfvae __init__ along the MRO
     assert {"input_shape", "latent_dim", "prior"} <= parameters  # the walk reached the base class
     assert not parameters - set(config), f"get_config() of {type(model).__name__} misses constructor " \
                                          f"parameters {sorted(parameters - set(config))}"
