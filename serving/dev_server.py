@@ -12,7 +12,8 @@ TensorFlow Serving (see serving/README section of the repository README).
 It binds 127.0.0.1 unless --host says otherwise, refuses bodies over --max_request_bytes and requests over
 --max_samples rows, answers concurrent requests (at most --rest_api_num_threads model calls at a time), polls the
 base paths for new versions every --file_system_poll_wait_seconds, and answers every bad request with an error
-instead of stopping. Starts in a few seconds (TensorFlow import plus one SavedModel load).
+instead of stopping. Starts in a few seconds (TensorFlow import plus one SavedModel load); a wrong command line is
+answered before TensorFlow is imported.
 """
 import json
 import os
@@ -26,9 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from absl import app, flags, logging
 
 from serving.errors import ServingError
-from serving.model_manager import ModelManager
 from serving.rest_json import format_predict_response, parse_predict_request
-from serving.servable import metadata_answer
 
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?:/labels/(?P<label>[^/:]+))?"
                     r"(?P<suffix>/metadata|:predict|:classify|:regress)?$")
@@ -139,6 +138,8 @@ class _RestHandler(BaseHTTPRequestHandler):
     def _get(self, route):
         if route["suffix"] == "/metadata":
             servable = self.server_state.manager.get(route["name"], route["version"])
+            from serving.servable import metadata_answer  # imports TensorFlow, loaded by now with the manager
+
             return metadata_answer(route["name"], servable.version, servable.signature_defs)
         if route["suffix"] is None:
             return self.server_state.manager.status(route["name"], route["version"])
@@ -325,6 +326,9 @@ def main(argv):
         raise app.UsageError("--rest_api_port and --port are both 0: nothing would be served.")
     if f.max_samples < 1 or f.max_request_bytes < 1 or f.rest_api_num_threads < 1:
         raise app.UsageError("--max_samples, --max_request_bytes and --rest_api_num_threads must be positive.")
+    # TensorFlow is imported here, after the flags are checked, so a wrong command line is answered at once.
+    from serving.model_manager import ModelManager
+
     manager = ModelManager(models, f.max_samples, poll_seconds=f.file_system_poll_wait_seconds)
     server = DevServer(manager, f.host, f.rest_api_port or None, f.port or None, f.max_request_bytes,
                        f.rest_api_num_threads)

@@ -151,8 +151,17 @@ def test_client_and_server_binaries_refuse_bad_flags(server, tmp_path):
     assert result.returncode != 0 and "NOT_FOUND" in result.stdout
     result = run_python(["-m", "serving.dev_server", f"--model_base_path={tmp_path}/none"], check=False, timeout=120)
     assert result.returncode != 0 and "No servable version of model 'default'" in result.stdout
-    result = run_python(["-m", "serving.dev_server"], check=False, timeout=120)
-    assert result.returncode != 0 and "Give --model_base_path" in result.stdout
+
+
+def test_dev_server_answers_a_wrong_command_line_before_importing_tensorflow():
+    # TensorFlow takes seconds to import: the binary checks its flags first, and reports here whether it got that far.
+    report = ("import atexit, runpy, sys\n"
+              "atexit.register(lambda: print('tensorflow imported:', 'tensorflow' in sys.modules))\n"
+              "sys.argv = ['dev_server', '--rest_api_port=8501']\n"
+              "runpy.run_module('serving.dev_server', run_name='__main__')\n")
+    result = run_python(["-c", report], check=False, timeout=120)
+    assert result.returncode != 0 and "Give --model_base_path" in result.stdout, result.stdout
+    assert "tensorflow imported: False" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("protocol", ["rest", "grpc"])
