@@ -74,8 +74,9 @@ def main(argv):
                 "(log-densities and the IWAE bound negated)", rows,
                 ["model", "score", "AUROC", "median fashion", "median digits"])
     print("\nwrote", write_json("ood_scores", {"rows": rows, "settings": {
-        "models": FLAGS.models, "network": FLAGS.network, "epochs": FLAGS.epochs, "max_train_examples": FLAGS.max_train_examples,
-        "num_test": FLAGS.num_test, "num_shifted": int(len(digits)), "num_importance": FLAGS.num_importance}}))
+        "models": FLAGS.models, "network": FLAGS.network, "epochs": FLAGS.epochs,
+        "max_train_examples": FLAGS.max_train_examples, "num_test": FLAGS.num_test, "num_shifted": int(len(digits)),
+        "num_importance": FLAGS.num_importance}}))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ def _state(workdir):
         return len(os.listdir(path)) if os.path.isdir(path) else 0
 
     return (f"{count('checkpoints')} checkpoint files, {count('density')} densities, "
-            f"{count('export', 'rae_l2')} export entries, samples.png {os.path.exists(os.path.join(workdir, 'samples.png'))}")
+            f"{count('export', 'rae_l2')} export entries, "
+            f"samples.png {os.path.exists(os.path.join(workdir, 'samples.png'))}")
 
 
 def _checkpoint(workdir):

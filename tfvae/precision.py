@@ -1,11 +1,11 @@
 """Mixed precision: the dtype policy the networks compute in, and loss scaling for float16.
 
 Only the networks (encoders, decoders, discriminators, critics) follow a model's policy. Everything probabilistic
-stays float32: likelihoods, KL and other loss terms, priors (the decoupled prior's flow included), posterior
-flows and every ex-post density (sums of many per-dimension terms lose too much in 16 bits). The casts happen in one place: every network built by `build_networks` answers
-in float32 (`Float32Outputs`), so the code that reads network outputs never sees a 16-bit tensor. Weights are
-float32 under every policy (Keras' mixed policies keep float32 variables), so a checkpoint's weights do not depend
-on the policy.
+stays float32: likelihoods, KL and other loss terms, priors (the decoupled prior's flow included), posterior flows
+and every ex-post density (sums of many per-dimension terms lose too much in 16 bits). The casts happen in one
+place: every network built by `build_networks` answers in float32 (`Float32Outputs`), so the code that reads network
+outputs never sees a 16-bit tensor. Weights are float32 under every policy (Keras' mixed policies keep float32
+variables), so a checkpoint's weights do not depend on the policy.
 
 float16 needs loss scaling: every optimizer of a model under `mixed_float16` (the model's own and each
 discriminator's or critic's) is a `keras.optimizers.LossScaleOptimizer`; a step whose scaled gradients overflow is

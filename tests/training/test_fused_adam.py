@@ -1,7 +1,6 @@
 """FusedAdam against Keras' Adam: the same update, state, checkpoints and configuration."""
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from tfvae.optimizers import FusedAdam

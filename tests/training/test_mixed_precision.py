@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tests import goldens
 from tfvae import models, precision, training
-from tfvae.models import AE, Autoencoder, DiscriminatorTraining
+from tfvae.models import AE, Autoencoder
 
 MIXED = ("mixed_bfloat16", "mixed_float16")
 # The first golden of every model, prior and network (`goldens.first_goldens`) under both mixed policies in the full
@@ -52,7 +52,8 @@ def test_train_step_under_policy(key, policy):
         logs = model.train_step(_data(shape, seed=seed))
     assert all(np.isfinite(float(v)) for v in logs.values()), logs
     changed = [not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
-    assert all(changed), f"{key}: weights not updated: {[w.path for w, c in zip(model.trainable_weights, changed) if not c]}"
+    unchanged = [w.path for w, c in zip(model.trainable_weights, changed) if not c]
+    assert all(changed), f"{key}: weights not updated: {unchanged}"
     # float32 at every public boundary.
     z = tf.random.stateless_normal([4, model.latent_dim], seed=[1, 2])
     assert model.decode(z).dtype == tf.float32 and model.prior.log_prob(z).dtype == tf.float32

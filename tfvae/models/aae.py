@@ -33,7 +33,8 @@ class AAE(DiscriminatorTraining, Autoencoder):
         self.code_discriminator_net = self.code_discriminator()
 
     def regularizer(self, x, posterior, training=False):
-        adversarial = non_saturating_generator_loss(self.code_discriminator_net(posterior["z"], training=training)[:, 0])
+        scores = self.code_discriminator_net(posterior["z"], training=training)[:, 0]
+        adversarial = non_saturating_generator_loss(scores)
         return adversarial, {"adversarial": adversarial}
 
     def discriminator_objectives(self, x, training=True):

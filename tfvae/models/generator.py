@@ -188,7 +188,8 @@ class Generator(keras.Model):
         state (which tf.distribute and XLA handle poorly). `salt` is an entry of `noise_salts`.
         """
         context = tf.distribute.get_replica_context()
-        replica = tf.cast(context.replica_id_in_sync_group, tf.int64) if context is not None else tf.constant(0, tf.int64)
+        replica = (tf.cast(context.replica_id_in_sync_group, tf.int64) if context is not None
+                   else tf.constant(0, tf.int64))
         optimizer = getattr(self, "optimizer", None)  # None before compile (build_for runs uncompiled)
         step = tf.cast(optimizer.iterations, tf.int64) if optimizer is not None else tf.constant(0, tf.int64)
         return tf.stack([tf.constant(self.seed, tf.int64) * 1_000_003 + salt * 65_537 + replica, step])

@@ -10,8 +10,8 @@ from tfvae.models.vae import VAE
 class TwoStageVAE(VAE):
     """Two-stage VAE: stage 1 is a VAE with a Gaussian decoder whose scalar variance gamma is learned (eq. 2, log gamma
     initialized at 0); stage 2 is a second VAE on stage 1's latents, trained afterwards on fresh posterior samples
-    (the `two_stage` ex-post density, the one implementation shared with `--density=two_stage`). Sampling: u ~ N(0, I) ->
-    z = stage-2 decoder(u) -> x = stage-1 decoder(z).
+    (the `two_stage` ex-post density, the one implementation shared with `--density=two_stage`). Sampling:
+    u ~ N(0, I) -> z = stage-2 decoder(u) -> x = stage-1 decoder(z).
 
     Training them jointly is wrong (paper, section 4): stage 2 must model the aggregate posterior of a converged
     stage 1, so the binaries train stage 1 first and then fit stage 2 as an ex-post density.

@@ -66,7 +66,8 @@ class VGH(DiscriminatorTraining, VAE):
         z, reconstruction, generated = (tf.stop_gradient(t) if t is not None else None
                                         for t in self._forward(x, training))
         d_real = self.data_discriminator_net(x, training=training)[:, 0]
-        d_loss = discriminator_cross_entropy(d_real, self.data_discriminator_net(reconstruction, training=training)[:, 0])
+        d_fake = self.data_discriminator_net(reconstruction, training=training)[:, 0]
+        d_loss = discriminator_cross_entropy(d_real, d_fake)
         if generated is not None:
             d_loss += tf.nn.softplus(self.data_discriminator_net(generated, training=training)[:, 0])
         prior = self.prior_samples(batch_size_of(x))

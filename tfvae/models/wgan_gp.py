@@ -50,8 +50,8 @@ class WGANGP(DCGAN):
     def critic_losses(self, x, step, training=True):
         """Per-example critic loss, gradient penalty and Wasserstein estimate on `x` (critic update `step`)."""
         count = batch_size_of(x)
-        fake = tf.stop_gradient(self.likelihood.mean(
-            self.decoder(self.prior.sample(count, self.noise_seed(noise_salts.CRITIC_PRIOR + step)), training=training)))
+        z = self.prior.sample(count, self.noise_seed(noise_salts.CRITIC_PRIOR + step))
+        fake = tf.stop_gradient(self.likelihood.mean(self.decoder(z, training=training)))
         real_scores, fake_scores = self._critic(x, training), self._critic(fake, training)
         penalty = critic_gradient_penalty(lambda images: self._critic(images, training), x, fake,
                                           self.noise_seed(noise_salts.GRADIENT_PENALTY + step))

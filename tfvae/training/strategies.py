@@ -28,8 +28,8 @@ def multi_worker_strategy(tpu=None, devices=None):
     raw = os.environ.get("TF_CONFIG")
     if not raw:
         raise ValueError('--strategy=multi_worker needs the TF_CONFIG environment variable, e.g. '
-                         '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}. '
-                         'Received: TF_CONFIG is unset')
+                         '{"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                         '"task": {"type": "worker", "index": 0}}. Received: TF_CONFIG is unset')
     try:
         config = json.loads(raw)
         config["cluster"]["worker"]

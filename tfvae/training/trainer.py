@@ -146,7 +146,8 @@ class Trainer:
         checkpoint_dir = os.path.join(workdir, "checkpoints")
         if not self.is_chief:
             # Every worker must save (saving is collective), but only the chief's files are the run's checkpoints.
-            checkpoint_dir = os.path.join(workdir, "checkpoints-workers", f"worker-{self.strategy.cluster_resolver.task_id}")
+            worker = f"worker-{self.strategy.cluster_resolver.task_id}"
+            checkpoint_dir = os.path.join(workdir, "checkpoints-workers", worker)
         self.manager = tf.train.CheckpointManager(self.checkpoint, checkpoint_dir, max_to_keep=max_to_keep)
         self.log_dir = os.path.join(workdir, "logs")
         self.writer = (tf.summary.create_file_writer(self.log_dir) if self.is_chief

@@ -4,12 +4,13 @@ findings, with the ColorMNIST protocol on Fashion-MNIST (ColorMNIST is not distr
 prepared TFDS `--data_dir`).
 
 Protocol (their appendix K): Adam with beta_1 = 0.5, beta_2 = 0.9 for every network (tfvae's adversarial models'
-defaults; the VAE keeps tfvae's (0.9, 0.999), a deviation: tfvae has no flag for Adam's moments), batch 64, fixed learning rates, 100,000 iterations for ColorMNIST, batch norm in the generator, the
-ColorMNIST networks of their tables 4-5 (`dcgan`: generator, its transpose as encoder, 5-layer data discriminator),
-a 3 x 1000 code discriminator, 5 critic steps and a penalty of 10 for WGAN-GP, and a standard normal prior. Their
-table 3 gives learning-rate sweeps and reports the best run of each; a sweep is out of reach on a CPU, so each model
-takes the first value of its sweep (and VGH/VGH++ the first l1 weight of their sweep, 1). Latents: 50, the
-ColorMNIST VAE of their table 1 (their sweep: 10, 50, 75).
+defaults; the VAE keeps tfvae's (0.9, 0.999), a deviation: tfvae has no flag for Adam's moments), batch 64, fixed
+learning rates, 100,000 iterations for ColorMNIST, batch norm in the generator, the ColorMNIST networks of their
+tables 4-5 (`dcgan`: generator, its transpose as encoder, 5-layer data discriminator), a 3 x 1000 code
+discriminator, 5 critic steps and a penalty of 10 for WGAN-GP, and a standard normal prior. Their table 3 gives
+learning-rate sweeps and reports the best run of each; a sweep is out of reach on a CPU, so each model takes the
+first value of its sweep (and VGH/VGH++ the first l1 weight of their sweep, 1). Latents: 50, the ColorMNIST VAE of
+their table 1 (their sweep: 10, 50, 75).
 
 Metrics (their section 6 and appendix I): the Inception-style score with the domain classifier of the data set
 (`is_domain`), 1 - MS-SSIM sample diversity beside the test set's own and a noised test set's, the independent

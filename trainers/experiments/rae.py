@@ -39,12 +39,13 @@ def _protocol(model, **kwargs):
 ROWS = (
     Row("VAE", _protocol("vae", likelihood="gaussian", model_kwargs={"likelihood_kwargs": {"variance": 0.156}},
                          sources={"likelihood variance": "authors' config: KL weight 0.312 on the summed squared "
-                                  "error -> gamma = 0.312 / 2 = 0.156"}), sets={"FID N": "samples/prior", "P N": "samples/prior",
-                                                             "R N": "samples/prior"}),
+                                  "error -> gamma = 0.312 / 2 = 0.156"}),
+        sets={"FID N": "samples/prior", "P N": "samples/prior", "R N": "samples/prior"}),
     Row("CV-VAE", _protocol("cv_vae", sources={"posterior_std, variance": "class defaults: sigma 0.7, KL weight "
                                               "0.039 -> gamma 0.0195 (authors' config, see CVVAE)"})),
     Row("WAE", _protocol("wae_mmd", model_kwargs={"mmd_weight": 30.72}, sources={
-        "mmd_weight": "authors' config: lambda 3e-2 on the pixel-averaged loss -> 3e-2 x 1024 = 30.72"}), sets={"FID N": "samples/prior", "P N": "samples/prior", "R N": "samples/prior"}),
+        "mmd_weight": "authors' config: lambda 3e-2 on the pixel-averaged loss -> 3e-2 x 1024 = 30.72"}),
+        sets={"FID N": "samples/prior", "P N": "samples/prior", "R N": "samples/prior"}),
     Row("RAE-GP", _protocol("rae_gp", sources={"beta, gradient_penalty": "class defaults: the authors' 1e-4 and "
                                               "0.5e-7 converted (0.0128, 3.2e-6), see RAEGP"})),
     Row("RAE-L2", _protocol("rae_l2", sources={"beta, weight_decay": "class defaults: the authors' 1e-4 and 1e-7 "
