@@ -24,6 +24,11 @@ Settings (one suspect changed at a time against the baseline):
     xla                    the step compiled with XLA.
     steps_per_execution_1  one step per compiled call (default 20).
     malloc_arena_2         MALLOC_ARENA_MAX=2 (glibc's allocator).
+    onednn_caller_thread   TF_ONEDNN_THREADPOOL_USE_CALLER_THREAD=true (oneDNN runs one share of each kernel on the
+                           thread that calls it instead of handing every share to the pool).
+    onednn_system_allocator
+                           TF_ONEDNN_USE_SYSTEM_ALLOCATOR=true (oneDNN's scratch memory from malloc, not TensorFlow's
+                           allocator).
 
 benchmarks/results/cpu_flip.json keeps every run.
 """
@@ -55,6 +60,8 @@ SETTINGS = {
     "xla": ({}, {"jit_compile": True}),
     "steps_per_execution_1": ({}, {"steps_per_execution": 1}),
     "malloc_arena_2": ({"MALLOC_ARENA_MAX": "2"}, {}),
+    "onednn_caller_thread": ({"TF_ONEDNN_THREADPOOL_USE_CALLER_THREAD": "true"}, {}),
+    "onednn_system_allocator": ({"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "true"}, {}),
 }
 
 
