@@ -9,6 +9,8 @@ could replace the layer without changing a model or a checkpoint:
   kernel forward, its forward and backward-weights kernels backward);
 - `sub_pixel` (stride 2): one stride-1 2x2 convolution to 4x the channels on the input padded by one pixel, whose
   four channel groups are the four output phases (rows/columns even or odd), sliced and interleaved;
+- `channels_first`: the same kernel call in the NCHW layout (oneDNN's preferred order on paper), its input given
+  in NCHW (a whole network in that layout would need no transposes between layers);
 - `flipped_conv` (stride 1): a convolution with the kernel flipped in space and its channel axes swapped, on the
   input padded by `tf.pad`; `flipped_conv_explicit`: the same padding given to `tf.nn.conv2d` itself.
 
@@ -49,6 +51,26 @@ def conv_transpose(x, kernel, stride):
                                   padding="SAME")
 
 
+def channels_first(x, kernel, stride):
+    """`conv_transpose` on an NCHW input, answering in NCHW."""
+    batch, _, height, width = x.shape
+    return tf.nn.conv2d_transpose(x, kernel, (batch, kernel.shape[2], height * stride, width * stride), stride,
+                                  padding="SAME", data_format="NCHW")
+
+
+def formulation_input(formulation, x):
+    """x (NHWC) in the layout `formulation` reads."""
+    return tf.transpose(x, (0, 3, 1, 2)) if formulation is channels_first else x
+
+
+def as_nhwc(formulation, results):
+    """(output, input gradient, kernel gradient) of `formulation` with the first two in NHWC."""
+    if formulation is not channels_first:
+        return results
+    output, input_gradient, kernel_gradient = results
+    return tf.transpose(output, (0, 2, 3, 1)), tf.transpose(input_gradient, (0, 2, 3, 1)), kernel_gradient
+
+
 def sub_pixel(x, kernel, stride):
     if stride != 2 or kernel.shape[0] != 4:
         raise ValueError(f"sub_pixel is written for stride 2 and kernel 4. Received: stride={stride}, "
@@ -86,7 +108,7 @@ def _check_stride_one(stride):
                          f"stride={stride}")
 
 
-REWRITES = {2: (sub_pixel,), 1: (flipped_conv, flipped_conv_explicit)}
+REWRITES = {2: (channels_first, sub_pixel), 1: (channels_first, flipped_conv, flipped_conv_explicit)}
 
 
 def _step(formulation, kernel, stride):
@@ -112,18 +134,20 @@ def main(argv):
     for side, in_channels, out_channels, stride in LAYERS:
         x = tf.constant(rng.randn(BATCH, side, side, in_channels).astype(np.float32))
         kernel = tf.Variable(rng.randn(KERNEL, KERNEL, out_channels, in_channels).astype(np.float32) * 0.05)
-        formulations = (conv_transpose, *REWRITES[stride])
-        steps = {f.__name__: _step(f, kernel, stride) for f in formulations}
+        formulations = {f.__name__: f for f in (conv_transpose, *REWRITES[stride])}
+        steps = {name: _step(f, kernel, stride) for name, f in formulations.items()}
+        inputs = {name: formulation_input(f, x) for name, f in formulations.items()}
         reference = steps["conv_transpose"](x)
-        differences = {name: _largest_difference(reference, step(x)) for name, step in steps.items()}
+        differences = {name: _largest_difference(reference, as_nhwc(f, steps[name](inputs[name])))
+                       for name, f in formulations.items()}
         times = {name: [] for name in steps}
         for _ in range(FLAGS.repeats):
             for name, step in steps.items():
                 for _ in range(3):  # warm-up: oneDNN's primitive cache
-                    step(x)
+                    step(inputs[name])
                 started = time.perf_counter()
                 for _ in range(FLAGS.steps):
-                    step(x)[0].numpy()
+                    step(inputs[name])[0].numpy()
                 times[name].append((time.perf_counter() - started) / FLAGS.steps * 1000)
         layer = f"{side}px {in_channels}->{out_channels} s{stride}"
         for name, values in times.items():
