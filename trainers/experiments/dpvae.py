@@ -110,8 +110,11 @@ def _rows(network, dataset):
                          "optimizer": f"Adam {learning_rate:g}, fixed, batch {batch_size}; 100k iterations -> "
                                       f"{_epochs(batch_size, dataset)} epochs of {_TRAIN_EXAMPLES[dataset]:,} "
                                       f"examples",
-                         "prior": "decoupled: 6 affine couplings, s and t nets with 64 hidden units (authors' "
-                                  "models/implicit_model.py; theirs end in tanh, tfvae's in a learned scale)"
+                         "prior": "decoupled: 6 affine couplings with 64 hidden units (authors' "
+                                  "models/implicit_model.py: separate s and t nets of 2 LeakyReLU layers, both ending "
+                                  "in tanh, alternating half masks; tfvae's: one 2-layer ReLU net per coupling giving "
+                                  "shift and log-scale, tanh on the log-scale only, output zero-initialized, the "
+                                  "dimensions reversed between couplings)"
                                   if prior == "decoupled" else "N(0, I)"})))
     return tuple(rows)
 
