@@ -53,3 +53,21 @@ def test_stage_two_is_fed_fresh_posterior_samples_not_means(rng, monkeypatch):
         assert not np.allclose(batch, means)
         np.testing.assert_allclose(np.std(batch - means), 0.5, rtol=0.05)  # sigma = sqrt(0.25)
     assert not np.allclose(seen[0], seen[1])  # Fresh noise every epoch.
+
+
+def test_epoch_trained_densities_log_their_progress(rng, monkeypatch, caplog):
+    import logging
+
+    from tfvae.density import Flow, density_estimator
+
+    monkeypatch.setattr(density_estimator, "PROGRESS_SECONDS", 0.0)  # a line after every epoch
+    latents = rng.normal(size=(128, 2)).astype(np.float32)
+    with caplog.at_level(logging.INFO, logger="absl"):
+        TwoStage(epochs=3, hidden_units=(8,)).fit(latents)
+        Flow(epochs=2, num_couplings=2, hidden_units=8).fit(latents)
+    lines = [record.getMessage() for record in caplog.records if " density: epoch " in record.getMessage()]
+    assert [line.split("  ")[0] for line in lines] == [
+        "two_stage density: epoch 1/3", "two_stage density: epoch 2/3", "two_stage density: epoch 3/3",
+        "flow density: epoch 1/2", "flow density: epoch 2/2"], lines
+    assert all("loss " in line and "eta " in line for line in lines)
+    assert lines[-1].endswith("eta 00:00:00")

@@ -2,16 +2,20 @@
 import dataclasses
 import json
 import os
+import time
 from typing import Optional
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from tfvae import fingerprints, registry
 from tfvae.files import atomic_write
 
 _PARAMS_FILE = "params.npz"
 _CONFIG_FILE = "config.json"
+# Seconds between the progress lines of an estimator trained by epochs (`DensityEstimator.epoch_progress`).
+PROGRESS_SECONDS = 15.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +63,25 @@ class FitData:
         return self.posterior_means + np.exp(0.5 * self.posterior_log_variances) * noise
 
 
+class EpochProgress:
+    """Logs an epoch-trained fit's progress: epoch, loss and an ETA, at most one line every `PROGRESS_SECONDS`
+    (a second-stage VAE on 60,000 latents trains for hours on a CPU; the log says how far it is)."""
+
+    def __init__(self, name, epochs):
+        self.name, self.epochs = name, int(epochs)
+        self.started = self.last_report = time.perf_counter()
+
+    def epoch_done(self, epoch, loss):
+        """Call after epoch `epoch` (0-based) with its mean training loss."""
+        now = time.perf_counter()
+        if now - self.last_report < PROGRESS_SECONDS:
+            return
+        self.last_report = now
+        remaining = (now - self.started) / (epoch + 1) * (self.epochs - epoch - 1)
+        logging.info("%s density: epoch %d/%d  loss %.4f  eta %s", self.name, epoch + 1, self.epochs, loss,
+                     time.strftime("%H:%M:%S", time.gmtime(remaining)))
+
+
 class DensityEstimator(tf.Module):
     """A density q(z) fitted to latent codes after training, used as a sampler (RAE paper, section 4).
 
@@ -73,7 +96,8 @@ class DensityEstimator(tf.Module):
     - `get_config()`: the constructor's arguments, as JSON values.
 
     Estimators with networks also override `_build(latent_dim)`, which creates the networks before `_fit` and before
-    `set_params` restores saved weights, and `set_params`, which puts the arrays into the networks.
+    `set_params` restores saved weights, and `set_params`, which puts the arrays into the networks. Estimators
+    trained by epochs report their progress through `epoch_progress` (a log line every `PROGRESS_SECONDS`).
 
     The registered name (`tfvae.registry`) is what config.json records, and `latent_dim` is stored at fit and load
     time, so every fitted estimator knows it.
@@ -147,6 +171,10 @@ class DensityEstimator(tf.Module):
                         f"False). Received: latents of shape {np.shape(z)}")
 
     # ------------------------------------------------------------------------------------------- shared
+    def epoch_progress(self, epochs):
+        """An `EpochProgress` for a `_fit` that trains `epochs` epochs, named after the registered estimator."""
+        return EpochProgress(registry.name_of("density", type(self)), epochs)
+
     @property
     def is_fitted(self):
         return self._latent_dim is not None

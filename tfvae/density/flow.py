@@ -93,9 +93,11 @@ class Flow(DensityEstimator):
 
         batch_size = min(self.batch_size, len(latents))
         best, best_weights, losses = -np.inf, None, []
+        progress = self.epoch_progress(self.epochs)
         for epoch in range(self.epochs):
             dataset = pipeline.shuffled_batches(standardized, batch_size, seed=self.seed + epoch)
             losses.append(float(np.mean([step(batch).numpy() for batch in dataset])))
+            progress.epoch_done(epoch, losses[-1])
             if validation is not None:
                 score = float(validation_score())
                 if score > best:

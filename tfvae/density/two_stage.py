@@ -75,13 +75,14 @@ class TwoStage(DensityEstimator):
         self.vae.compile(optimizer=FusedAdam(self.learning_rate))
         size = len(data.latents)
         batch_size = min(self.batch_size, size)
-        history = []
+        history, progress = [], self.epoch_progress(self.epochs)
         for epoch in range(self.epochs):
             if self.halve_every_epochs:
                 self.vae.optimizer.learning_rate = self.learning_rate * 0.5 ** (epoch // self.halve_every_epochs)
             dataset = pipeline.shuffled_batches(data.epoch_latents(epoch).astype(np.float32), batch_size,
                                                 seed=self.seed + epoch)
             history.append(self.vae.fit(dataset, epochs=1, verbose=0).history["loss"][-1])
+            progress.epoch_done(epoch, history[-1])
         params = {f"weight_{i:03d}": w.numpy() for i, w in enumerate(self.vae.weights)}
         return params, {"epochs": self.epochs, "final_loss": float(history[-1]),
                         "log_gamma": float(self.vae.likelihood.log_variance().numpy())}
