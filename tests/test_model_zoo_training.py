@@ -57,6 +57,8 @@ def test_one_epoch_on_digits_writes_a_sample_grid(model, prior, trained_run):
     metadata = json.loads(open(os.path.join(result["export"], "assets.extra", "tfvae_metadata.json")).read())
     expected = {"two_stage_vae": "two_stage", "dcgan": "prior", "wgan_gp": "prior"}.get(model, "gaussian")
     assert metadata["default_sampler"] == expected
+    # The two-stage VAE's second stage checkpoints its fit; the checkpoints go once the density is saved.
+    assert not os.path.exists(os.path.join(workdir, jobs.DENSITY_CHECKPOINTS))
     # The workdir's checkpoint gives back the trained model: the export (written from the live model) and the model
     # every other binary rebuilds with load_run draw the same images from the prior.
     _, _, rebuilt = jobs.load_run(workdir)

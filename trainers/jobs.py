@@ -5,6 +5,7 @@ Each job reads and writes one workdir (its layout: README.md, "The workdir").
 import dataclasses
 import json
 import os
+import shutil
 import time
 
 import numpy as np
@@ -19,6 +20,8 @@ from tfvae.models import Autoencoder
 from trainers.config import read_config, write_config
 
 SAMPLES_FILE = "samples.png"
+# WORKDIR/DENSITY_CHECKPOINTS/NAME: the checkpoints of a density fit in progress, removed once the density is saved.
+DENSITY_CHECKPOINTS = "density-checkpoints"
 _GRID_SEEDS = 64
 
 
@@ -153,17 +156,30 @@ def fit_densities(workdir, names, components=10, model=None, splits=None, latent
             reports[name] = reused
             continue
         estimator = make_density(name, model, components)
+        # Epoch-trained densities (the two-stage VAE's second stage) checkpoint here: a fit killed midway resumes.
+        # Outside WORKDIR/density, whose every folder is a fitted density for `load_samplers`.
+        checkpoint_dir = os.path.join(workdir, DENSITY_CHECKPOINTS, name)
         started = time.perf_counter()
         report = estimator.fit(train_means, validation_latents, posterior_log_variances=train_log_variances,
-                               use_posterior_samples=latents == "sample", seed=seed)
+                               use_posterior_samples=latents == "sample", seed=seed, checkpoint_dir=checkpoint_dir)
         report["fit_seconds"] = time.perf_counter() - started
         report["inputs"] = inputs
         estimator.fit_info = report
         estimator.save(directory)
+        _remove_density_checkpoint(workdir, name)
         logging.info("Fitted %s in %.2fs: train log-likelihood %.3f, validation %.3f", name, report["fit_seconds"],
                      report["train_log_likelihood"], report.get("validation_log_likelihood", float("nan")))
         reports[name] = report
     return reports
+
+
+def _remove_density_checkpoint(workdir, name):
+    """Removes a saved density's fit checkpoint, and the checkpoints' folder once it is empty."""
+    shutil.rmtree(os.path.join(workdir, DENSITY_CHECKPOINTS, name), ignore_errors=True)
+    try:
+        os.rmdir(os.path.join(workdir, DENSITY_CHECKPOINTS))
+    except OSError:  # missing, or another density's checkpoint is still there
+        pass
 
 
 def _fit_on(directory, inputs):

@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import time
 from typing import Optional
 
@@ -16,6 +17,10 @@ _PARAMS_FILE = "params.npz"
 _CONFIG_FILE = "config.json"
 # Seconds between the progress lines of an estimator trained by epochs (`DensityEstimator.epoch_progress`).
 PROGRESS_SECONDS = 15.0
+# Seconds between the checkpoints of an estimator trained by epochs (`EpochCheckpoint`), when `fit` is given a
+# checkpoint folder.
+CHECKPOINT_SECONDS = 60.0
+_CHECKPOINT_MARKER = "fit.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +37,7 @@ class FitData:
         posterior_log_variances: np.ndarray [N, L] or None. log sigma_n^2 of each training posterior; None for a
             deterministic encoder.
         seed: int. Seed of the posterior samples drawn from the means and log-variances.
+        checkpoint_dir: str or None. Where an estimator trained by epochs keeps its progress (`EpochCheckpoint`).
     """
 
     latents: np.ndarray
@@ -39,11 +45,20 @@ class FitData:
     posterior_means: np.ndarray
     posterior_log_variances: Optional[np.ndarray]
     seed: int
+    checkpoint_dir: Optional[str] = None
 
     @property
     def latent_dim(self):
         """L, the width of the latents."""
         return int(self.latents.shape[1])
+
+    def fingerprint(self):
+        """SHA-256 (hex) of everything the fit trains on: equal fingerprints, equal fits."""
+        arrays = [("latents", self.latents), ("posterior_means", self.posterior_means)]
+        arrays += [(name, value) for name, value in (("validation_latents", self.validation_latents),
+                                                     ("posterior_log_variances", self.posterior_log_variances))
+                   if value is not None]
+        return fingerprints.of_json({"arrays": fingerprints.of_arrays(arrays), "seed": self.seed})
 
     def epoch_latents(self, epoch):
         """The training set of `epoch` for estimators that draw new posterior samples every epoch.
@@ -67,8 +82,8 @@ class EpochProgress:
     """Logs an epoch-trained fit's progress: epoch, loss and an ETA, at most one line every `PROGRESS_SECONDS`
     (a second-stage VAE on 60,000 latents trains for hours on a CPU; the log says how far it is)."""
 
-    def __init__(self, name, epochs):
-        self.name, self.epochs = name, int(epochs)
+    def __init__(self, name, epochs, first_epoch=0):
+        self.name, self.epochs, self.first_epoch = name, int(epochs), int(first_epoch)
         self.started = self.last_report = time.perf_counter()
 
     def epoch_done(self, epoch, loss):
@@ -77,9 +92,62 @@ class EpochProgress:
         if now - self.last_report < PROGRESS_SECONDS:
             return
         self.last_report = now
-        remaining = (now - self.started) / (epoch + 1) * (self.epochs - epoch - 1)
+        remaining = (now - self.started) / (epoch + 1 - self.first_epoch) * (self.epochs - epoch - 1)
         logging.info("%s density: epoch %d/%d  loss %.4f  eta %s", self.name, epoch + 1, self.epochs, loss,
                      time.strftime("%H:%M:%S", time.gmtime(remaining)))
+
+
+class EpochCheckpoint:
+    """Keeps an epoch-trained fit resumable: its state (`trackables`: networks, optimizer) and the number of epochs
+    done, saved into `data.checkpoint_dir` at most every `CHECKPOINT_SECONDS` and after the last epoch.
+
+    `restore` resumes from a checkpoint of the same fit (the estimator's class and settings and the data's
+    fingerprint, recorded in the folder's fit.json) and discards any other, so a fit killed midway and started
+    again on the same inputs continues where it stopped and ends with the weights of an uninterrupted fit. Epoch
+    e's data and shuffling are functions of e alone, so nothing else needs saving. With no checkpoint folder every
+    method does nothing.
+    """
+
+    def __init__(self, estimator, data, **trackables):
+        self.directory = data.checkpoint_dir
+        self.identity = {"class": type(estimator).__name__, "config": estimator.get_config(),
+                         "data": data.fingerprint()}
+        self.epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.last_loss = tf.Variable(float("nan"), dtype=tf.float32, trainable=False)
+        self.last_save = time.perf_counter()
+        if self.directory is not None:
+            checkpoint = tf.train.Checkpoint(epochs_done=self.epochs_done, last_loss=self.last_loss, **trackables)
+            self.checkpoint = checkpoint
+            self.manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=1)
+
+    def restore(self):
+        """Returns the number of epochs already done (0 for a new fit)."""
+        if self.directory is None:
+            return 0
+        marker = os.path.join(self.directory, _CHECKPOINT_MARKER)
+        if self.manager.latest_checkpoint and os.path.isfile(marker):
+            with open(marker) as f:
+                same_fit = json.load(f) == json.loads(json.dumps(self.identity))
+            if same_fit:
+                self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+                logging.info("%s: resumed from %s after %d epochs.", self.identity["class"],
+                             self.manager.latest_checkpoint, int(self.epochs_done.numpy()))
+                return int(self.epochs_done.numpy())
+        if os.path.isdir(self.directory):  # another fit's (other latents or settings), or one cut before its first
+            shutil.rmtree(self.directory)
+        atomic_write(marker, json.dumps(self.identity, indent=2))
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=1)
+        return 0
+
+    def epoch_done(self, epochs_done, loss, last=False):
+        """Records that `epochs_done` epochs are trained and the last one's loss; saves when due or `last`."""
+        self.epochs_done.assign(epochs_done)
+        self.last_loss.assign(loss)
+        now = time.perf_counter()
+        if self.directory is None or (not last and now - self.last_save < CHECKPOINT_SECONDS):
+            return
+        self.manager.save(checkpoint_number=epochs_done)
+        self.last_save = now
 
 
 class DensityEstimator(tf.Module):
@@ -171,9 +239,10 @@ class DensityEstimator(tf.Module):
                         f"False). Received: latents of shape {np.shape(z)}")
 
     # ------------------------------------------------------------------------------------------- shared
-    def epoch_progress(self, epochs):
-        """An `EpochProgress` for a `_fit` that trains `epochs` epochs, named after the registered estimator."""
-        return EpochProgress(registry.name_of("density", type(self)), epochs)
+    def epoch_progress(self, epochs, first_epoch=0):
+        """An `EpochProgress` for a `_fit` that trains epochs `first_epoch`..`epochs - 1` (it may resume), named
+        after the registered estimator."""
+        return EpochProgress(registry.name_of("density", type(self)), epochs, first_epoch)
 
     @property
     def is_fitted(self):
@@ -186,7 +255,7 @@ class DensityEstimator(tf.Module):
         return self._latent_dim
 
     def fit(self, latents, validation_latents=None, *, posterior_log_variances=None, use_posterior_samples=False,
-            seed=0):
+            seed=0, checkpoint_dir=None):
         """Fits the density to the training set's posteriors; reports the mean log-likelihoods.
 
         Math:
@@ -204,6 +273,10 @@ class DensityEstimator(tf.Module):
                 fresh posterior samples every epoch whenever log-variances are given, whatever this flag.
                 Defaults to False.
             seed: int. Seed of the posterior samples. Defaults to 0.
+            checkpoint_dir: str or None. A folder where estimators trained by epochs (the two-stage VAE's second
+                stage) keep checkpoints: a fit killed midway and called again with the same folder, inputs and
+                settings resumes from its last one (`EpochCheckpoint`). The caller removes the folder once the
+                fitted estimator is saved. Defaults to None (no checkpoints).
 
         Returns:
             dict with `latents` (what was fitted: "posterior means", "one posterior sample per example" or "fresh
@@ -231,7 +304,7 @@ class DensityEstimator(tf.Module):
             fitted = _read_only(means + np.exp(0.5 * log_variances) * noise)
             description = "one posterior sample per example"
         data = FitData(latents=fitted, validation_latents=validation, posterior_means=means,
-                       posterior_log_variances=log_variances, seed=int(seed))
+                       posterior_log_variances=log_variances, seed=int(seed), checkpoint_dir=checkpoint_dir)
         # A failed refit leaves an unfitted estimator, not old parameters next to half-trained networks.
         self.params, self._latent_dim = {}, None
         self._build(data.latent_dim)

@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from tfvae import registry, rowwise_random
 from tfvae.data import pipeline
-from tfvae.density.density_estimator import DensityEstimator
+from tfvae.density.density_estimator import DensityEstimator, EpochCheckpoint
 from tfvae.models.vae import VAE
 
 _IMPORTANCE_SALT = 7
@@ -64,6 +64,9 @@ class TwoStage(DensityEstimator):
         self.vae = None
 
     def _build(self, latent_dim):
+        import keras
+
+        keras.utils.set_random_seed(self.seed)  # the initialization is the seed's, whatever ran before in the process
         self.vae = VAE((latent_dim,), latent_dim=latent_dim, network="skip_mlp",
                        network_kwargs={"hidden_units": self.hidden_units}, likelihood="gaussian_learned",
                        likelihood_kwargs={"bounded": False}, seed=self.seed)
@@ -71,20 +74,25 @@ class TwoStage(DensityEstimator):
 
     def _fit(self, data):
         from tfvae.optimizers import FusedAdam
+        from tfvae.training.trainer import weights_by_position
 
         self.vae.compile(optimizer=FusedAdam(self.learning_rate))
+        self.vae.optimizer.build(self.vae.trainable_variables)
+        checkpoint = EpochCheckpoint(self, data, weights=weights_by_position(self.vae), optimizer=self.vae.optimizer)
+        start = checkpoint.restore()
         size = len(data.latents)
         batch_size = min(self.batch_size, size)
-        history, progress = [], self.epoch_progress(self.epochs)
-        for epoch in range(self.epochs):
+        progress = self.epoch_progress(self.epochs, first_epoch=start)
+        for epoch in range(start, self.epochs):
             if self.halve_every_epochs:
                 self.vae.optimizer.learning_rate = self.learning_rate * 0.5 ** (epoch // self.halve_every_epochs)
             dataset = pipeline.shuffled_batches(data.epoch_latents(epoch).astype(np.float32), batch_size,
                                                 seed=self.seed + epoch)
-            history.append(self.vae.fit(dataset, epochs=1, verbose=0).history["loss"][-1])
-            progress.epoch_done(epoch, history[-1])
+            loss = self.vae.fit(dataset, epochs=1, verbose=0).history["loss"][-1]
+            progress.epoch_done(epoch, loss)
+            checkpoint.epoch_done(epoch + 1, loss, last=epoch + 1 == self.epochs)
         params = {f"weight_{i:03d}": w.numpy() for i, w in enumerate(self.vae.weights)}
-        return params, {"epochs": self.epochs, "final_loss": float(history[-1]),
+        return params, {"epochs": self.epochs, "final_loss": float(checkpoint.last_loss.numpy()),
                         "log_gamma": float(self.vae.likelihood.log_variance().numpy())}
 
     def set_params(self, arrays):
