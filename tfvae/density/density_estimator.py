@@ -104,8 +104,8 @@ class EpochCheckpoint:
     `restore` resumes from a checkpoint of the same fit (the estimator's class and settings and the data's
     fingerprint, recorded in the folder's fit.json) and discards any other, so a fit killed midway and started
     again on the same inputs continues where it stopped and ends with the weights of an uninterrupted fit. Epoch
-    e's data and shuffling are functions of e alone, so nothing else needs saving. With no checkpoint folder every
-    method does nothing.
+    e's data and shuffling are functions of e alone, so nothing else needs saving. With no checkpoint folder it
+    only counts epochs and keeps the last loss: nothing is read or written.
     """
 
     def __init__(self, estimator, data, **trackables):
@@ -116,9 +116,9 @@ class EpochCheckpoint:
         self.last_loss = tf.Variable(float("nan"), dtype=tf.float32, trainable=False)
         self.last_save = time.perf_counter()
         if self.directory is not None:
-            checkpoint = tf.train.Checkpoint(epochs_done=self.epochs_done, last_loss=self.last_loss, **trackables)
-            self.checkpoint = checkpoint
-            self.manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=1)
+            self.checkpoint = tf.train.Checkpoint(epochs_done=self.epochs_done, last_loss=self.last_loss,
+                                                  **trackables)
+            self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=1)
 
     def restore(self):
         """Returns the number of epochs already done (0 for a new fit)."""
