@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tfvae import losses, models
-from tfvae.models.beta_vae_b import capacity
+from tfvae.models.beta_vae_b import batch_capacity_penalty, capacity
 from tfvae.models.factor_vae import permute_dims
 
 
@@ -112,6 +112,22 @@ def test_capacity_schedule():
     np.testing.assert_allclose([float(capacity(s, 25.0, 100)) for s in (0, 50, 100, 1000)], [0, 12.5, 25, 25])
 
 
+@pytest.mark.parametrize("target", [0.5, 2.0, 3.0])  # C below and above the batch's mean KL (2.2)
+def test_capacity_penalty_is_the_batch_means_with_its_gradient(target):
+    """beta-VAE-B's penalty is gamma |mean KL - C| over the batch (Burgess et al., the dpVAE authors' code): the
+    per-example terms average to it and carry its gradient, also when examples' KL lie on both sides of C."""
+    weights = tf.Variable([0.5, 1.0, 2.0, 4.0, 8.0])
+    with tf.GradientTape(persistent=True) as tape:
+        kl = weights * tf.constant([0.2, 0.5, 1.0, 1.5, 0.3])  # KL_b from 0.1 to 6: straddles every target
+        terms = batch_capacity_penalty(kl, tf.constant(target), gamma=3.0)
+        batch_form = 3.0 * tf.abs(tf.reduce_mean(kl) - target)
+        mean_of_terms = tf.reduce_mean(terms)
+    assert float(mean_of_terms) == pytest.approx(float(batch_form), rel=1e-6)
+    np.testing.assert_allclose(tape.gradient(mean_of_terms, weights), tape.gradient(batch_form, weights), rtol=1e-6)
+    # The per-example form it replaces is larger when the examples straddle C.
+    assert float(tf.reduce_mean(3.0 * tf.abs(kl - target))) > float(batch_form)
+
+
 def test_permute_dims_permutes_each_column_independently():
     z = tf.reshape(tf.range(40, dtype=tf.float32), (10, 4))
     permuted = permute_dims(z, tf.constant([1, 2], tf.int64)).numpy()
@@ -119,3 +135,22 @@ def test_permute_dims_permutes_each_column_independently():
         assert sorted(permuted[:, column]) == sorted(z.numpy()[:, column])
     assert not all(np.array_equal(permuted[:, 0] - permuted[:, 0].min(), permuted[:, c] - permuted[:, c].min())
                    for c in range(1, 4))
+
+
+@pytest.mark.parametrize("prior", ["standard", "decoupled"])
+def test_beta_vae_b_takes_the_capacity_penalty_of_the_batch(prior):
+    from tests import goldens
+
+    model, shape = goldens.build_golden("beta_vae_b" if prior == "standard" else "beta_vae_b_decoupled")
+    x = tf.constant(np.random.default_rng(0).uniform(size=(16, *shape)), tf.float32)
+    model.compile(optimizer="adam")
+    model.optimizer.iterations.assign(model.capacity_steps)  # the ramp is over: C = max_capacity
+    # C between the examples' KL values, where the batch's and the per-example penalties differ.
+    model.max_capacity = float(np.median(model.per_example_losses(x, training=False)["kl"]))
+    terms = model.per_example_losses(x, training=False)
+    kl, capacity_now = terms["kl"].numpy(), float(terms["capacity"][0])
+    assert capacity_now == pytest.approx(model.max_capacity) and kl.min() < capacity_now < kl.max()
+    expected = model.gamma * abs(kl.mean() - capacity_now)
+    penalty = float(tf.reduce_mean(terms["loss"] - terms["reconstruction"]))
+    assert penalty == pytest.approx(expected, rel=1e-4)
+    assert model.gamma * np.abs(kl - capacity_now).mean() > expected * 1.01  # what the per-example form gives

@@ -6,6 +6,28 @@ from tfvae import registry
 from tfvae.models.vae import VAE
 
 
+def batch_capacity_penalty(kl, target, gamma):
+    """Per-example terms of gamma |mean_b KL_b - C|, the capacity penalty of the batch's mean KL.
+
+    Burgess et al. (eq. 8) pull the KL, an expectation over the data, towards C; their implementation and the
+    dpVAE authors' apply |.| to the batch's KL, not to each example's, and the two differ whenever some examples'
+    KL lies above C and others' below (per example the penalty is larger; with a one-sample KL, as under the
+    decoupled prior, much larger). tfvae's losses are per example (`per_example_losses`), so the batch penalty is
+    handed out as gamma * s * (KL_b - C) with s = sign(mean KL - C) held constant: the terms' mean is the batch
+    penalty and their gradient its gradient. Under a distribution strategy "the batch" is each replica's.
+
+    Args:
+        kl: Tensor [B]. Each example's KL.
+        target: scalar Tensor. The capacity C.
+        gamma: float. The penalty's weight.
+
+    Returns:
+        Tensor [B].
+    """
+    side = tf.stop_gradient(tf.sign(tf.reduce_mean(kl) - target))
+    return gamma * side * (kl - target)
+
+
 def capacity(step, max_capacity, capacity_steps):
     """C(step) = max_capacity * min(1, step / capacity_steps): the linear capacity ramp of beta-VAE-B."""
     step = tf.cast(step, tf.float32)
@@ -18,7 +40,10 @@ class BetaVAEB(VAE):
     """beta-VAE-B: the KL is pulled towards a capacity C that grows linearly (Burgess et al. 2018, eq. 8).
 
     Math:
-        L = -log p(x|z) + gamma * | KL[q(z|x) || p(z)] - C(step) |,   C(step) = C_max * min(1, step / steps)
+        L = -log p(x|z) + gamma * | E_x KL[q(z|x) || p(z)] - C(step) |,   C(step) = C_max * min(1, step / steps)
+
+    with the expectation over the batch (`batch_capacity_penalty`), as in Burgess et al.'s and the dpVAE authors'
+    code.
 
     Args:
         gamma: float. Defaults to 1000 (Burgess et al.).
@@ -42,9 +67,7 @@ class BetaVAEB(VAE):
         kl = self.kl_divergence(posterior)
         optimizer = getattr(self, "optimizer", None)
         c = capacity(optimizer.iterations if optimizer is not None else 0, self.max_capacity, self.capacity_steps)
-        # The capacity is a batch-level target: |mean KL - C| would be the paper's batch form; per example
-        # |KL_i - C| is its per-example analogue and reduces to it when all KL_i lie on one side of C.
-        return self.gamma * tf.abs(kl - c), {"kl": kl, "capacity": tf.fill(tf.shape(kl), c)}
+        return batch_capacity_penalty(kl, c, self.gamma), {"kl": kl, "capacity": tf.fill(tf.shape(kl), c)}
 
     def get_config(self):
         return {**super().get_config(), "gamma": self.gamma, "max_capacity": self.max_capacity,

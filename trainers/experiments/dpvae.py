@@ -13,11 +13,9 @@ InfoVAE), the standard-prior config is used for both, as the paper's text says. 
 - the authors' loss is `mse_weight` x the summed squared error on the decoder output, i.e. a Gaussian likelihood of
   variance 1 / (2 mse_weight);
 - their KL terms are sums over the minibatch (weight unchanged per example; beta-VAE-B's capacity C, a target for
-  the batch's summed KL, is divided by the batch size; a deviation: tfvae takes beta-VAE-B's |KL - C| per example,
-  theirs of the batch's sum, which agree only while every example's KL lies on one side of C / B and per example is
-  larger otherwise, more so with the decoupled prior's one-sample KL), while FactorVAE's TC term, InfoVAE's MMD and beta-TCVAE's
-  three decomposed terms are minibatch means next to a summed reconstruction: their weights are divided by the batch
-  size;
+  the batch's summed KL, is divided by the batch size; like theirs, tfvae's |KL - C| is the batch's, see
+  `batch_capacity_penalty`), while FactorVAE's TC term, InfoVAE's MMD and beta-TCVAE's three decomposed terms are
+  minibatch means next to a summed reconstruction: their weights are divided by the batch size;
 - FactorVAE's batch is 48: tfvae's FactorVAE trains the VAE on one half of each batch and the discriminator on the
   other, and the authors draw 24 images for each;
 - 100,000 Adam iterations at a fixed learning rate are converted to epochs of tfvae's 50,000 Fashion-MNIST training
