@@ -2,6 +2,7 @@
 
 Each job reads and writes one workdir (its layout: README.md, "The workdir").
 """
+import contextlib
 import dataclasses
 import json
 import os
@@ -176,10 +177,8 @@ def fit_densities(workdir, names, components=10, model=None, splits=None, latent
 def _remove_density_checkpoint(workdir, name):
     """Removes a saved density's fit checkpoint, and the checkpoints' folder once it is empty."""
     shutil.rmtree(os.path.join(workdir, DENSITY_CHECKPOINTS, name), ignore_errors=True)
-    try:
+    with contextlib.suppress(OSError):  # missing, or another density's checkpoint is still there
         os.rmdir(os.path.join(workdir, DENSITY_CHECKPOINTS))
-    except OSError:  # missing, or another density's checkpoint is still there
-        pass
 
 
 def _fit_on(directory, inputs):

@@ -110,8 +110,9 @@ class EpochCheckpoint:
 
     def __init__(self, estimator, data, **trackables):
         self.directory = data.checkpoint_dir
-        self.identity = {"class": type(estimator).__name__, "config": estimator.get_config(),
-                         "data": data.fingerprint()}
+        # As JSON gives it back (tuples become lists), to compare with the folder's fit.json.
+        self.identity = json.loads(json.dumps({"class": type(estimator).__name__, "config": estimator.get_config(),
+                                               "data": data.fingerprint()}))
         self.epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.last_loss = tf.Variable(float("nan"), dtype=tf.float32, trainable=False)
         self.last_save = time.perf_counter()
@@ -127,7 +128,7 @@ class EpochCheckpoint:
         marker = os.path.join(self.directory, _CHECKPOINT_MARKER)
         if self.manager.latest_checkpoint and os.path.isfile(marker):
             with open(marker) as f:
-                same_fit = json.load(f) == json.loads(json.dumps(self.identity))
+                same_fit = json.load(f) == self.identity
             if same_fit:
                 self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
                 logging.info("%s: resumed from %s after %d epochs.", self.identity["class"],

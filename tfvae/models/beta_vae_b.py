@@ -9,12 +9,12 @@ from tfvae.models.vae import VAE
 def batch_capacity_penalty(kl, target, gamma):
     """Per-example terms of gamma |mean_b KL_b - C|, the capacity penalty of the batch's mean KL.
 
-    Burgess et al. (eq. 8) pull the KL, an expectation over the data, towards C; the dpVAE authors' code applies
-    |.| to the batch's KL, not to each example's. The two differ whenever some examples' KL lies above C and
-    others' below (per example the penalty is larger; with a one-sample KL, as under the
-    decoupled prior, much larger). tfvae's losses are per example (`per_example_losses`), so the batch penalty is
-    handed out as gamma * s * (KL_b - C) with s = sign(mean KL - C) held constant: the terms' mean is the batch
-    penalty and their gradient its gradient. Under a distribution strategy "the batch" is each replica's.
+    Burgess et al. (eq. 8) pull the KL, an expectation over the data, towards C; the dpVAE authors' code applies |.|
+    to the batch's KL, not to each example's. The two differ whenever some examples' KL lies above C and others'
+    below (per example the penalty is larger; with a one-sample KL, as under the decoupled prior, much larger).
+    tfvae's losses are per example (`per_example_losses`), so the batch penalty is handed out as gamma * s * (KL_b -
+    C) with s = sign(mean KL - C) held constant: the terms' mean is the batch penalty and their gradient its
+    gradient. Under a distribution strategy "the batch" is each replica's.
 
     Args:
         kl: Tensor [B]. Each example's KL.
