@@ -29,6 +29,8 @@ Settings (one suspect changed at a time against the baseline):
     onednn_system_allocator
                            TF_ONEDNN_USE_SYSTEM_ALLOCATOR=true (oneDNN's scratch memory from malloc, not TensorFlow's
                            allocator).
+    keras_conv_transpose   the decoder's one-channel output layer on Keras' transposed-convolution kernel instead of
+                           the shift-add (tfvae/networks/shift_add.py), as before that layer.
 
 benchmarks/results/cpu_flip.json keeps every run.
 """
@@ -62,6 +64,7 @@ SETTINGS = {
     "malloc_arena_2": ({"MALLOC_ARENA_MAX": "2"}, {}),
     "onednn_caller_thread": ({"TF_ONEDNN_THREADPOOL_USE_CALLER_THREAD": "true"}, {}),
     "onednn_system_allocator": ({"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "true"}, {}),
+    "keras_conv_transpose": ({}, {"keras_conv_transpose": True}),
 }
 
 
@@ -76,6 +79,10 @@ def _measure(setting):
         tf.config.threading.set_intra_op_parallelism_threads(changes["intra_op"])
     from tfvae import data, models, training
     from tfvae.data import DataSplits
+    from tfvae.networks import shift_add
+
+    if changes.get("keras_conv_transpose"):
+        shift_add.MAX_SHIFT_ADD_FILTERS = 0  # no layer qualifies: Keras' code runs
 
     if changes.get("data_private_pool") or changes.get("data_autotune"):
         from tfvae.training import trainer as trainer_module

@@ -12,12 +12,15 @@ could replace the layer without changing a model or a checkpoint:
 - `channels_first`: the same kernel call in the NCHW layout (oneDNN's preferred order on paper), its input given
   in NCHW (a whole network in that layout would need no transposes between layers);
 - `flipped_conv` (stride 1): a convolution with the kernel flipped in space and its channel axes swapped, on the
-  input padded by `tf.pad`; `flipped_conv_explicit`: the same padding given to `tf.nn.conv2d` itself.
+  input padded by `tf.pad`; `flipped_conv_explicit`: the same padding given to `tf.nn.conv2d` itself;
+- `shift_add`: one matmul onto every kernel tap, then a shift-add (`tfvae.networks.shift_add`, the forward pass of
+  `ShiftAddConv2DTranspose`, whose backward pass is TensorFlow's). Also timed on layers to few channels that other
+  decoders end with: RGB at 28 px, InfoGAN's last layer (64 -> 1, stride 2) and the same to RGB.
 
     python -m benchmarks.transposed_conv [--repeats=5] [--steps=30]
 
 Timed: forward and backward (gradients of a sum of squares for the input and the kernel) of each of the conv net's
-decoder layers at batch 100 (28 px, filters 32-64-128, kernel 4), `steps` steps per run, the formulations alternated
+decoder layers at batch 100 (28 px, filters 32-64-128, kernel 4) and of the few-channel layers above, `steps` steps per run, the formulations alternated
 in each repeat. Each rewrite's largest difference from `conv_transpose` is printed beside its time (float round-off
 only; tests/networks/test_transposed_conv_rewrites.py checks the equalities). benchmarks/results/transposed_conv.json
 keeps every run.
@@ -30,12 +33,15 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks.common import median_and_spread, print_table, write_json
+from tfvae.networks.shift_add import shift_add_conv_transpose
 
 FLAGS = flags.FLAGS
 BATCH = 100
 KERNEL = 4
 # The conv net's decoder layers (tfvae/networks/conv.py at 28 px): (input side, in channels, out channels, stride).
 LAYERS = ((7, 128, 64, 2), (14, 64, 32, 2), (28, 32, 1, 1))
+# Layers to few channels (kernel 4): an RGB output at 28 px, InfoGAN's output layer, the same to RGB.
+FEW_CHANNEL_LAYERS = ((28, 32, 3, 1), (14, 64, 1, 2), (14, 64, 3, 2))
 # Stride-1 "same" padding of an even kernel puts the extra pixel after; the flipped correlation's padding mirrors it.
 _FLIPPED_PADDING = ((KERNEL - 1) - (KERNEL - 1) // 2, (KERNEL - 1) // 2)
 # Stride 2, kernel 4, "same": output row 2m + phase reads input rows (m - 1, m) for phase 0 with kernel rows (3, 1)
@@ -106,7 +112,12 @@ def _check_stride_one(stride):
                          f"stride={stride}")
 
 
-REWRITES = {2: (channels_first, sub_pixel), 1: (channels_first, flipped_conv, flipped_conv_explicit)}
+def shift_add(x, kernel, stride):
+    return shift_add_conv_transpose(x, kernel, (stride, stride), "SAME")
+
+
+REWRITES = {2: (channels_first, sub_pixel, shift_add), 1: (channels_first, flipped_conv, flipped_conv_explicit,
+                                                             shift_add)}
 
 
 def _step(formulation, kernel, stride):
@@ -129,10 +140,11 @@ def main(argv):
     del argv
     rng = np.random.RandomState(0)
     rows, runs = [], []
-    for side, in_channels, out_channels, stride in LAYERS:
+    layers = [(layer, REWRITES[layer[3]]) for layer in LAYERS] + [(layer, (shift_add,)) for layer in FEW_CHANNEL_LAYERS]
+    for (side, in_channels, out_channels, stride), rewrites in layers:
         x = tf.constant(rng.randn(BATCH, side, side, in_channels).astype(np.float32))
         kernel = tf.Variable(rng.randn(KERNEL, KERNEL, out_channels, in_channels).astype(np.float32) * 0.05)
-        formulations = {f.__name__: f for f in (conv_transpose, *REWRITES[stride])}
+        formulations = {f.__name__: f for f in (conv_transpose, *rewrites)}
         steps = {name: _step(f, kernel, stride) for name, f in formulations.items()}
         inputs = {name: formulation_input(f, x) for name, f in formulations.items()}
         reference = steps["conv_transpose"](x)
@@ -156,7 +168,7 @@ def main(argv):
                          "time / conv_transpose": statistics.median(ratios),
                          "max relative difference": f"{differences[name]:.1e}"})
             runs.append({"layer": layer, "formulation": name, "ms_per_step": values})
-    print_table(f"Forward + backward of the conv net's decoder layers (batch {BATCH}, kernel {KERNEL}; {FLAGS.repeats} "
+    print_table(f"Forward + backward of transposed convolutions (batch {BATCH}, kernel {KERNEL}; {FLAGS.repeats} "
                 f"runs of {FLAGS.steps} steps, alternated)", rows,
                 ["layer", "formulation", "ms/step (median)", "range", "time / conv_transpose",
                  "max relative difference"])

@@ -3,6 +3,7 @@ import keras
 
 from tfvae import registry
 from tfvae.networks.batch_norm import FusedBatchNormalization
+from tfvae.networks.shift_add import ShiftAddConv2DTranspose
 
 
 def _base(size):
@@ -39,7 +40,7 @@ def build_dcgan(input_shape, encoder_outputs, latent_dim, kernel_size=5):
         keras.layers.Conv2DTranspose(32, kernel_size, strides=1, padding="same", use_bias=False),
         FusedBatchNormalization(),
         keras.layers.ReLU(),
-        keras.layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same")], name="decoder")
+        ShiftAddConv2DTranspose(channels, kernel_size, strides=2, padding="same")], name="decoder")
     return encoder, decoder
 
 
