@@ -10,6 +10,11 @@ slowest epoch over the median: a stall that hits one epoch in three shows there 
 
     python -m benchmarks.cpu_flip [--processes=10] [--examples=5000] [--epochs=3]
         [--settings=baseline,inter_op_1,intra_op_1,onednn_off,data_private_pool,xla,steps_per_execution_1]
+        [--sample_cpu]
+
+`--sample_cpu` reads the machine's CPU time (/proc/stat) every second while each process runs and prints, per
+process, the shares of user, system, idle and steal time (the hypervisor's) over the seconds in which more than one
+core was busy (training; start-up and tracing run mostly on one): is a slow process starved, waiting, or busy?
 
 Settings (one suspect changed at a time against the baseline):
     baseline               TensorFlow's defaults (as the binaries run).
@@ -29,24 +34,22 @@ Settings (one suspect changed at a time against the baseline):
     onednn_system_allocator
                            TF_ONEDNN_USE_SYSTEM_ALLOCATOR=true (oneDNN's scratch memory from malloc, not TensorFlow's
                            allocator).
+    flush_denormals        every thread flushes denormal floats to zero (FTZ and DAZ set in MXCSR through glibc's
+                           fesetenv before TensorFlow starts its threads, which inherit it; x86-64 Linux only).
     keras_conv_transpose   the decoder's one-channel output layer on Keras' transposed-convolution kernel instead of
                            the shift-add (tfvae/networks/shift_add.py), as before that layer.
 
 benchmarks/results/cpu_flip.json keeps every run.
 """
+import contextlib
 import json
+import os
 import statistics
 import tempfile
+import threading
 
 from absl import app, flags
 
-flags.DEFINE_integer("processes", 10, "Fresh processes per setting.")
-flags.DEFINE_integer("examples", 5000, "Training images per epoch.")
-flags.DEFINE_integer("epochs", 3, "Epochs per process (the first, which traces, is discarded).")
-flags.DEFINE_string("model", "vae", "Model to train (vae or rae_l2).")
-flags.DEFINE_list("settings", ["baseline", "inter_op_1", "intra_op_1", "onednn_off", "data_private_pool", "xla",
-                               "steps_per_execution_1"], "Settings to time.")
-flags.DEFINE_string("child", None, "Internal: run one measurement under this setting and print it as JSON.")
 FLAGS = flags.FLAGS
 
 # name -> (environment variables, in-process changes)
@@ -64,15 +67,41 @@ SETTINGS = {
     "malloc_arena_2": ({"MALLOC_ARENA_MAX": "2"}, {}),
     "onednn_caller_thread": ({"TF_ONEDNN_THREADPOOL_USE_CALLER_THREAD": "true"}, {}),
     "onednn_system_allocator": ({"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "true"}, {}),
+    "flush_denormals": ({}, {"flush_denormals": True}),
     "keras_conv_transpose": ({}, {"keras_conv_transpose": True}),
 }
 
 
+def _flush_denormals():
+    """Sets FTZ and DAZ in this thread's MXCSR through glibc's fegetenv/fesetenv (threads started afterwards inherit
+    it). glibc's x86-64 fenv_t holds MXCSR at byte 28; its default is 0x1f80, checked before writing."""
+    import ctypes
+    import struct
+
+    libm = ctypes.CDLL("libm.so.6")
+    environment = ctypes.create_string_buffer(64)
+    if libm.fegetenv(environment):
+        raise RuntimeError("fegetenv failed")
+    mxcsr = struct.unpack_from("<I", environment.raw, 28)[0]
+    if mxcsr & 0xffff0000 or not mxcsr & 0x1f80:
+        raise RuntimeError(f"Unexpected MXCSR {mxcsr:#x} at byte 28 of fenv_t: not glibc on x86-64?")
+    struct.pack_into("<I", environment, 28, mxcsr | 0x8040)  # FTZ (bit 15) and DAZ (bit 6)
+    if libm.fesetenv(environment):
+        raise RuntimeError("fesetenv failed")
+    import numpy as np
+
+    tiny = np.array([np.finfo(np.float32).tiny], np.float32)
+    if (tiny / np.float32(2))[0] != 0:
+        raise RuntimeError("Denormals still computed after setting FTZ")
+
+
 def _measure(setting):
     """Trains in this process under `setting`; returns the images/s of each epoch after the first."""
+    changes = SETTINGS[setting][1]
+    if changes.get("flush_denormals"):
+        _flush_denormals()
     import tensorflow as tf
 
-    changes = SETTINGS[setting][1]
     if "inter_op" in changes:
         tf.config.threading.set_inter_op_parallelism_threads(changes["inter_op"])
     if "intra_op" in changes:
@@ -108,6 +137,45 @@ def _measure(setting):
     return [record["examples_per_second"] for record in history[1:]]
 
 
+class CpuSampler:
+    """Per-second deltas of the machine's CPU time (/proc/stat's first line) while the `with` block runs."""
+
+    FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+    def __init__(self, interval=1.0):
+        self.interval, self.deltas = interval, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _read():
+        with open("/proc/stat") as f:
+            return [int(value) for value in f.readline().split()[1:len(CpuSampler.FIELDS) + 1]]
+
+    def _run(self):
+        previous = self._read()
+        while not self._stop.wait(self.interval):
+            current = self._read()
+            self.deltas.append(dict(zip(self.FIELDS, (now - before for now, before in zip(current, previous)))))
+            previous = current
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def busy_shares(self, cores):
+        """{field: share of CPU time} over the seconds in which more than one of `cores` cores was busy."""
+        busy = [d for d in self.deltas if sum(d.values()) and
+                (sum(d.values()) - d["idle"] - d["iowait"]) / sum(d.values()) > 1 / cores]
+        total = sum(sum(d.values()) for d in busy)
+        shares = {field: sum(d[field] for d in busy) / total if total else float("nan") for field in self.FIELDS}
+        return {"seconds": len(busy), **shares}
+
+
 def _run_child(setting):
     from benchmarks.common import run_child
 
@@ -128,13 +196,21 @@ def main(argv):
         raise ValueError(f"Unknown settings {unknown}. Expected some of {sorted(SETTINGS)}")
     runs = {setting: [] for setting in FLAGS.settings}
     epochs = {setting: [] for setting in FLAGS.settings}
+    cpu_shares = {setting: [] for setting in FLAGS.settings}
     for round_index in range(FLAGS.processes):
         for setting in FLAGS.settings:
-            epoch_rates = _run_child(setting)
+            with CpuSampler() if FLAGS.sample_cpu else contextlib.nullcontext() as sampler:
+                epoch_rates = _run_child(setting)
             epochs[setting].append(epoch_rates)
             runs[setting].append(statistics.median(epoch_rates))
+            cpu = ""
+            if FLAGS.sample_cpu:
+                shares = sampler.busy_shares(os.cpu_count())
+                cpu_shares[setting].append(shares)
+                cpu = (f"; cpu over {shares['seconds']} busy s: user {shares['user']:.1%}, system "
+                       f"{shares['system']:.1%}, idle {shares['idle']:.1%}, steal {shares['steal']:.1%}")
             print(f"round {round_index + 1}/{FLAGS.processes} {setting:22s} {runs[setting][-1]:7.1f} images/s "
-                  f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates)})", flush=True)
+                  f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates)}){cpu}", flush=True)
     rows = []
     for setting, rates in runs.items():
         median, low, high = median_and_spread(rates)
@@ -153,8 +229,21 @@ def main(argv):
     print("\nwrote", write_json("cpu_flip", {
         "settings": {"processes": FLAGS.processes, "examples": FLAGS.examples, "epochs": FLAGS.epochs,
                      "model": FLAGS.model, "tensorflow": tf.__version__, "cpu_flags": cpu_flags()},
-        "rows": rows, "runs": runs, "epochs": epochs}))
+        "rows": rows, "runs": runs, "epochs": epochs, "cpu_shares": cpu_shares}))
+
+
+def define_flags():
+    """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
+    flags.DEFINE_integer("processes", 10, "Fresh processes per setting.")
+    flags.DEFINE_integer("examples", 5000, "Training images per epoch.")
+    flags.DEFINE_integer("epochs", 3, "Epochs per process (the first, which traces, is discarded).")
+    flags.DEFINE_string("model", "vae", "Model to train (vae or rae_l2).")
+    flags.DEFINE_list("settings", ["baseline", "inter_op_1", "intra_op_1", "onednn_off", "data_private_pool", "xla",
+                                   "steps_per_execution_1"], "Settings to time.")
+    flags.DEFINE_boolean("sample_cpu", False, "Sample /proc/stat every second during each process.")
+    flags.DEFINE_string("child", None, "Internal: run one measurement under this setting and print it as JSON.")
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

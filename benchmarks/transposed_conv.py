@@ -20,10 +20,10 @@ could replace the layer without changing a model or a checkpoint:
     python -m benchmarks.transposed_conv [--repeats=5] [--steps=30]
 
 Timed: forward and backward (gradients of a sum of squares for the input and the kernel) of each of the conv net's
-decoder layers at batch 100 (28 px, filters 32-64-128, kernel 4) and of the few-channel layers above, `steps` steps per run, the formulations alternated
-in each repeat. Each rewrite's largest difference from `conv_transpose` is printed beside its time (float round-off
-only; tests/networks/test_transposed_conv_rewrites.py checks the equalities). benchmarks/results/transposed_conv.json
-keeps every run.
+decoder layers at batch 100 (28 px, filters 32-64-128, kernel 4) and of the few-channel layers above, `steps` steps
+per run, the formulations alternated in each repeat. Each rewrite's largest difference from `conv_transpose` is
+printed beside its time (float round-off only; tests/networks/test_transposed_conv_rewrites.py checks the
+equalities). benchmarks/results/transposed_conv.json keeps every run.
 """
 import statistics
 import time

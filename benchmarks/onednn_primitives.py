@@ -1,0 +1,114 @@
+"""Where oneDNN spends a training step: each primitive it executes, timed by oneDNN itself (ONEDNN_VERBOSE=1).
+
+TensorFlow's profiler names ops (Conv2DBackpropFilter, ...); oneDNN's verbose log names the kernel behind each call
+(brgemm or older jit code, the blocked weight layout it reorders to), its shapes and its wall time. That is what
+showed the conv net's one-channel output layer taking as long as a stride-2 layer with 16 times its FLOPs
+(tfvae/networks/shift_add.py).
+
+    python -m benchmarks.onednn_primitives [--model=vae] [--steps=20] [--keras_conv_transpose]
+
+`--keras_conv_transpose` runs the decoder's one-channel output layer on Keras' kernel, as before the shift-add.
+
+A child process (oneDNN reads the variable when it loads) builds the model of `train_throughput` (conv net, batch
+100, 16 latents), runs warm-up steps, then `steps` steps with the log on; the table sums each primitive's time per
+step, largest first. The log costs time itself, so compare rows, not the total with a step's wall time; calls that
+run at once on the inter-op pool each count their whole wall time. benchmarks/results/onednn_primitives.json keeps
+the table.
+"""
+import collections
+import os
+import subprocess
+import sys
+
+from absl import app, flags
+
+from benchmarks.common import print_table, write_json
+
+FLAGS = flags.FLAGS
+BATCH = 100
+WARM_UP = 10
+_MARK = "tfvae-steps-start"
+
+
+def _run_steps():
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tfvae import models
+    from tfvae.networks import shift_add
+
+    if FLAGS.keras_conv_transpose:
+        shift_add.MAX_SHIFT_ADD_FILTERS = 0  # no layer qualifies: Keras' code runs
+    model = models.build(FLAGS.model, (28, 28, 1), latent_dim=16, network="conv")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.build_for()
+    step = tf.function(model.replica_step)
+    x = tf.constant(np.random.default_rng(0).random((BATCH, 28, 28, 1), dtype=np.float32))
+    for _ in range(WARM_UP):
+        float(step(x)["loss"])
+    print(_MARK, flush=True)
+    for _ in range(FLAGS.steps):
+        float(step(x)["loss"])
+    sys.stdout.flush()
+
+
+def parse(log, steps):
+    """{(kind, implementation, direction, shapes): [calls per step, ms per step]} from oneDNN's exec lines after the
+    mark. A line reads onednn_verbose,[timestamp,]v1,primitive,exec,cpu,KIND,IMPL,DIRECTION,FORMATS,...,SHAPES,MS."""
+    if _MARK not in log:
+        raise RuntimeError("The child printed no start mark: did it fail? Its output ends with:\n" + log[-2000:])
+    totals = collections.defaultdict(lambda: [0.0, 0.0])
+    for line in log.split(_MARK, 1)[1].splitlines():
+        fields = line.split(",")
+        if not line.startswith("onednn_verbose") or "exec" not in fields:
+            continue
+        at = fields.index("exec")
+        key = (fields[at + 2], fields[at + 3], fields[at + 4], fields[-2])
+        totals[key][0] += 1 / steps
+        totals[key][1] += float(fields[-1]) / steps
+    if not totals:
+        raise RuntimeError("oneDNN logged no primitive: is TensorFlow's oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)?")
+    return dict(totals)
+
+
+def main(argv):
+    del argv
+    if FLAGS.child:
+        _run_steps()
+        return
+    env = {**os.environ, "ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, "-m", "benchmarks.onednn_primitives", "--child",
+                             f"--model={FLAGS.model}", f"--steps={FLAGS.steps}",
+                             f"--keras_conv_transpose={FLAGS.keras_conv_transpose}"], env=env, capture_output=True,
+                            text=True, check=False)
+    if result.returncode:
+        raise RuntimeError(f"The child failed (exit {result.returncode}): {result.stderr[-2000:]}")
+    totals = parse(result.stdout, FLAGS.steps)
+    total_ms = sum(ms for _, ms in totals.values())
+    rows = [{"primitive": kind, "implementation": implementation, "direction": direction, "shapes": shapes,
+             "calls/step": round(calls, 2), "ms/step": ms, "share": f"{ms / total_ms:.1%}"}
+            for (kind, implementation, direction, shapes), (calls, ms) in
+            sorted(totals.items(), key=lambda item: -item[1][1])]
+    layer = "Keras' output layer" if FLAGS.keras_conv_transpose else "shift-add output layer"
+    print_table(f"oneDNN primitives of the {FLAGS.model} step ({layer}, batch {BATCH}, {FLAGS.steps} steps; "
+                f"{total_ms:.1f} ms per step in oneDNN, as logged)", rows[:FLAGS.top],
+                ["primitive", "implementation", "direction", "shapes", "calls/step", "ms/step", "share"])
+    print("\nwrote", write_json("onednn_primitives", {
+        "settings": {"model": FLAGS.model, "steps": FLAGS.steps, "keras_conv_transpose": FLAGS.keras_conv_transpose},
+        "total_ms_per_step": total_ms, "rows": rows}))
+
+
+def define_flags():
+    """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
+    flags.DEFINE_string("model", "vae", "Model whose step to log (vae or rae_l2).")
+    flags.DEFINE_integer("steps", 20, "Steps logged after the warm-up.")
+    flags.DEFINE_integer("top", 25, "Primitives shown.")
+    flags.DEFINE_boolean("keras_conv_transpose", False, "The one-channel output layer on Keras' transposed-convolution "
+                         "kernel instead of the shift-add.")
+    flags.DEFINE_boolean("child", False, "Internal: run the steps in this process.")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

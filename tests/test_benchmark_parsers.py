@@ -1,0 +1,61 @@
+"""benchmarks/onednn_primitives.py reads oneDNN's verbose log: per-step sums per primitive, and clear errors."""
+import pytest
+
+from benchmarks.onednn_primitives import _MARK, parse
+
+_LOG = "\n".join([
+    "onednn_verbose,v1,primitive,exec,cpu,convolution,jit:avx512_core,backward_weights,src:f32,mb2_ic1oc4,9.0",
+    _MARK,
+    "onednn_verbose,v1,primitive,create:cache_hit,cpu,convolution,jit:avx512_core,backward_weights,src:f32,mb2,0.1",
+    "onednn_verbose,v1,primitive,exec,cpu,convolution,jit:avx512_core,backward_weights,src:f32,mb2_ic1oc4,3.0",
+    "onednn_verbose,2026-11-29 04:00:00,v1,primitive,exec,cpu,reorder,jit:uni,undef,src:f32 dst:f32,4x1x3x3,0.5",
+    "some other line",
+    "onednn_verbose,v1,primitive,exec,cpu,convolution,jit:avx512_core,backward_weights,src:f32,mb2_ic1oc4,1.0",
+    "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:uni,undef,src:f32 dst:f32,4x1x3x3,0.5",
+])
+
+
+def test_sums_each_primitive_per_step_after_the_mark():
+    totals = parse(_LOG, steps=2)
+    assert totals == {("convolution", "jit:avx512_core", "backward_weights", "mb2_ic1oc4"): [1.0, 2.0],
+                      ("reorder", "jit:uni", "undef", "4x1x3x3"): [1.0, 0.5]}
+
+
+def test_a_log_without_the_mark_or_primitives_is_an_error():
+    with pytest.raises(RuntimeError, match="no start mark"):
+        parse("Traceback ...", steps=1)
+    with pytest.raises(RuntimeError, match="no primitive"):
+        parse(f"{_MARK}\nnothing", steps=1)
+
+
+def test_cpu_sampler_shares_count_only_the_busy_seconds():
+    from benchmarks.cpu_flip import CpuSampler
+
+    sampler = CpuSampler()
+    zero = dict.fromkeys(CpuSampler.FIELDS, 0)
+    sampler.deltas = [{**zero, "user": 50, "idle": 150},  # start-up: under one of two cores busy, left out
+                      {**zero, "user": 150, "system": 10, "idle": 30, "steal": 10},
+                      {**zero, "user": 170, "system": 10, "idle": 20}]
+    shares = sampler.busy_shares(cores=2)
+    assert shares["seconds"] == 2
+    assert shares["user"] == pytest.approx(320 / 400) and shares["idle"] == pytest.approx(50 / 400)
+    assert shares["steal"] == pytest.approx(10 / 400)
+
+
+def test_flush_denormals_reaches_threads_started_later():
+    """In a child process: the MXCSR change must not leak into the test process."""
+    import subprocess
+    import sys
+
+    script = ("import threading, numpy as np\n"
+              "from benchmarks.cpu_flip import _flush_denormals\n"
+              "tiny = np.array([np.finfo(np.float32).tiny], np.float32)\n"
+              "assert (tiny / np.float32(2))[0] > 0\n"
+              "_flush_denormals()\n"
+              "seen = []\n"
+              "thread = threading.Thread(target=lambda: seen.append(float((tiny / np.float32(2))[0])))\n"
+              "thread.start(); thread.join()\n"
+              "print(seen)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[0.0]"
