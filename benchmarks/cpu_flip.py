@@ -12,9 +12,10 @@ slowest epoch over the median: a stall that hits one epoch in three shows there 
         [--settings=baseline,inter_op_1,intra_op_1,onednn_off,data_private_pool,xla,steps_per_execution_1]
         [--sample_cpu]
 
-`--sample_cpu` reads the machine's CPU time (/proc/stat) every second while each process runs and prints, per
-process, the shares of user, system, idle and steal time (the hypervisor's) over the seconds in which more than one
-core was busy (training; start-up and tracing run mostly on one): is a slow process starved, waiting, or busy?
+`--sample_cpu` reads the machine's CPU time (/proc/stat: every process on it, so run it on an idle machine) every
+second while each process runs and prints, per process, the shares of user, system, idle and steal time (the
+hypervisor's) over the seconds in which more than one core was busy (training; start-up and tracing run mostly on
+one) and over all its seconds: is a slow process starved, waiting, or busy?
 
 Settings (one suspect changed at a time against the baseline):
     baseline               TensorFlow's defaults (as the binaries run).
@@ -143,7 +144,7 @@ class CpuSampler:
     FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
     def __init__(self, interval=1.0):
-        self.interval, self.deltas = interval, []
+        self.interval, self.deltas, self.error = interval, [], None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -153,11 +154,14 @@ class CpuSampler:
             return [int(value) for value in f.readline().split()[1:len(CpuSampler.FIELDS) + 1]]
 
     def _run(self):
-        previous = self._read()
-        while not self._stop.wait(self.interval):
-            current = self._read()
-            self.deltas.append(dict(zip(self.FIELDS, (now - before for now, before in zip(current, previous)))))
-            previous = current
+        try:
+            previous = self._read()
+            while not self._stop.wait(self.interval):
+                current = self._read()
+                self.deltas.append(dict(zip(self.FIELDS, (now - before for now, before in zip(current, previous)))))
+                previous = current
+        except (OSError, ValueError) as error:  # no /proc, or another format: said at the end of the block
+            self.error = error
 
     def __enter__(self):
         self._thread.start()
@@ -166,14 +170,19 @@ class CpuSampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        if self.error is not None and exc[0] is None:
+            raise RuntimeError(f"Could not sample /proc/stat: {self.error}")
 
-    def busy_shares(self, cores):
-        """{field: share of CPU time} over the seconds in which more than one of `cores` cores was busy."""
-        busy = [d for d in self.deltas if sum(d.values()) and
-                (sum(d.values()) - d["idle"] - d["iowait"]) / sum(d.values()) > 1 / cores]
-        total = sum(sum(d.values()) for d in busy)
-        shares = {field: sum(d[field] for d in busy) / total if total else float("nan") for field in self.FIELDS}
-        return {"seconds": len(busy), **shares}
+    def shares(self, cores=None):
+        """{"seconds": n, field: share of CPU time}: over every second, or with `cores` only over the seconds in
+        which more than one of the `cores` cores was busy (training; start-up and tracing run mostly on one)."""
+        def busy(d):
+            return (sum(d.values()) - d["idle"] - d["iowait"]) / sum(d.values()) > 1 / cores
+
+        kept = [d for d in self.deltas if sum(d.values()) and (cores is None or busy(d))]
+        total = sum(sum(d.values()) for d in kept)
+        return {"seconds": len(kept),
+                **{field: sum(d[field] for d in kept) / total if total else float("nan") for field in self.FIELDS}}
 
 
 def _run_child(setting):
@@ -205,10 +214,11 @@ def main(argv):
             runs[setting].append(statistics.median(epoch_rates))
             cpu = ""
             if FLAGS.sample_cpu:
-                shares = sampler.busy_shares(os.cpu_count())
+                shares = {"busy": sampler.shares(os.cpu_count()), "all": sampler.shares()}
                 cpu_shares[setting].append(shares)
-                cpu = (f"; cpu over {shares['seconds']} busy s: user {shares['user']:.1%}, system "
-                       f"{shares['system']:.1%}, idle {shares['idle']:.1%}, steal {shares['steal']:.1%}")
+                cpu = "".join(f"; cpu over {part['seconds']} {name} s: user {part['user']:.1%}, system "
+                              f"{part['system']:.1%}, idle {part['idle']:.1%}, steal {part['steal']:.1%}"
+                              for name, part in shares.items())
             print(f"round {round_index + 1}/{FLAGS.processes} {setting:22s} {runs[setting][-1]:7.1f} images/s "
                   f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates)}){cpu}", flush=True)
     rows = []

@@ -1,4 +1,8 @@
 """benchmarks/onednn_primitives.py reads oneDNN's verbose log: per-step sums per primitive, and clear errors."""
+import platform
+import subprocess
+import sys
+
 import pytest
 
 from benchmarks.onednn_primitives import _MARK, parse
@@ -28,7 +32,7 @@ def test_a_log_without_the_mark_or_primitives_is_an_error():
         parse(f"{_MARK}\nnothing", steps=1)
 
 
-def test_cpu_sampler_shares_count_only_the_busy_seconds():
+def test_cpu_sampler_shares_over_busy_seconds_and_all():
     from benchmarks.cpu_flip import CpuSampler
 
     sampler = CpuSampler()
@@ -36,16 +40,30 @@ def test_cpu_sampler_shares_count_only_the_busy_seconds():
     sampler.deltas = [{**zero, "user": 50, "idle": 150},  # start-up: under one of two cores busy, left out
                       {**zero, "user": 150, "system": 10, "idle": 30, "steal": 10},
                       {**zero, "user": 170, "system": 10, "idle": 20}]
-    shares = sampler.busy_shares(cores=2)
+    shares = sampler.shares(cores=2)
     assert shares["seconds"] == 2
     assert shares["user"] == pytest.approx(320 / 400) and shares["idle"] == pytest.approx(50 / 400)
     assert shares["steal"] == pytest.approx(10 / 400)
+    every_second = sampler.shares()
+    assert every_second["seconds"] == 3 and every_second["idle"] == pytest.approx(200 / 600)
 
 
+def test_cpu_sampler_says_when_it_could_not_read(monkeypatch):
+    from benchmarks.cpu_flip import CpuSampler
+
+    def unreadable():
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(CpuSampler, "_read", staticmethod(unreadable))
+    with pytest.raises(RuntimeError, match="no /proc here"):
+        with CpuSampler(interval=0.01):
+            pass
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+                    reason="the MXCSR register and glibc's fenv_t layout are x86-64 Linux's")
 def test_flush_denormals_reaches_threads_started_later():
     """In a child process: the MXCSR change must not leak into the test process."""
-    import subprocess
-    import sys
 
     script = ("import threading, numpy as np\n"
               "from benchmarks.cpu_flip import _flush_denormals\n"

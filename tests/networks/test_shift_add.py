@@ -48,6 +48,9 @@ def _results(layer, x):
     (5, 3, 3, 1, "valid"),
     (4, 3, 3, 2, "valid"),
     (5, 2, 3, (2, 1), "same"),  # unequal strides
+    (4, 3, (3, 5), (1, 2), "same"),  # a kernel that is not square: rows and columns kept apart
+    (4, 3, (3, 5), (1, 2), "valid"),
+    (4, 3, 2, 2, "same"),  # stride equal to the kernel: one tap per phase
 ])
 def test_matches_keras(side, in_channels, kernel_size, strides, padding):
     keras_layer, shift_add = _pair((3, side, side + 1, in_channels), 1, kernel_size, strides=strides, padding=padding)
@@ -58,14 +61,33 @@ def test_matches_keras(side, in_channels, kernel_size, strides, padding):
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4 * np.abs(e).max(), err_msg=name)
 
 
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
 @pytest.mark.parametrize("filters,strides", [(1, 1), (2, 2), (3, 1), (4, 2)])
-def test_function_matches_tensorflow_for_any_channel_count(filters, strides):
+def test_function_matches_tensorflow_for_any_channel_count(filters, strides, padding):
     rng = np.random.RandomState(filters)
     x = tf.constant(rng.randn(2, 5, 4, 3).astype("float32"))
     kernel = tf.constant(rng.randn(4, 4, filters, 3).astype("float32"))
-    expected = tf.nn.conv2d_transpose(x, kernel, (2, 5 * strides, 4 * strides, filters), strides, "SAME")
-    np.testing.assert_allclose(shift_add_conv_transpose(x, kernel, (strides, strides), "same"), expected,
+    shape = (2, 5 * strides, 4 * strides, filters) if padding == "SAME" else (2, 4 * strides + 4, 3 * strides + 4,
+                                                                             filters)
+    expected = tf.nn.conv2d_transpose(x, kernel, shape, strides, padding)
+    np.testing.assert_allclose(shift_add_conv_transpose(x, kernel, (strides, strides), padding.lower()), expected,
                                rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("kernel_shape,strides,padding,match", [
+    ((4, 4, 1, 3), (1, 1), "causal", "padding must be"),
+    ((1, 1, 1, 3), (2, 2), "same", "at least as large as the stride"),
+    ((4, 4, 1, 2), (1, 1), "same", "channels"),
+])
+def test_function_refuses_what_it_does_not_compute(kernel_shape, strides, padding, match):
+    with pytest.raises(ValueError, match=match):
+        shift_add_conv_transpose(tf.zeros((2, 5, 5, 3)), tf.zeros(kernel_shape), strides, padding)
+
+
+def test_function_refuses_unknown_spatial_sizes():
+    call = tf.function(lambda x: shift_add_conv_transpose(x, tf.zeros((4, 4, 1, 3)), (1, 1), "same"))
+    with pytest.raises(ValueError, match="static height, width and channels"):
+        call.get_concrete_function(tf.TensorSpec((None, None, 5, 3)))
 
 
 def test_the_shift_add_is_what_runs():
@@ -84,8 +106,10 @@ def test_the_shift_add_is_what_runs():
 ])
 def test_cases_outside_the_shift_add_run_keras_code(filters, kwargs, input_shape):
     keras_layer, shift_add = _pair(input_shape, filters, 2 if "strides" in kwargs else 3, **kwargs)
+    call = tf.function(shift_add).get_concrete_function(tf.TensorSpec(input_shape))
+    assert "MatMul" not in {op.type for op in call.graph.get_operations()}
     x = tf.constant(np.random.RandomState(3).randn(*input_shape).astype("float32"))
-    np.testing.assert_array_equal(shift_add(x), keras_layer(x))
+    np.testing.assert_array_equal(call(x), keras_layer(x))
 
 
 def test_processes_with_an_accelerator_run_keras_code(monkeypatch):
@@ -110,12 +134,20 @@ def test_mixed_precision(policy):
     keras_layer, shift_add = _pair((4, 6, 6, 8), 1, 4, padding="same")
     keras_layer.dtype_policy = shift_add.dtype_policy = keras.DTypePolicy(policy)
     x = tf.random.stateless_normal((4, 6, 6, 8), seed=[5, 6])
-    expected, got = keras_layer(x), shift_add(x)
-    assert got.dtype == expected.dtype == keras_layer.compute_dtype
-    # Both sum 8 channels x 4 taps of low-precision products in a different order.
+    results = []
+    for layer in (keras_layer, shift_add):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 2)
+        results.append([y, *tape.gradient(loss, [x, layer.kernel])])
+    assert results[1][0].dtype == results[0][0].dtype == keras_layer.compute_dtype
+    # Both sum 8 channels x 16 taps of low-precision products in a different order.
     resolution = {"mixed_bfloat16": 2 ** -7, "mixed_float16": 2 ** -10}[policy]
-    scale = float(tf.reduce_max(tf.abs(tf.cast(expected, tf.float32))))
-    np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(expected, tf.float32), atol=8 * resolution * scale)
+    for name, expected, got in zip(["output", "d/dx", "d/dkernel"], *results):
+        expected, got = tf.cast(expected, tf.float32), tf.cast(got, tf.float32)
+        scale = float(tf.reduce_max(tf.abs(expected)))
+        np.testing.assert_allclose(got, expected, atol=8 * resolution * scale, err_msg=name)
 
 
 def test_dynamic_batch_in_a_saved_function(tmp_path):
@@ -131,14 +163,20 @@ def test_dynamic_batch_in_a_saved_function(tmp_path):
         np.testing.assert_allclose(loaded.decode(z), decoder(z, training=False), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("build", [build_conv, build_dcgan, build_infogan])
-def test_networks_use_it_and_load_keras_layer_weights(build, tmp_path, monkeypatch):
+def _output_layer(decoder):
+    layer = decoder.layers[-1]
+    return layer.layer if isinstance(layer, keras.layers.SpectralNormalization) else layer
+
+
+@pytest.mark.parametrize("build,kwargs", [(build_conv, {}), (build_conv, {"spectral_normalization": True}),
+                                          (build_dcgan, {}), (build_infogan, {})])
+def test_networks_use_it_and_load_keras_layer_weights(build, kwargs, tmp_path, monkeypatch):
     """A checkpoint written with Keras' layer (by tfvae's Trainer before this layer) restores into today's."""
-    _, decoder = build((28, 28, 1), None, 4)
-    assert isinstance(decoder.layers[-1], ShiftAddConv2DTranspose)
+    _, decoder = build((28, 28, 1), None, 4, **kwargs)
+    assert isinstance(_output_layer(decoder), ShiftAddConv2DTranspose)
     monkeypatch.setattr(sys.modules[build.__module__], "ShiftAddConv2DTranspose", keras.layers.Conv2DTranspose)
-    _, old = build((28, 28, 1), None, 4)
-    assert type(old.layers[-1]) is keras.layers.Conv2DTranspose
+    _, old = build((28, 28, 1), None, 4, **kwargs)
+    assert type(_output_layer(old)) is keras.layers.Conv2DTranspose
     old.set_weights([np.random.RandomState(8).randn(*w.shape).astype("float32") * 0.1 for w in old.weights])
     path = tf.train.Checkpoint(weights=weights_by_position(old)).save(str(tmp_path / "old"))
     restore_weights(decoder, path)
@@ -146,5 +184,5 @@ def test_networks_use_it_and_load_keras_layer_weights(build, tmp_path, monkeypat
     np.testing.assert_allclose(decoder(z, training=False), old(z, training=False), rtol=1e-4, atol=1e-5)
     decoder.save(tmp_path / "decoder.keras")
     loaded = keras.saving.load_model(tmp_path / "decoder.keras")
-    assert isinstance(loaded.layers[-1], ShiftAddConv2DTranspose)
+    assert isinstance(_output_layer(loaded), ShiftAddConv2DTranspose)
     np.testing.assert_allclose(loaded(z, training=False), decoder(z, training=False), rtol=1e-6, atol=1e-6)

@@ -2,7 +2,7 @@
 
 A decoder's last layer maps many channels to the image's few (32 -> 1 in the conv net). oneDNN computes a
 transposed convolution forward with its backward-data kernel, which is slow for one output channel: 4 ms of the conv
-VAE's 62 ms CPU step (oneDNN's own timing, ONEDNN_VERBOSE=1) for about 1% of its FLOPs (README, "Speed").
+VAE's 62 ms CPU step (oneDNN's own timing, ONEDNN_VERBOSE=1) for about 2% of its forward FLOPs (README, "Speed").
 
 For one output channel the same function is cheaper as: one matmul of every input pixel's channels onto every
 (kernel row, kernel column, output channel) tap, then a shift-add placing each tap's image at its offset. The
@@ -36,19 +36,32 @@ def shift_add_conv_transpose(inputs, kernel, strides, padding):
     """`tf.nn.conv2d_transpose(inputs, kernel, ..., strides, padding)` for NHWC inputs of static height and width.
 
     Args:
-        inputs: [B, H, W, C_in] tensor, H and W static.
+        inputs: [B, H, W, C_in] tensor, H, W and C_in static.
         kernel: [k_h, k_w, C_out, C_in] tensor (Keras' and TensorFlow's transposed-convolution layout).
         strides: (s_h, s_w), at most the kernel's (k_h, k_w).
         padding: "same" or "valid" (either case).
 
     Returns:
         [B, H_out, W_out, C_out]: H_out = H s_h for "same", (H - 1) s_h + k_h for "valid".
+
+    Raises:
+        ValueError: another padding, unknown sizes, a kernel that does not match the inputs' channels or is smaller
+            than the stride.
     """
     padding = padding.upper()
     inputs, kernel = tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel)
+    if padding not in ("SAME", "VALID"):
+        raise ValueError(f"padding must be 'same' or 'valid'. Received: padding={padding!r}")
+    if inputs.shape.rank != 4 or None in inputs.shape[1:] or kernel.shape.rank != 4 or None in kernel.shape:
+        raise ValueError(f"The shift-add needs NHWC inputs of static height, width and channels and a static 4-D "
+                         f"kernel. Received: inputs shape {inputs.shape}, kernel shape {kernel.shape}")
     _, height, width, in_channels = inputs.shape
-    kernel_h, kernel_w, out_channels, _ = kernel.shape
+    kernel_h, kernel_w, out_channels, kernel_in = kernel.shape
     stride_h, stride_w = strides
+    if kernel_in != in_channels or kernel_h < stride_h or kernel_w < stride_w:
+        raise ValueError(f"The kernel [k_h, k_w, out, in] must read the inputs' {in_channels} channels and be at least "
+                         f"as large as the stride. Received: kernel shape {tuple(kernel.shape)}, strides "
+                         f"{tuple(strides)}")
     if padding == "SAME":
         out_h, out_w = height * stride_h, width * stride_w
         top, left = _same_padding_before(kernel_h, stride_h), _same_padding_before(kernel_w, stride_w)
@@ -102,7 +115,8 @@ def shift_add_conv_transpose(inputs, kernel, strides, padding):
 class ShiftAddConv2DTranspose(keras.layers.Conv2DTranspose):
     """`keras.layers.Conv2DTranspose` whose forward pass, for one output channel, is a matmul and a shift-add.
 
-    Same weights, arguments and results as Keras' layer; a drop-in replacement whose checkpoints load either way.
+    Same weights, arguments and results as Keras' layer, in the same order: a tfvae checkpoint (weights by position)
+    written with Keras' layer restores into it.
     The shift-add runs on CPU-only processes for channels-last inputs of static height and width with at most
     `MAX_SHIFT_ADD_FILTERS` output channels, a kernel at least as large as the stride, no dilation and no output
     padding; anything else runs Keras' code.
@@ -115,7 +129,7 @@ class ShiftAddConv2DTranspose(keras.layers.Conv2DTranspose):
         return (self.filters <= MAX_SHIFT_ADD_FILTERS and self.data_format == "channels_last"
                 and tuple(self.dilation_rate) == (1, 1) and self.output_padding is None
                 and all(k >= s for k, s in zip(self.kernel_size, self.strides))
-                and len(inputs.shape) == 4 and None not in inputs.shape[1:3] and not accelerator_present())
+                and inputs.shape.rank == 4 and None not in inputs.shape[1:] and not accelerator_present())
 
     def call(self, inputs):
         if not self._shift_add_applies(inputs):
