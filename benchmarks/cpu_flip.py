@@ -37,6 +37,8 @@ Settings (one suspect changed at a time against the baseline):
                            allocator).
     flush_denormals        every thread flushes denormal floats to zero (FTZ and DAZ set in MXCSR through glibc's
                            fesetenv before TensorFlow starts its threads, which inherit it; x86-64 Linux only).
+    philox_without_xla     the training noise's Philox rounds as plain TensorFlow ops instead of one XLA kernel
+                           (tfvae.rowwise_random): the XLA kernel brings XLA's own 2-thread CPU pool into the step.
     keras_conv_transpose   the decoder's one-channel output layer on Keras' transposed-convolution kernel instead of
                            the shift-add (tfvae/networks/shift_add.py), as before that layer.
 
@@ -69,6 +71,7 @@ SETTINGS = {
     "onednn_caller_thread": ({"TF_ONEDNN_THREADPOOL_USE_CALLER_THREAD": "true"}, {}),
     "onednn_system_allocator": ({"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "true"}, {}),
     "flush_denormals": ({}, {"flush_denormals": True}),
+    "philox_without_xla": ({}, {"philox_without_xla": True}),
     "keras_conv_transpose": ({}, {"keras_conv_transpose": True}),
 }
 
@@ -113,6 +116,12 @@ def _measure(setting):
 
     if changes.get("keras_conv_transpose"):
         shift_add.MAX_SHIFT_ADD_FILTERS = 0  # no layer qualifies: Keras' code runs
+    if changes.get("philox_without_xla"):
+        from tfvae import rowwise_random
+
+        rowwise_random._philox_rounds_compiled = tf.function(
+            rowwise_random._philox_rounds.python_function, input_signature=[rowwise_random._WORD] * 6,
+            autograph=False)
 
     if changes.get("data_private_pool") or changes.get("data_autotune"):
         from tfvae.training import trainer as trainer_module
