@@ -16,9 +16,9 @@ were not measured against it. `shift_add_conv_transpose` itself computes any num
 import keras
 import tensorflow as tf
 
-# The shift-add pays where oneDNN's blocked kernels waste most: one output channel. `python -m
-# benchmarks.transposed_conv` (forward + backward, batch 100, kernel 4): 0.62x the time of Keras' layer for 32 -> 1
-# at 28 px, 0.70x for 64 -> 1 at stride 2; even at 3 channels (1.01x) and 1.6-1.9x slower at 32 and 64.
+# The shift-add pays for one output channel only. `python -m benchmarks.transposed_conv` (forward + backward, batch
+# 100, kernel 4): 0.62x the time of Keras' layer for 32 -> 1 at 28 px, 0.70x for 64 -> 1 at stride 2; no gain at 3
+# channels (1.01x), 1.6-1.9x slower at 32 and 64.
 MAX_SHIFT_ADD_FILTERS = 1
 
 
