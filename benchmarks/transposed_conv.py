@@ -15,7 +15,8 @@ could replace the layer without changing a model or a checkpoint:
   input padded by `tf.pad`; `flipped_conv_explicit`: the same padding given to `tf.nn.conv2d` itself;
 - `shift_add`: one matmul onto every kernel tap, then a shift-add (`tfvae.networks.shift_add`, the forward pass of
   `ShiftAddConv2DTranspose`, whose backward pass is TensorFlow's). Also timed on layers to few channels that other
-  decoders end with: RGB at 28 px, InfoGAN's last layer (64 -> 1, stride 2) and the same to RGB.
+  decoders end with: RGB at 28 px, InfoGAN's last layer (64 -> 1, stride 2), the same to RGB and DCGAN's last
+  layer (32 -> 1, 5x5, stride 2).
 
     python -m benchmarks.transposed_conv [--repeats=5] [--steps=30]
 
@@ -40,8 +41,9 @@ BATCH = 100
 KERNEL = 4
 # The conv net's decoder layers (tfvae/networks/conv.py at 28 px): (input side, in channels, out channels, stride).
 LAYERS = ((7, 128, 64, 2), (14, 64, 32, 2), (28, 32, 1, 1))
-# Layers to few channels (kernel 4): an RGB output at 28 px, InfoGAN's output layer, the same to RGB.
-FEW_CHANNEL_LAYERS = ((28, 32, 3, 1), (14, 64, 1, 2), (14, 64, 3, 2))
+# Layers to few channels, (side, in, out, stride, kernel): an RGB output at 28 px, InfoGAN's output layer, the same to
+# RGB, the DCGAN generator's output layer (5x5).
+FEW_CHANNEL_LAYERS = ((28, 32, 3, 1, 4), (14, 64, 1, 2, 4), (14, 64, 3, 2, 4), (14, 32, 1, 2, 5))
 # Stride-1 "same" padding of an even kernel puts the extra pixel after; the flipped correlation's padding mirrors it.
 _FLIPPED_PADDING = ((KERNEL - 1) - (KERNEL - 1) // 2, (KERNEL - 1) // 2)
 # Stride 2, kernel 4, "same": output row 2m + phase reads input rows (m - 1, m) for phase 0 with kernel rows (3, 1)
@@ -140,10 +142,11 @@ def main(argv):
     del argv
     rng = np.random.RandomState(0)
     rows, runs = [], []
-    layers = [(layer, REWRITES[layer[3]]) for layer in LAYERS] + [(layer, (shift_add,)) for layer in FEW_CHANNEL_LAYERS]
-    for (side, in_channels, out_channels, stride), rewrites in layers:
+    layers = ([((*layer, KERNEL), REWRITES[layer[3]]) for layer in LAYERS]
+              + [(layer, (shift_add,)) for layer in FEW_CHANNEL_LAYERS])
+    for (side, in_channels, out_channels, stride, size), rewrites in layers:
         x = tf.constant(rng.randn(BATCH, side, side, in_channels).astype(np.float32))
-        kernel = tf.Variable(rng.randn(KERNEL, KERNEL, out_channels, in_channels).astype(np.float32) * 0.05)
+        kernel = tf.Variable(rng.randn(size, size, out_channels, in_channels).astype(np.float32) * 0.05)
         formulations = {f.__name__: f for f in (conv_transpose, *rewrites)}
         steps = {name: _step(f, kernel, stride) for name, f in formulations.items()}
         inputs = {name: formulation_input(f, x) for name, f in formulations.items()}
@@ -159,7 +162,7 @@ def main(argv):
                 for _ in range(FLAGS.steps):
                     step(inputs[name])[0].numpy()
                 times[name].append((time.perf_counter() - started) / FLAGS.steps * 1000)
-        layer = f"{side}px {in_channels}->{out_channels} s{stride}"
+        layer = f"{side}px {in_channels}->{out_channels} s{stride} k{size}"
         for name, values in times.items():
             median, low, high = median_and_spread(values)
             ratios = [t / c for t, c in zip(values, times["conv_transpose"])]
@@ -168,7 +171,7 @@ def main(argv):
                          "time / conv_transpose": statistics.median(ratios),
                          "max relative difference": f"{differences[name]:.1e}"})
             runs.append({"layer": layer, "formulation": name, "ms_per_step": values})
-    print_table(f"Forward + backward of transposed convolutions (batch {BATCH}, kernel {KERNEL}; {FLAGS.repeats} "
+    print_table(f"Forward + backward of transposed convolutions (batch {BATCH}; {FLAGS.repeats} "
                 f"runs of {FLAGS.steps} steps, alternated)", rows,
                 ["layer", "formulation", "ms/step (median)", "range", "time / conv_transpose",
                  "max relative difference"])
