@@ -37,6 +37,13 @@ def cpu_flags():
     return [flag for flag in wanted if flag in flags]
 
 
+def run_order(settings, repeat):
+    """The settings in the order repeat `repeat` (from 0) runs them. Alternating the settings inside each repeat
+    spreads machine noise evenly; reversing the order every second repeat keeps a drift of the machine from always
+    favouring the settings that run first."""
+    return list(settings) if repeat % 2 == 0 else list(settings)[::-1]
+
+
 def run_child(module, arguments, environment=None):
     """Runs `python -m module *arguments` in a fresh process; returns the JSON object of its last stdout line that
     starts with "{". A run's speed is a property of its process (thread pools, allocator, oneDNN's caches), so the

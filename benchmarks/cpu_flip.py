@@ -2,20 +2,23 @@
 
 On 2-core machines a training process has been seen to run either at full speed or at about half of it for its
 whole life. A flip is a property of a process, so one process per measurement: every round starts one fresh process
-per setting (alternating the settings inside the round), each trains the VAE of `train_throughput` (conv net,
-Fashion-MNIST, batch 100) through the binaries' Trainer and reports the median images/s of its epochs after the
-first. The table gives, per setting, the median, range and the slowest run over the median (a flip shows as a ratio
-near 0.5), and over every epoch of every process the count of slow epochs (under 0.75x the median epoch) and the
-slowest epoch over the median: a stall that hits one epoch in three shows there before it moves a process' median.
+per setting (alternating the settings inside the round, in reverse order every second round), each trains the VAE
+(`--model`) of `train_throughput` (conv net, Fashion-MNIST, batch 100) through the binaries' Trainer and reports the
+median images/s of its epochs after the first. The table gives, per setting, the median, range and the slowest run
+over the median (a flip shows as a ratio near 0.5), and over every epoch of every process the count of slow epochs
+(under 0.75x the median epoch) and the slowest epoch over the median: a stall that hits one epoch in three shows
+there before it moves a process' median.
 
     python -m benchmarks.cpu_flip [--processes=10] [--examples=5000] [--epochs=3]
         [--settings=baseline,inter_op_1,intra_op_1,onednn_off,data_private_pool,xla,steps_per_execution_1]
-        [--sample_cpu]
+        [--sample_cpu] [--probe]
 
 `--sample_cpu` reads the machine's CPU time (/proc/stat: every process on it, so run it on an idle machine) every
 second while each process runs and prints, per process, the shares of user, system, idle and steal time (the
 hypervisor's) over the seconds in which more than one core was busy (training; start-up and tracing run mostly on
-one) and over all its seconds: is a slow process starved, waiting, or busy?
+one) and over all its seconds: is a slow process starved, waiting, or busy? `--probe` times a fixed NumPy workload
+(benchmarks/machine_probe.py: matrix products and a memory copy, no TensorFlow) in a fresh process just before each
+training process: was the machine itself slow then?
 
 Settings (one suspect changed at a time against the baseline):
     baseline               TensorFlow's defaults (as the binaries run).
@@ -41,6 +44,11 @@ Settings (one suspect changed at a time against the baseline):
                            (tfvae.rowwise_random): the XLA kernel brings XLA's own 2-thread CPU pool into the step.
     keras_conv_transpose   the decoder's one-channel output layer on Keras' transposed-convolution kernel instead of
                            the shift-add (tfvae/networks/shift_add.py), as before that layer.
+    malloc_hugepages       GLIBC_TUNABLES=glibc.malloc.hugetlb=1: glibc's malloc asks for transparent huge pages
+                           (madvise) on its memory, which TensorFlow's CPU tensors come from; on a kernel whose
+                           transparent huge pages are `madvise`-only a training process otherwise gets none.
+    model_rae_l2           the RAE-L2 instead of `--model` (same network, data and loop): are slow processes one
+                           model's, or the machine's?
 
 benchmarks/results/cpu_flip.json keeps every run.
 """
@@ -73,6 +81,8 @@ SETTINGS = {
     "flush_denormals": ({}, {"flush_denormals": True}),
     "philox_without_xla": ({}, {"philox_without_xla": True}),
     "keras_conv_transpose": ({}, {"keras_conv_transpose": True}),
+    "malloc_hugepages": ({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}, {}),
+    "model_rae_l2": ({}, {"model": "rae_l2"}),
 }
 
 
@@ -140,7 +150,7 @@ def _measure(setting):
                         test=full.test[:500])
     with tempfile.TemporaryDirectory() as workdir:
         trainer = training.Trainer(
-            lambda: models.build(FLAGS.model, (28, 28, 1), latent_dim=16, network="conv"), splits, workdir,
+            lambda: models.build(changes.get("model", FLAGS.model), (28, 28, 1), latent_dim=16, network="conv"), splits, workdir,
             epochs=FLAGS.epochs, batch_size=100, log_images=False, jit_compile=changes.get("jit_compile", False),
             steps_per_execution=changes.get("steps_per_execution", 20))
         history = trainer.fit()
@@ -207,7 +217,8 @@ def main(argv):
     if FLAGS.child:
         print(json.dumps({"setting": FLAGS.child, "epoch_images_per_second": _measure(FLAGS.child)}), flush=True)
         return
-    from benchmarks.common import cpu_flags, median_and_spread, print_table, write_json
+    from benchmarks import machine_probe
+    from benchmarks.common import cpu_flags, median_and_spread, print_table, run_order, write_json
 
     unknown = sorted(set(FLAGS.settings) - set(SETTINGS))
     if unknown:
@@ -215,8 +226,14 @@ def main(argv):
     runs = {setting: [] for setting in FLAGS.settings}
     epochs = {setting: [] for setting in FLAGS.settings}
     cpu_shares = {setting: [] for setting in FLAGS.settings}
+    probes = {setting: [] for setting in FLAGS.settings}
     for round_index in range(FLAGS.processes):
-        for setting in FLAGS.settings:
+        for setting in run_order(FLAGS.settings, round_index):
+            probe = ""
+            if FLAGS.probe:
+                probes[setting].append(machine_probe.probe())
+                probe = (f" [machine before: gemm {probes[setting][-1]['gemm_gflops']:.0f} GFLOP/s, copy "
+                         f"{probes[setting][-1]['copy_gbs']:.1f} GB/s]")
             with CpuSampler() if FLAGS.sample_cpu else contextlib.nullcontext() as sampler:
                 epoch_rates = _run_child(setting)
             epochs[setting].append(epoch_rates)
@@ -229,7 +246,7 @@ def main(argv):
                               f"{part['system']:.1%}, idle {part['idle']:.1%}, steal {part['steal']:.1%}"
                               for name, part in shares.items())
             print(f"round {round_index + 1}/{FLAGS.processes} {setting:22s} {runs[setting][-1]:7.1f} images/s "
-                  f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates)}){cpu}", flush=True)
+                  f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates)}){probe}{cpu}", flush=True)
     rows = []
     for setting, rates in runs.items():
         median, low, high = median_and_spread(rates)
@@ -239,16 +256,19 @@ def main(argv):
                      "slowest / median": low / median, "processes": len(rates),
                      "slow epochs": f"{sum(rate < 0.75 * epoch_median for rate in every_epoch)}/{len(every_epoch)}",
                      "slowest epoch / median": min(every_epoch) / epoch_median})
+        if FLAGS.probe:
+            gemm = [probe["gemm_gflops"] for probe in probes[setting]]
+            rows[-1]["machine gemm GFLOP/s"] = "{:.0f} ({:.0f}-{:.0f})".format(*median_and_spread(gemm))
     print_table(f"{FLAGS.model} training, fresh process per run, {FLAGS.examples} images x {FLAGS.epochs} epochs "
                 f"(slow epochs: under 0.75x the median epoch)", rows,
                 ["setting", "median images/s", "min", "max", "slowest / median", "processes", "slow epochs",
-                 "slowest epoch / median"])
+                 "slowest epoch / median"] + (["machine gemm GFLOP/s"] if FLAGS.probe else []))
     import tensorflow as tf
 
     print("\nwrote", write_json("cpu_flip", {
         "settings": {"processes": FLAGS.processes, "examples": FLAGS.examples, "epochs": FLAGS.epochs,
                      "model": FLAGS.model, "tensorflow": tf.__version__, "cpu_flags": cpu_flags()},
-        "rows": rows, "runs": runs, "epochs": epochs, "cpu_shares": cpu_shares}))
+        "rows": rows, "runs": runs, "epochs": epochs, "cpu_shares": cpu_shares, "probes": probes}))
 
 
 def define_flags():
@@ -260,6 +280,7 @@ def define_flags():
     flags.DEFINE_list("settings", ["baseline", "inter_op_1", "intra_op_1", "onednn_off", "data_private_pool", "xla",
                                    "steps_per_execution_1"], "Settings to time.")
     flags.DEFINE_boolean("sample_cpu", False, "Sample /proc/stat every second during each process.")
+    flags.DEFINE_boolean("probe", False, "Time a fixed NumPy workload in a fresh process before each process.")
     flags.DEFINE_string("child", None, "Internal: run one measurement under this setting and print it as JSON.")
 
 

@@ -7,11 +7,13 @@ XLA.
 
     python -m benchmarks.train_throughput [--repeats=5] [--examples=10000] [--epochs=3]
         [--paths=trainer,fit_dataset,fit_numpy,pytorch,pythae] [--models=vae,rae_l2] [--networks=conv]
-        [--mixed_precision=float32,mixed_bfloat16] [--jit_compile=false,true]
+        [--mixed_precision=float32,mixed_bfloat16] [--jit_compile=false,true] [--probe]
 
 Every (model, network, policy, XLA, path) setting is run `repeats` times, alternating the settings inside each
-repeat, each run in a fresh process (`--nofresh_process`: all in this one); a run's rate is the median over its
-epochs after the first (which pays for tracing). The first table shows each setting's median, range and slowest
+repeat (in reverse order every second repeat, so no setting always runs first or last), each run in a fresh process
+(`--nofresh_process`: all in this one); a run's rate is the median over its epochs after the first (which pays for
+tracing). `--probe` times a fixed NumPy workload (benchmarks/machine_probe.py) in a fresh process before each run
+and prints it beside the run: a slow run next to a slow probe is the machine's. The first table shows each setting's median, range and slowest
 run over its median (a two-speed flip shows near 0.5); the second, with PyTorch paths, each TensorFlow path's rate
 over each PyTorch path's in the same repeat. benchmarks/results/train_throughput.json keeps every number.
 """
@@ -30,7 +32,8 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from benchmarks.common import cpu_flags, median_and_spread, print_table, run_child, write_json
+from benchmarks import machine_probe
+from benchmarks.common import cpu_flags, median_and_spread, print_table, run_child, run_order, write_json
 from tfvae import data, models, precision, training
 from tfvae.data import DataSplits
 
@@ -46,6 +49,7 @@ flags.DEFINE_list("mixed_precision", ["float32"], "Dtype policies to time (tfvae
 flags.DEFINE_list("jit_compile", ["false"], "XLA settings to time: false, true.")
 flags.DEFINE_bool("fresh_process", True, "Time each run in a fresh process (a process's speed is its own; TensorFlow "
                   "and PyTorch in one process compete for the cores).")
+flags.DEFINE_bool("probe", False, "Time a fixed NumPy workload in a fresh process before each run.")
 flags.DEFINE_string("child", None, "Internal: run one setting (JSON) in this process and print its rates as JSON.")
 FLAGS = flags.FLAGS
 BATCH = 100
@@ -188,11 +192,17 @@ def main(argv):
         return
     settings = _settings()
     runs = {setting: [] for setting in settings}
+    probes = {setting: [] for setting in settings}
     for repeat in range(FLAGS.repeats):
-        for setting in settings:  # Alternating settings inside each repeat spreads machine noise evenly.
+        for setting in run_order(settings, repeat):
+            probe = ""
+            if FLAGS.probe:
+                probes[setting].append(machine_probe.probe())
+                probe = (f" [machine before: gemm {probes[setting][-1]['gemm_gflops']:.0f} GFLOP/s, copy "
+                         f"{probes[setting][-1]['copy_gbs']:.1f} GB/s]")
             rate = _run(setting)
             runs[setting].append(rate)
-            print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {rate:7.1f} images/s", flush=True)
+            print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {rate:7.1f} images/s{probe}", flush=True)
     rows = []
     for setting, rates in runs.items():
         median, low, high = median_and_spread(rates)
@@ -216,7 +226,8 @@ def main(argv):
         "settings": {"repeats": FLAGS.repeats, "examples": FLAGS.examples, "epochs": FLAGS.epochs, "batch": BATCH,
                      "fresh_process": FLAGS.fresh_process, **versions, "cpu_flags": cpu_flags()},
         "rows": rows, "ratios": ratios,
-        "runs": {setting.label().replace("  ", " ").strip(): r for setting, r in runs.items()}}))
+        "runs": {setting.label().replace("  ", " ").strip(): r for setting, r in runs.items()},
+        "probes": {setting.label().replace("  ", " ").strip(): p for setting, p in probes.items() if p}}))
 
 
 if __name__ == "__main__":

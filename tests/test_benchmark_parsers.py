@@ -1,4 +1,5 @@
-"""benchmarks/onednn_primitives.py reads oneDNN's verbose log: per-step sums per primitive, and clear errors."""
+"""The benchmarks' own logic: oneDNN's verbose log parsed into per-step sums per primitive (with clear errors),
+the CPU sampler, the denormal flush, the machine probe and the order of the throughput runs."""
 import platform
 import subprocess
 import sys
@@ -77,3 +78,24 @@ def test_flush_denormals_reaches_threads_started_later():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[0.0]"
+
+
+def test_machine_probe_measures_its_fixed_work():
+    from benchmarks import machine_probe
+
+    measured = machine_probe.measure(seconds=0.05)
+    assert set(measured) == {"gemm_gflops", "copy_gbs"}
+    # Any machine that runs the suite does more than 0.1 GFLOP/s and 0.1 GB/s, and none a PFLOP/s on two cores.
+    assert 0.1 < measured["gemm_gflops"] < 1e6 and 0.1 < measured["copy_gbs"] < 1e5
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        machine_probe.measure(seconds=0)
+
+
+def test_throughput_runs_reverse_their_order_every_second_repeat():
+    from benchmarks.common import run_order
+
+    settings = ["trainer", "fit", "pytorch", "pythae"]
+    assert run_order(settings, 0) == settings == run_order(settings, 2)
+    assert run_order(settings, 1) == ["pythae", "pytorch", "fit", "trainer"] == run_order(settings, 3)
+    positions = [sum(run_order(settings, repeat).index(setting) for repeat in range(8)) for setting in settings]
+    assert len(set(positions)) == 1  # over an even number of repeats every setting sits at the same mean position

@@ -1,0 +1,67 @@
+"""How fast this machine is right now, measured without TensorFlow or PyTorch: a fixed NumPy workload timed in a fresh
+process, for the benchmarks to run beside each training run.
+
+On the shared 2-core machines a training run is sometimes 15-30% slower than its neighbours with nothing in its own
+process to show why. If the probe, which shares no code with the run, is slow at the same time, the machine was slow
+(another tenant, the host's clock); if the probe is steady while runs of one model are slow, the cause is in that
+model's process.
+
+    python -m benchmarks.machine_probe [--seconds=1.5]
+
+Two measures, each the median over calls repeated for `seconds`:
+    gemm_gflops   float32 1024 x 1024 matrix products through NumPy's BLAS on every core it uses (compute);
+    copy_gbs      a 64 MiB float32 array copied (memory: read + write counted).
+"""
+import json
+import statistics
+import time
+
+import numpy as np
+from absl import app, flags
+
+GEMM_SIDE = 1024
+COPY_FLOATS = 16 * 1024 * 1024  # 64 MiB of float32
+
+
+def _timed_calls(call, seconds):
+    """Seconds per call of `call()`, repeated until `seconds` have passed (at least 3 calls, after one warm-up)."""
+    call()
+    durations, started = [], time.perf_counter()
+    while len(durations) < 3 or time.perf_counter() - started < seconds:
+        before = time.perf_counter()
+        call()
+        durations.append(time.perf_counter() - before)
+    return durations
+
+
+def measure(seconds=1.5):
+    """{"gemm_gflops": ..., "copy_gbs": ...}: medians over calls repeated for `seconds` each."""
+    if not seconds > 0:
+        raise ValueError(f"seconds must be positive. Received: {seconds!r}")
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((GEMM_SIDE, GEMM_SIDE), dtype=np.float32)
+    b = rng.standard_normal((GEMM_SIDE, GEMM_SIDE), dtype=np.float32)
+    product = np.empty_like(a)
+    gemm = _timed_calls(lambda: np.matmul(a, b, out=product), seconds)
+    source = rng.standard_normal(COPY_FLOATS, dtype=np.float32)
+    target = np.empty_like(source)
+    copy = _timed_calls(lambda: np.copyto(target, source), seconds)
+    return {"gemm_gflops": 2 * GEMM_SIDE ** 3 / statistics.median(gemm) / 1e9,
+            "copy_gbs": 2 * source.nbytes / statistics.median(copy) / 1e9}
+
+
+def probe(seconds=1.5):
+    """`measure` in a fresh process (this one may hold TensorFlow's or BLAS's spinning threads)."""
+    from benchmarks.common import run_child
+
+    return run_child("benchmarks.machine_probe", [f"--seconds={seconds}"])
+
+
+def main(argv):
+    del argv
+    print(json.dumps(measure(flags.FLAGS.seconds)), flush=True)
+
+
+if __name__ == "__main__":
+    flags.DEFINE_float("seconds", 1.5, "Seconds each measure repeats its calls.")
+    app.run(main)
