@@ -11,14 +11,16 @@ there before it moves a process' median.
 
     python -m benchmarks.cpu_flip [--processes=10] [--examples=5000] [--epochs=3]
         [--settings=baseline,inter_op_1,intra_op_1,onednn_off,data_private_pool,xla,steps_per_execution_1]
-        [--sample_cpu] [--probe]
+        [--sample_cpu] [--probe] [--sample_memory]
 
 `--sample_cpu` reads the machine's CPU time (/proc/stat: every process on it, so run it on an idle machine) every
 second while each process runs and prints, per process, the shares of user, system, idle and steal time (the
 hypervisor's) over the seconds in which more than one core was busy (training; start-up and tracing run mostly on
 one) and over all its seconds: is a slow process starved, waiting, or busy? `--probe` times a fixed NumPy workload
 (benchmarks/machine_probe.py: matrix products and a memory copy, no TensorFlow) in a fresh process just before each
-training process: was the machine itself slow then?
+training process: was the machine itself slow then? `--sample_memory` measures the memory bandwidth during each
+process (`machine_probe.BandwidthSampler`: a 64 MiB copy every 2 seconds beside the training, timed in its own CPU
+time): a process slow for a reason of its own leaves more bandwidth to the copies, not less.
 
 Settings (one suspect changed at a time against the baseline):
     baseline               TensorFlow's defaults (as the binaries run).
@@ -58,6 +60,7 @@ import os
 import statistics
 import tempfile
 import threading
+import time
 
 from absl import app, flags
 
@@ -110,7 +113,8 @@ def _flush_denormals():
 
 
 def _measure(setting):
-    """Trains in this process under `setting`; returns the images/s of each epoch after the first."""
+    """Trains in this process under `setting`; returns the images/s of each epoch after the first and the
+    wall-clock span [start, end] (time.time()) of the training."""
     changes = SETTINGS[setting][1]
     if changes.get("flush_denormals"):
         _flush_denormals()
@@ -153,8 +157,10 @@ def _measure(setting):
             lambda: models.build(changes.get("model", FLAGS.model), (28, 28, 1), latent_dim=16, network="conv"), splits, workdir,
             epochs=FLAGS.epochs, batch_size=100, log_images=False, jit_compile=changes.get("jit_compile", False),
             steps_per_execution=changes.get("steps_per_execution", 20))
+        started = time.time()
         history = trainer.fit()
-    return [record["examples_per_second"] for record in history[1:]]
+        fit_span = [started, time.time()]
+    return [record["examples_per_second"] for record in history[1:]], fit_span
 
 
 class CpuSampler:
@@ -209,13 +215,16 @@ def _run_child(setting):
 
     arguments = [f"--child={setting}", f"--examples={FLAGS.examples}", f"--epochs={FLAGS.epochs}",
                  f"--model={FLAGS.model}"]
-    return run_child("benchmarks.cpu_flip", arguments, SETTINGS[setting][0])["epoch_images_per_second"]
+    result = run_child("benchmarks.cpu_flip", arguments, SETTINGS[setting][0])
+    return result["epoch_images_per_second"], result["fit_span"]
 
 
 def main(argv):
     del argv
     if FLAGS.child:
-        print(json.dumps({"setting": FLAGS.child, "epoch_images_per_second": _measure(FLAGS.child)}), flush=True)
+        rates, fit_span = _measure(FLAGS.child)
+        print(json.dumps({"setting": FLAGS.child, "epoch_images_per_second": rates, "fit_span": fit_span}),
+              flush=True)
         return
     from benchmarks import machine_probe
     from benchmarks.common import cpu_flags, median_and_spread, print_table, run_order, write_json
@@ -227,6 +236,7 @@ def main(argv):
     epochs = {setting: [] for setting in FLAGS.settings}
     cpu_shares = {setting: [] for setting in FLAGS.settings}
     probes = {setting: [] for setting in FLAGS.settings}
+    bandwidth = {setting: [] for setting in FLAGS.settings}
     for round_index in range(FLAGS.processes):
         for setting in run_order(FLAGS.settings, round_index):
             probe = ""
@@ -234,8 +244,16 @@ def main(argv):
                 probes[setting].append(machine_probe.probe())
                 probe = (f" [machine before: gemm {probes[setting][-1]['gemm_gflops']:.0f} GFLOP/s, copy "
                          f"{probes[setting][-1]['copy_gbs']:.1f} GB/s]")
-            with CpuSampler() if FLAGS.sample_cpu else contextlib.nullcontext() as sampler:
-                epoch_rates = _run_child(setting)
+            with contextlib.ExitStack() as stack:
+                sampler = stack.enter_context(CpuSampler()) if FLAGS.sample_cpu else None
+                memory = stack.enter_context(machine_probe.BandwidthSampler()) if FLAGS.sample_memory else None
+                epoch_rates, fit_span = _run_child(setting)
+            if memory is not None:  # the copies made while the child trained
+                rates = memory.rates(*fit_span)
+                bandwidth[setting].append(rates)
+                if rates:
+                    probe += (f" [memory during training: {statistics.median(rates):.1f} GB/s, "
+                              f"{min(rates):.1f}-{max(rates):.1f}]")
             epochs[setting].append(epoch_rates)
             runs[setting].append(statistics.median(epoch_rates))
             cpu = ""
@@ -259,16 +277,42 @@ def main(argv):
         if FLAGS.probe:
             gemm = [probe["gemm_gflops"] for probe in probes[setting]]
             rows[-1]["machine gemm GFLOP/s"] = "{:.0f} ({:.0f}-{:.0f})".format(*median_and_spread(gemm))
+        if FLAGS.sample_memory:
+            medians = [statistics.median(rates) for rates in bandwidth[setting] if rates]
+            if medians:
+                rows[-1]["memory GB/s during"] = "{:.1f} ({:.1f}-{:.1f})".format(*median_and_spread(medians))
     print_table(f"{FLAGS.model} training, fresh process per run, {FLAGS.examples} images x {FLAGS.epochs} epochs "
                 f"(slow epochs: under 0.75x the median epoch)", rows,
                 ["setting", "median images/s", "min", "max", "slowest / median", "processes", "slow epochs",
-                 "slowest epoch / median"] + (["machine gemm GFLOP/s"] if FLAGS.probe else []))
+                 "slowest epoch / median"] + (["machine gemm GFLOP/s"] if FLAGS.probe else [])
+                + (["memory GB/s during"] if FLAGS.sample_memory else []))
+    _print_correlations(runs, probes, bandwidth)
     import tensorflow as tf
 
     print("\nwrote", write_json("cpu_flip", {
         "settings": {"processes": FLAGS.processes, "examples": FLAGS.examples, "epochs": FLAGS.epochs,
                      "model": FLAGS.model, "tensorflow": tf.__version__, "cpu_flags": cpu_flags()},
-        "rows": rows, "runs": runs, "epochs": epochs, "cpu_shares": cpu_shares, "probes": probes}))
+        "rows": rows, "runs": runs, "epochs": epochs, "cpu_shares": cpu_shares, "probes": probes,
+        "memory_during": bandwidth}))
+
+
+def _print_correlations(runs, probes, bandwidth):
+    """Pearson's r, over every process of every setting, between a process's rate and each machine measure."""
+    rates = [rate for setting in runs for rate in runs[setting]]
+    measures = {}
+    if FLAGS.probe:
+        measures["gemm GFLOP/s before"] = [p["gemm_gflops"] for setting in runs for p in probes[setting]]
+        measures["copy GB/s before"] = [p["copy_gbs"] for setting in runs for p in probes[setting]]
+    if FLAGS.sample_memory:
+        measures["copy GB/s during (median)"] = [statistics.median(r) if r else float("nan")
+                                                 for setting in runs for r in bandwidth[setting]]
+    for name, values in measures.items():
+        pairs = [(rate, value) for rate, value in zip(rates, values) if value == value]  # NaN: no copy made
+        try:
+            r = statistics.correlation(*zip(*pairs))
+        except (statistics.StatisticsError, ValueError):  # fewer than two pairs, or a constant measure
+            continue
+        print(f"rate against {name}: Pearson r = {r:.2f} over {len(pairs)} processes")
 
 
 def define_flags():
@@ -281,6 +325,7 @@ def define_flags():
                                    "steps_per_execution_1"], "Settings to time.")
     flags.DEFINE_boolean("sample_cpu", False, "Sample /proc/stat every second during each process.")
     flags.DEFINE_boolean("probe", False, "Time a fixed NumPy workload in a fresh process before each process.")
+    flags.DEFINE_boolean("sample_memory", False, "Time a 64 MiB copy every 2 s during each process.")
     flags.DEFINE_string("child", None, "Internal: run one measurement under this setting and print it as JSON.")
 
 

@@ -8,12 +8,15 @@ model's process.
 
     python -m benchmarks.machine_probe [--seconds=1.5]
 
+`BandwidthSampler` measures the memory bandwidth during a run instead, a copy every few seconds beside it.
+
 Two measures, each the median over calls repeated for `seconds`:
     gemm_gflops   float32 1024 x 1024 matrix products through NumPy's BLAS on every core it uses (compute);
     copy_gbs      a 64 MiB float32 array copied (memory: read + write counted).
 """
 import json
 import statistics
+import threading
 import time
 
 import numpy as np
@@ -48,6 +51,53 @@ def measure(seconds=1.5):
     copy = _timed_calls(lambda: np.copyto(target, source), seconds)
     return {"gemm_gflops": 2 * GEMM_SIDE ** 3 / statistics.median(gemm) / 1e9,
             "copy_gbs": 2 * source.nbytes / statistics.median(copy) / 1e9}
+
+
+class BandwidthSampler:
+    """Memory bandwidth seen *while* a `with` block runs: every `interval` seconds a thread copies a 64 MiB array
+    once and times the copy in its own CPU time (time.thread_time), so time spent waiting for a core while training
+    threads hold both is not counted, only time spent moving the bytes. One copy takes a few milliseconds: about
+    0.3% of one core at the default interval.
+
+    If a slow training process were slow for a reason of its own it would move fewer bytes per second, and the
+    copies beside it would find more bandwidth, not less; copies that find less while it is slow say that something
+    outside the process took the memory system.
+    """
+
+    def __init__(self, interval=2.0, floats=COPY_FLOATS):
+        if not interval > 0 or floats < 1:
+            raise ValueError(f"interval must be positive and floats at least 1. Received: {interval!r}, {floats!r}")
+        self.interval, self.floats, self.samples, self.error = interval, floats, [], None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        try:
+            source = np.ones(self.floats, np.float32)
+            target = np.empty_like(source)
+            np.copyto(target, source)  # pages touched before the first timed copy
+            while not self._stop.wait(self.interval):
+                started = time.thread_time()
+                np.copyto(target, source)
+                seconds = time.thread_time() - started
+                if seconds > 0:  # below the clock's resolution: nothing to say
+                    self.samples.append((time.time(), 2 * source.nbytes / seconds / 1e9))
+        except (MemoryError, OSError) as error:
+            self.error = error
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        if self.error is not None and exc[0] is None:
+            raise RuntimeError(f"Could not sample the memory bandwidth: {self.error}")
+
+    def rates(self, start=float("-inf"), end=float("inf")):
+        """GB/s of the copies made between the wall-clock times `start` and `end` (time.time())."""
+        return [rate for when, rate in self.samples if start <= when <= end]
 
 
 def probe(seconds=1.5):

@@ -3,6 +3,7 @@ the CPU sampler, the denormal flush, the machine probe and the order of the thro
 import platform
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -89,6 +90,24 @@ def test_machine_probe_measures_its_fixed_work():
     assert 0.1 < measured["gemm_gflops"] < 1e6 and 0.1 < measured["copy_gbs"] < 1e5
     with pytest.raises(ValueError, match="seconds must be positive"):
         machine_probe.measure(seconds=0)
+
+
+def test_bandwidth_sampler_times_copies_while_the_block_runs():
+    from benchmarks.machine_probe import BandwidthSampler
+
+    with BandwidthSampler(interval=0.01, floats=1 << 16) as sampler:
+        time.sleep(0.15)
+        middle = time.time()
+        time.sleep(0.15)
+    every = sampler.rates()
+    assert len(every) >= 3 and all(0.1 < rate < 1e5 for rate in every)  # GB/s of any machine
+    before, after = sampler.rates(end=middle), sampler.rates(start=middle)
+    assert before and after and before + after == every
+    with BandwidthSampler(interval=60) as idle:
+        pass
+    assert idle.rates() == []
+    with pytest.raises(ValueError, match="interval must be positive"):
+        BandwidthSampler(interval=0)
 
 
 def test_throughput_runs_reverse_their_order_every_second_repeat():
