@@ -20,8 +20,9 @@ RAE_L2_BETA = 0.0128
 RAE_L2_WEIGHT_DECAY = 1.024e-4
 
 
-def rates(model_name, images, epochs, batch=100, latent_dim=16):
-    """images/second of each epoch after the first; `model_name` is "vae" or "rae_l2"."""
+def rates(model_name, images, epochs, batch=100, latent_dim=16, between_epochs=None):
+    """images/second of each epoch after the first; `model_name` is "vae" or "rae_l2". `between_epochs`, if given,
+    is called at the end of each epoch, after its timing (train_throughput's lockstep mode waits there)."""
     import numpy as np
     from pythae.models import RAE_L2, VAE, RAE_L2_Config, VAEConfig
     from pythae.models.base.base_utils import ModelOutput
@@ -64,6 +65,8 @@ def rates(model_name, images, epochs, batch=100, latent_dim=16):
 
         def on_epoch_end(self, training_config, **kwargs):
             self.seconds.append(time.perf_counter() - self.started)
+            if between_epochs is not None:
+                between_epochs()
 
     input_dim = (1,) + tuple(images.shape[1:3])
     with tempfile.TemporaryDirectory() as output_dir:

@@ -82,8 +82,9 @@ def make_step(model_name, latent_dim=16):
     return step
 
 
-def rates(model_name, images, epochs, batch=100, latent_dim=16):
-    """images/second of each epoch after the first (which pays for allocation and warm-up)."""
+def rates(model_name, images, epochs, batch=100, latent_dim=16, between_epochs=None):
+    """images/second of each epoch after the first (which pays for allocation and warm-up). `between_epochs`, if
+    given, is called after each epoch, outside its timing (train_throughput's lockstep mode waits there)."""
     import torch
 
     step = make_step(model_name, latent_dim)
@@ -96,4 +97,6 @@ def rates(model_name, images, epochs, batch=100, latent_dim=16):
         for index in range(steps):
             step(data[order[index * batch:(index + 1) * batch]])
         epoch_rates.append(steps * batch / (time.perf_counter() - started))
+        if between_epochs is not None:
+            between_epochs()
     return epoch_rates[1:]

@@ -13,7 +13,12 @@ Every (model, network, policy, XLA, path) setting is run `repeats` times, altern
 repeat (in reverse order every second repeat, so no setting always runs first or last), each run in a fresh process
 (`--nofresh_process`: all in this one); a run's rate is the median over its epochs after the first (which pays for
 tracing). `--probe` times a fixed NumPy workload (benchmarks/machine_probe.py) in a fresh process before each run
-and prints it beside the run: a slow run next to a slow probe is the machine's. The first table shows each setting's median, range and slowest
+and prints it beside the run: a slow run next to a slow probe is the machine's.
+
+`--lockstep` starts the fresh processes of all settings of a repeat at once and lets them train one epoch at a time
+in turn (the order reversed every second turn; one process trains at any moment, the others wait on a pipe between
+epochs, outside their epochs' timing): an epoch of one path runs within seconds of the others', so the machine's slow
+stretches, which last minutes, fall on every path of the repeat instead of on whichever ran then. The first table shows each setting's median, range and slowest
 run over its median (a two-speed flip shows near 0.5); the second, with PyTorch paths, each TensorFlow path's rate
 over each PyTorch path's in the same repeat. benchmarks/results/train_throughput.json keeps every number.
 """
@@ -24,6 +29,9 @@ import importlib.metadata
 import io
 import itertools
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -49,6 +57,8 @@ flags.DEFINE_list("mixed_precision", ["float32"], "Dtype policies to time (tfvae
 flags.DEFINE_list("jit_compile", ["false"], "XLA settings to time: false, true.")
 flags.DEFINE_bool("fresh_process", True, "Time each run in a fresh process (a process's speed is its own; TensorFlow "
                   "and PyTorch in one process compete for the cores).")
+flags.DEFINE_bool("lockstep", False, "Start every path's process of a repeat at once and let them train one epoch "
+                  "at a time in turn (one trains at any moment), so a slow stretch of the machine falls on all paths.")
 flags.DEFINE_bool("probe", False, "Time a fixed NumPy workload in a fresh process before each run.")
 flags.DEFINE_string("child", None, "Internal: run one setting (JSON) in this process and print its rates as JSON.")
 FLAGS = flags.FLAGS
@@ -74,31 +84,41 @@ def _build(setting, side):
         return models.build(setting.model, (side, side, 1), latent_dim=16, network=setting.network)
 
 
-def _trainer_rate(setting, splits, side):
+def _trainer_rate(setting, splits, side, between_epochs=None):
+    class Trainer(training.Trainer):
+        """The binaries' Trainer; in lockstep mode it waits after writing each epoch's record, outside the epoch's
+        timing (which covers its training steps only)."""
+
+        def _write_logs(self, record):
+            super()._write_logs(record)
+            if between_epochs is not None:
+                between_epochs()
+
     with tempfile.TemporaryDirectory() as workdir:
-        trainer = training.Trainer(lambda: _build(setting, side), splits, workdir, epochs=FLAGS.epochs,
-                                   batch_size=BATCH, log_images=False, mixed_precision=setting.policy,
-                                   jit_compile=setting.jit_compile)
+        trainer = Trainer(lambda: _build(setting, side), splits, workdir, epochs=FLAGS.epochs, batch_size=BATCH,
+                          log_images=False, mixed_precision=setting.policy, jit_compile=setting.jit_compile)
         history = trainer.fit()
     return [record["examples_per_second"] for record in history[1:]]
 
 
 class _EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
+    def __init__(self, between_epochs=None):
         super().__init__()
-        self.seconds = []
+        self.seconds, self.between_epochs = [], between_epochs
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self.started)
+        if self.between_epochs is not None:
+            self.between_epochs()
 
 
-def _fit_rate(setting, splits, side, numpy_input):
+def _fit_rate(setting, splits, side, between_epochs=None, numpy_input=False):
     model = _build(setting, side)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=setting.jit_compile)
-    timer = _EpochTimer()
+    timer = _EpochTimer(between_epochs)
     if numpy_input:
         x = splits.as_float("train")
         model.fit(x, batch_size=BATCH, epochs=FLAGS.epochs, verbose=0, shuffle=True, callbacks=[timer])
@@ -108,23 +128,24 @@ def _fit_rate(setting, splits, side, numpy_input):
     return [len(splits.train) // BATCH * BATCH / s for s in timer.seconds[1:]]
 
 
-def _torch_rate(setting, splits, side):
+def _torch_rate(setting, splits, side, between_epochs=None):
     from benchmarks import torch_reference
 
     del side
-    return torch_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs)
+    return torch_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs, between_epochs=between_epochs)
 
 
-def _pythae_rate(setting, splits, side):
+def _pythae_rate(setting, splits, side, between_epochs=None):
     from benchmarks import pythae_reference
 
     del side
     with contextlib.redirect_stderr(io.StringIO()):  # pythae's per-step progress bar
-        return pythae_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs)
+        return pythae_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs,
+                                      between_epochs=between_epochs)
 
 
-PATHS = {"trainer": _trainer_rate, "fit_dataset": lambda *a: _fit_rate(*a, numpy_input=False),
-         "fit_numpy": lambda *a: _fit_rate(*a, numpy_input=True), "pytorch": _torch_rate, "pythae": _pythae_rate}
+PATHS = {"trainer": _trainer_rate, "fit_dataset": functools.partial(_fit_rate, numpy_input=False),
+         "fit_numpy": functools.partial(_fit_rate, numpy_input=True), "pytorch": _torch_rate, "pythae": _pythae_rate}
 # The PyTorch paths train the conv net in float32 without XLA only.
 TORCH_PATHS = ("pytorch", "pythae")
 
@@ -154,19 +175,77 @@ def _splits(network):
                       test=full.test[:1000]), side
 
 
-def _measure(setting):
+def _measure(setting, between_epochs=None):
     """One run of `setting` in this process: images/s of each epoch after the first."""
     splits, side = _splits(setting.network)
-    return [float(rate) for rate in PATHS[setting.path](setting, splits, side)]
+    return [float(rate) for rate in PATHS[setting.path](setting, splits, side, between_epochs=between_epochs)]
+
+
+def _child_arguments(setting):
+    return [f"--child={json.dumps(dataclasses.asdict(setting))}", f"--examples={FLAGS.examples}",
+            f"--epochs={FLAGS.epochs}"]
 
 
 def _run(setting):
-    """The median epoch rate of one run, in a fresh process unless --nofresh_process."""
+    """The epoch rates of one run, in a fresh process unless --nofresh_process."""
     if not FLAGS.fresh_process:
-        return float(np.median(_measure(setting)))
-    arguments = [f"--child={json.dumps(dataclasses.asdict(setting))}", f"--examples={FLAGS.examples}",
-                 f"--epochs={FLAGS.epochs}"]
-    return float(np.median(run_child("benchmarks.train_throughput", arguments)["rates"]))
+        return _measure(setting)
+    return run_child("benchmarks.train_throughput", _child_arguments(setting))["rates"]
+
+
+# Lockstep mode: a child prints this line when it waits between epochs, and goes on when a line arrives on stdin.
+_WAITING = "tfvae-lockstep-waiting"
+
+
+def _wait_for_parent():
+    print(_WAITING, flush=True)
+    if not sys.stdin.readline():
+        raise SystemExit("train_throughput --lockstep: the parent process went away")
+
+
+def _read_until(process, log, want_result):
+    """Reads the child's stdout up to its next waiting line, or (want_result) its JSON result."""
+    for line in process.stdout:
+        if line.strip() == _WAITING and not want_result:
+            return None
+        if line.startswith("{") and want_result:
+            return json.loads(line)
+    process.wait()
+    log.seek(0)
+    raise RuntimeError(f"A lockstep child ended early (exit {process.returncode}): {log.read()[-2000:]}")
+
+
+def _run_lockstep(settings):
+    """One repeat with every setting's fresh process alive at once, taking turns one epoch at a time (the order
+    reversed every second turn): each epoch of one path runs within seconds of the others', so a slow stretch of the
+    machine falls on all of them. Only one process trains at any moment. Returns {setting: epoch rates}."""
+    results, children = {}, {}
+    with contextlib.ExitStack() as stack:
+        for setting in settings:
+            log = stack.enter_context(tempfile.TemporaryFile("w+"))
+            process = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.train_throughput", *_child_arguments(setting), "--lockstep"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+            stack.callback(_stop, process)
+            children[setting] = process, log
+        for setting in settings:  # every child set up and waiting before its first epoch
+            _read_until(*children[setting], want_result=False)
+        for turn in range(FLAGS.epochs + 1):  # turn E lets each child finish and report
+            for setting in run_order(settings, turn):
+                process, log = children[setting]
+                process.stdin.write("go\n")
+                process.stdin.flush()
+                result = _read_until(process, log, want_result=turn == FLAGS.epochs)
+                if result is not None:
+                    results[setting] = result["rates"]
+    return results
+
+
+def _stop(process):
+    if process.poll() is None:
+        process.kill()
+    process.wait()
 
 
 def _ratios(runs):
@@ -188,21 +267,37 @@ def _ratios(runs):
 def main(argv):
     del argv
     if FLAGS.child:
-        print(json.dumps({"rates": _measure(Setting(**json.loads(FLAGS.child)))}), flush=True)
+        setting = Setting(**json.loads(FLAGS.child))
+        if FLAGS.lockstep:
+            _wait_for_parent()  # set up; the first epoch starts on the parent's word
+        rates = _measure(setting, between_epochs=_wait_for_parent if FLAGS.lockstep else None)
+        print(json.dumps({"rates": rates}), flush=True)
         return
+    if FLAGS.lockstep and not FLAGS.fresh_process:
+        raise ValueError("--lockstep runs every path in its own process: it cannot be combined with "
+                         "--nofresh_process")
     settings = _settings()
     runs = {setting: [] for setting in settings}
+    epoch_rates = {setting: [] for setting in settings}
     probes = {setting: [] for setting in settings}
+    repeat_probes = []  # lockstep mode: one probe before each repeat
     for repeat in range(FLAGS.repeats):
-        for setting in run_order(settings, repeat):
+        order = run_order(settings, repeat)
+        if FLAGS.lockstep and FLAGS.probe:
+            repeat_probes.append(machine_probe.probe())
+            print(f"repeat {repeat + 1}/{FLAGS.repeats} machine before: gemm {repeat_probes[-1]['gemm_gflops']:.0f} "
+                  f"GFLOP/s, copy {repeat_probes[-1]['copy_gbs']:.1f} GB/s", flush=True)
+        lockstep = _run_lockstep(order) if FLAGS.lockstep else {}
+        for setting in order:
             probe = ""
-            if FLAGS.probe:
+            if FLAGS.probe and not FLAGS.lockstep:
                 probes[setting].append(machine_probe.probe())
                 probe = (f" [machine before: gemm {probes[setting][-1]['gemm_gflops']:.0f} GFLOP/s, copy "
                          f"{probes[setting][-1]['copy_gbs']:.1f} GB/s]")
-            rate = _run(setting)
-            runs[setting].append(rate)
-            print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {rate:7.1f} images/s{probe}", flush=True)
+            epoch_rates[setting].append(lockstep[setting] if FLAGS.lockstep else _run(setting))
+            runs[setting].append(float(np.median(epoch_rates[setting][-1])))
+            print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {runs[setting][-1]:7.1f} images/s "
+                  f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates[setting][-1])}){probe}", flush=True)
     rows = []
     for setting, rates in runs.items():
         median, low, high = median_and_spread(rates)
@@ -227,7 +322,9 @@ def main(argv):
                      "fresh_process": FLAGS.fresh_process, **versions, "cpu_flags": cpu_flags()},
         "rows": rows, "ratios": ratios,
         "runs": {setting.label().replace("  ", " ").strip(): r for setting, r in runs.items()},
-        "probes": {setting.label().replace("  ", " ").strip(): p for setting, p in probes.items() if p}}))
+        "epoch_rates": {setting.label().replace("  ", " ").strip(): r for setting, r in epoch_rates.items()},
+        "probes": {setting.label().replace("  ", " ").strip(): p for setting, p in probes.items() if p},
+        "probes_before_repeats": repeat_probes}))
 
 
 if __name__ == "__main__":

@@ -118,3 +118,23 @@ def test_throughput_runs_reverse_their_order_every_second_repeat():
     assert run_order(settings, 1) == ["pythae", "pytorch", "fit", "trainer"] == run_order(settings, 3)
     positions = [sum(run_order(settings, repeat).index(setting) for repeat in range(8)) for setting in settings]
     assert len(set(positions)) == 1  # over an even number of repeats every setting sits at the same mean position
+
+
+def test_lockstep_reader_waits_for_the_child_and_reports_one_that_died(tmp_path):
+    from benchmarks import train_throughput
+
+    script = (f"import sys\nprint('a line of a library')\nprint({train_throughput._WAITING!r}, flush=True)\n"
+              "sys.stdin.readline()\nprint('{\"rates\": [1.5]}', flush=True)\n")
+    with open(tmp_path / "log", "w+") as log:
+        child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=log, text=True)
+        assert train_throughput._read_until(child, log, want_result=False) is None  # waiting between epochs
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert train_throughput._read_until(child, log, want_result=True) == {"rates": [1.5]}
+        child.wait()
+    with open(tmp_path / "log2", "w+") as log:
+        dead = subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write('out of memory'); sys.exit(3)"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+        with pytest.raises(RuntimeError, match="ended early \\(exit 3\\): out of memory"):
+            train_throughput._read_until(dead, log, want_result=False)
