@@ -204,13 +204,17 @@ def _wait_for_parent():
 
 
 def _read_until(process, log, want_result):
-    """Reads the child's stdout up to its next waiting line, or (want_result) its JSON result."""
+    """Reads the child's stdout up to its next waiting line, or (want_result) to its end: its result is its last
+    line that starts with "{" (a library may print others before it)."""
+    result = None
     for line in process.stdout:
         if line.strip() == _WAITING and not want_result:
             return None
-        if line.startswith("{") and want_result:
-            return json.loads(line)
+        if line.startswith("{"):
+            result = line
     process.wait()
+    if want_result and result is not None and process.returncode == 0:
+        return json.loads(result)
     log.seek(0)
     raise RuntimeError(f"A lockstep child ended early (exit {process.returncode}): {log.read()[-2000:]}")
 

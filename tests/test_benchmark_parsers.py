@@ -124,7 +124,7 @@ def test_lockstep_reader_waits_for_the_child_and_reports_one_that_died(tmp_path)
     from benchmarks import train_throughput
 
     script = (f"import sys\nprint('a line of a library')\nprint({train_throughput._WAITING!r}, flush=True)\n"
-              "sys.stdin.readline()\nprint('{\"rates\": [1.5]}', flush=True)\n")
+              "sys.stdin.readline()\nprint('{\"a library\": 1}')\nprint('{\"rates\": [1.5]}', flush=True)\n")
     with open(tmp_path / "log", "w+") as log:
         child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=log, text=True)
