@@ -27,6 +27,9 @@ Settings (one suspect changed at a time against the baseline):
     inter_op_1             tf.config.threading inter-op pool of 1 thread (default: one per core).
     intra_op_1             intra-op pool of 1 thread.
     threads_2_2            inter-op and intra-op pools of 2 threads each, fixed.
+    intra_op_4             intra-op pool of 4 threads on the 2 cores: oneDNN splits each kernel into as many equal
+                           shares as threads, so with two threads a core that the host slows holds the other back;
+                           with four, the operating system can move a slowed core's threads to the other.
     onednn_off             TF_ENABLE_ONEDNN_OPTS=0 (Eigen kernels instead of oneDNN's).
     omp_1                  OMP_NUM_THREADS=1 (oneDNN's OpenMP pool).
     data_private_pool      tf.data on a private pool of 1 thread (autotuning off, as in the baseline).
@@ -72,6 +75,7 @@ SETTINGS = {
     "inter_op_1": ({}, {"inter_op": 1}),
     "intra_op_1": ({}, {"intra_op": 1}),
     "threads_2_2": ({}, {"inter_op": 2, "intra_op": 2}),
+    "intra_op_4": ({}, {"intra_op": 4}),
     "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, {}),
     "omp_1": ({"OMP_NUM_THREADS": "1"}, {}),
     "data_private_pool": ({}, {"data_private_pool": True}),
