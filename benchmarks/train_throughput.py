@@ -7,7 +7,7 @@ XLA.
 
     python -m benchmarks.train_throughput [--repeats=5] [--examples=10000] [--epochs=3]
         [--paths=trainer,fit_dataset,fit_numpy,pytorch,pythae] [--models=vae,rae_l2] [--networks=conv]
-        [--mixed_precision=float32,mixed_bfloat16] [--jit_compile=false,true] [--probe]
+        [--mixed_precision=float32,mixed_bfloat16] [--jit_compile=false,true] [--probe] [--lockstep]
 
 Every (model, network, policy, XLA, path) setting is run `repeats` times, alternating the settings inside each
 repeat (in reverse order every second repeat, so no setting always runs first or last), each run in a fresh process
