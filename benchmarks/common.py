@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: medians over repeats, a printed table, a JSON record."""
+"""Helpers shared by the benchmarks: medians over repeats, a printed table, a JSON record, fresh child processes (one
+at a time, or taking turns), the order of alternated runs."""
 import json
 import os
 import platform
@@ -56,6 +57,35 @@ def run_child(module, arguments, environment=None):
         raise RuntimeError(f"`python -m {module} {' '.join(arguments)}` failed (exit {result.returncode}): "
                            f"{result.stderr[-2000:]}")
     return json.loads(lines[-1])
+
+
+# A child process that runs in turns with others (train_throughput --lockstep) prints this line when it waits, and
+# goes on when a line arrives on its stdin.
+WAITING = "tfvae-lockstep-waiting"
+
+
+def wait_for_parent():
+    """In a child run in turns: says it waits, then blocks until the parent writes a line."""
+    print(WAITING, flush=True)
+    if not sys.stdin.readline():
+        raise SystemExit("The parent process of this turn-taking run went away")
+
+
+def read_until_waiting(process, log, want_result):
+    """Reads a turn-taking child's stdout up to its next waiting line, or (want_result) to its end: its result is
+    its last line that starts with "{" (a library may print others before it). `log` is the file its stderr goes
+    to, quoted when the child ends without a result."""
+    result = None
+    for line in process.stdout:
+        if line.strip() == WAITING and not want_result:
+            return None
+        if line.startswith("{"):
+            result = line
+    process.wait()
+    if want_result and result is not None and process.returncode == 0:
+        return json.loads(result)
+    log.seek(0)
+    raise RuntimeError(f"A turn-taking child ended early (exit {process.returncode}): {log.read()[-2000:]}")
 
 
 def write_json(name, payload):

@@ -246,8 +246,7 @@ def main(argv):
             probe = ""
             if FLAGS.probe:
                 probes[setting].append(machine_probe.probe())
-                probe = (f" [machine before: gemm {probes[setting][-1]['gemm_gflops']:.0f} GFLOP/s, copy "
-                         f"{probes[setting][-1]['copy_gbs']:.1f} GB/s]")
+                probe = f" [machine before: {machine_probe.describe(probes[setting][-1])}]"
             with contextlib.ExitStack() as stack:
                 sampler = stack.enter_context(CpuSampler()) if FLAGS.sample_cpu else None
                 memory = stack.enter_context(machine_probe.BandwidthSampler()) if FLAGS.sample_memory else None

@@ -100,6 +100,11 @@ class BandwidthSampler:
         return [rate for when, rate in self.samples if start <= when <= end]
 
 
+def describe(measured):
+    """A probe's result in words: "gemm 298 GFLOP/s, copy 25.7 GB/s"."""
+    return f"gemm {measured['gemm_gflops']:.0f} GFLOP/s, copy {measured['copy_gbs']:.1f} GB/s"
+
+
 def probe(seconds=1.5):
     """`measure` in a fresh process (this one may hold TensorFlow's or BLAS's spinning threads)."""
     from benchmarks.common import run_child

@@ -41,7 +41,8 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import machine_probe
-from benchmarks.common import cpu_flags, median_and_spread, print_table, run_child, run_order, write_json
+from benchmarks.common import (cpu_flags, median_and_spread, print_table, read_until_waiting, run_child, run_order,
+                               wait_for_parent, write_json)
 from tfvae import data, models, precision, training
 from tfvae.data import DataSplits
 
@@ -193,32 +194,6 @@ def _run(setting):
     return run_child("benchmarks.train_throughput", _child_arguments(setting))["rates"]
 
 
-# Lockstep mode: a child prints this line when it waits between epochs, and goes on when a line arrives on stdin.
-_WAITING = "tfvae-lockstep-waiting"
-
-
-def _wait_for_parent():
-    print(_WAITING, flush=True)
-    if not sys.stdin.readline():
-        raise SystemExit("train_throughput --lockstep: the parent process went away")
-
-
-def _read_until(process, log, want_result):
-    """Reads the child's stdout up to its next waiting line, or (want_result) to its end: its result is its last
-    line that starts with "{" (a library may print others before it)."""
-    result = None
-    for line in process.stdout:
-        if line.strip() == _WAITING and not want_result:
-            return None
-        if line.startswith("{"):
-            result = line
-    process.wait()
-    if want_result and result is not None and process.returncode == 0:
-        return json.loads(result)
-    log.seek(0)
-    raise RuntimeError(f"A lockstep child ended early (exit {process.returncode}): {log.read()[-2000:]}")
-
-
 def _run_lockstep(settings):
     """One repeat with every setting's fresh process alive at once, taking turns one epoch at a time (the order
     reversed every second turn): each epoch of one path runs within seconds of the others', so a slow stretch of the
@@ -234,13 +209,13 @@ def _run_lockstep(settings):
             stack.callback(_stop, process)
             children[setting] = process, log
         for setting in settings:  # every child set up and waiting before its first epoch
-            _read_until(*children[setting], want_result=False)
+            read_until_waiting(*children[setting], want_result=False)
         for turn in range(FLAGS.epochs + 1):  # turn E lets each child finish and report
             for setting in run_order(settings, turn):
                 process, log = children[setting]
                 process.stdin.write("go\n")
                 process.stdin.flush()
-                result = _read_until(process, log, want_result=turn == FLAGS.epochs)
+                result = read_until_waiting(process, log, want_result=turn == FLAGS.epochs)
                 if result is not None:
                     results[setting] = result["rates"]
     return results
@@ -273,8 +248,8 @@ def main(argv):
     if FLAGS.child:
         setting = Setting(**json.loads(FLAGS.child))
         if FLAGS.lockstep:
-            _wait_for_parent()  # set up; the first epoch starts on the parent's word
-        rates = _measure(setting, between_epochs=_wait_for_parent if FLAGS.lockstep else None)
+            wait_for_parent()  # set up; the first epoch starts on the parent's word
+        rates = _measure(setting, between_epochs=wait_for_parent if FLAGS.lockstep else None)
         print(json.dumps({"rates": rates}), flush=True)
         return
     if FLAGS.lockstep and not FLAGS.fresh_process:
@@ -289,15 +264,14 @@ def main(argv):
         order = run_order(settings, repeat)
         if FLAGS.lockstep and FLAGS.probe:
             repeat_probes.append(machine_probe.probe())
-            print(f"repeat {repeat + 1}/{FLAGS.repeats} machine before: gemm {repeat_probes[-1]['gemm_gflops']:.0f} "
-                  f"GFLOP/s, copy {repeat_probes[-1]['copy_gbs']:.1f} GB/s", flush=True)
+            print(f"repeat {repeat + 1}/{FLAGS.repeats} machine before: {machine_probe.describe(repeat_probes[-1])}",
+                  flush=True)
         lockstep = _run_lockstep(order) if FLAGS.lockstep else {}
         for setting in order:
             probe = ""
             if FLAGS.probe and not FLAGS.lockstep:
                 probes[setting].append(machine_probe.probe())
-                probe = (f" [machine before: gemm {probes[setting][-1]['gemm_gflops']:.0f} GFLOP/s, copy "
-                         f"{probes[setting][-1]['copy_gbs']:.1f} GB/s]")
+                probe = f" [machine before: {machine_probe.describe(probes[setting][-1])}]"
             epoch_rates[setting].append(lockstep[setting] if FLAGS.lockstep else _run(setting))
             runs[setting].append(float(np.median(epoch_rates[setting][-1])))
             print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {runs[setting][-1]:7.1f} images/s "

@@ -90,6 +90,7 @@ def test_machine_probe_measures_its_fixed_work():
     assert 0.1 < measured["gemm_gflops"] < 1e6 and 0.1 < measured["copy_gbs"] < 1e5
     with pytest.raises(ValueError, match="seconds must be positive"):
         machine_probe.measure(seconds=0)
+    assert machine_probe.describe({"gemm_gflops": 297.6, "copy_gbs": 25.71}) == "gemm 298 GFLOP/s, copy 25.7 GB/s"
 
 
 def test_bandwidth_sampler_times_copies_while_the_block_runs():
@@ -121,20 +122,20 @@ def test_throughput_runs_reverse_their_order_every_second_repeat():
 
 
 def test_lockstep_reader_waits_for_the_child_and_reports_one_that_died(tmp_path):
-    from benchmarks import train_throughput
+    # benchmarks.common, not train_throughput: that module defines absl flags on import, as the trainers do.
+    from benchmarks.common import WAITING, read_until_waiting
 
-    script = (f"import sys\nprint('a line of a library')\nprint({train_throughput._WAITING!r}, flush=True)\n"
+    script = (f"import sys\nprint('a line of a library')\nprint({WAITING!r}, flush=True)\n"
               "sys.stdin.readline()\nprint('{\"a library\": 1}')\nprint('{\"rates\": [1.5]}', flush=True)\n")
     with open(tmp_path / "log", "w+") as log:
         child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=log, text=True)
-        assert train_throughput._read_until(child, log, want_result=False) is None  # waiting between epochs
+        assert read_until_waiting(child, log, want_result=False) is None  # waiting between epochs
         child.stdin.write("go\n")
         child.stdin.flush()
-        assert train_throughput._read_until(child, log, want_result=True) == {"rates": [1.5]}
-        child.wait()
+        assert read_until_waiting(child, log, want_result=True) == {"rates": [1.5]}
     with open(tmp_path / "log2", "w+") as log:
         dead = subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write('out of memory'); sys.exit(3)"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         with pytest.raises(RuntimeError, match="ended early \\(exit 3\\): out of memory"):
-            train_throughput._read_until(dead, log, want_result=False)
+            read_until_waiting(dead, log, want_result=False)
