@@ -6,9 +6,38 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+class PeriodicSampler:
+    """Base of the benchmarks' samplers: a subclass's `_run` loops on a daemon thread while the `with` block runs,
+    waiting `interval` seconds between samples with `self._stop.wait(self.interval)` (true once the block ends);
+    an error it stores in `self.error` is raised when the block ends, naming `WHAT`."""
+
+    WHAT = "the machine"
+
+    def __init__(self, interval):
+        if not interval > 0:
+            raise ValueError(f"interval must be positive. Received: {interval!r}")
+        self.interval, self.error = interval, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        if self.error is not None and exc[0] is None:
+            raise RuntimeError(f"Could not sample {self.WHAT}: {self.error}")
 
 
 def median_and_spread(values):

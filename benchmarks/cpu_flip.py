@@ -62,10 +62,11 @@ import json
 import os
 import statistics
 import tempfile
-import threading
 import time
 
 from absl import app, flags
+
+from benchmarks.common import PeriodicSampler
 
 FLAGS = flags.FLAGS
 
@@ -167,15 +168,15 @@ def _measure(setting):
     return [record["examples_per_second"] for record in history[1:]], fit_span
 
 
-class CpuSampler:
+class CpuSampler(PeriodicSampler):
     """Per-second deltas of the machine's CPU time (/proc/stat's first line) while the `with` block runs."""
 
     FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    WHAT = "/proc/stat"
 
     def __init__(self, interval=1.0):
-        self.interval, self.deltas, self.error = interval, [], None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(interval)
+        self.deltas = []
 
     @staticmethod
     def _read():
@@ -191,16 +192,6 @@ class CpuSampler:
                 previous = current
         except (OSError, ValueError) as error:  # no /proc, or another format: said at the end of the block
             self.error = error
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        if self.error is not None and exc[0] is None:
-            raise RuntimeError(f"Could not sample /proc/stat: {self.error}")
 
     def shares(self, cores=None):
         """{"seconds": n, field: share of CPU time}: over every second, or with `cores` only over the seconds in

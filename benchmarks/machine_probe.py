@@ -16,11 +16,12 @@ Two measures, each the median over calls repeated for `seconds`:
 """
 import json
 import statistics
-import threading
 import time
 
 import numpy as np
 from absl import app, flags
+
+from benchmarks.common import PeriodicSampler
 
 GEMM_SIDE = 1024
 COPY_FLOATS = 16 * 1024 * 1024  # 64 MiB of float32
@@ -53,7 +54,7 @@ def measure(seconds=1.5):
             "copy_gbs": 2 * source.nbytes / statistics.median(copy) / 1e9}
 
 
-class BandwidthSampler:
+class BandwidthSampler(PeriodicSampler):
     """Memory bandwidth seen *while* a `with` block runs: every `interval` seconds a thread copies a 64 MiB array
     once and times the copy in its own CPU time (time.thread_time), so time spent waiting for a core while training
     threads hold both is not counted, only time spent moving the bytes. One copy takes a few milliseconds: about
@@ -64,12 +65,13 @@ class BandwidthSampler:
     outside the process took the memory system.
     """
 
+    WHAT = "the memory bandwidth"
+
     def __init__(self, interval=2.0, floats=COPY_FLOATS):
-        if not interval > 0 or floats < 1:
-            raise ValueError(f"interval must be positive and floats at least 1. Received: {interval!r}, {floats!r}")
-        self.interval, self.floats, self.samples, self.error = interval, floats, [], None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(interval)
+        if floats < 1:
+            raise ValueError(f"floats must be at least 1. Received: {floats!r}")
+        self.floats, self.samples = floats, []
 
     def _run(self):
         try:
@@ -84,16 +86,6 @@ class BandwidthSampler:
                     self.samples.append((time.time(), 2 * source.nbytes / seconds / 1e9))
         except (MemoryError, OSError) as error:
             self.error = error
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        if self.error is not None and exc[0] is None:
-            raise RuntimeError(f"Could not sample the memory bandwidth: {self.error}")
 
     def rates(self, start=float("-inf"), end=float("inf")):
         """GB/s of the copies made between the wall-clock times `start` and `end` (time.time())."""

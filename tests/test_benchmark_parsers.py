@@ -109,6 +109,8 @@ def test_bandwidth_sampler_times_copies_while_the_block_runs():
     assert idle.rates() == []
     with pytest.raises(ValueError, match="interval must be positive"):
         BandwidthSampler(interval=0)
+    with pytest.raises(ValueError, match="floats must be at least 1"):
+        BandwidthSampler(floats=0)
 
 
 def test_throughput_runs_reverse_their_order_every_second_repeat():
