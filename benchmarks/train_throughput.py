@@ -86,18 +86,12 @@ def _build(setting, side):
 
 
 def _trainer_rate(setting, splits, side, between_epochs=None):
-    class Trainer(training.Trainer):
-        """The binaries' Trainer; in lockstep mode it waits after writing each epoch's record, outside the epoch's
-        timing (which covers its training steps only)."""
-
-        def _write_logs(self, record):
-            super()._write_logs(record)
-            if between_epochs is not None:
-                between_epochs()
-
     with tempfile.TemporaryDirectory() as workdir:
-        trainer = Trainer(lambda: _build(setting, side), splits, workdir, epochs=FLAGS.epochs, batch_size=BATCH,
-                          log_images=False, mixed_precision=setting.policy, jit_compile=setting.jit_compile)
+        # In lockstep mode the Trainer waits after each epoch, outside the epoch's timing (its training steps).
+        trainer = training.Trainer(lambda: _build(setting, side), splits, workdir, epochs=FLAGS.epochs,
+                                   batch_size=BATCH, log_images=False, mixed_precision=setting.policy,
+                                   jit_compile=setting.jit_compile,
+                                   on_epoch_end=None if between_epochs is None else lambda record: between_epochs())
         history = trainer.fit()
     return [record["examples_per_second"] for record in history[1:]]
 

@@ -36,6 +36,30 @@ def test_finished_run_does_nothing(digits, tmp_path):
     assert training.Trainer(_vae, digits, str(tmp_path), epochs=1, log_images=False).fit() == []
 
 
+def test_on_epoch_end_sees_each_saved_epoch_once_and_can_stop_the_run(digits, tmp_path):
+    seen = []
+
+    def stop_after_two(record):
+        saved = tf.train.latest_checkpoint(os.path.join(str(tmp_path), "checkpoints"))
+        seen.append((record, int(saved.rsplit("-", 1)[1])))
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt("enough")
+
+    trainer = training.Trainer(_vae, digits, str(tmp_path), epochs=4, log_images=False, on_epoch_end=stop_after_two)
+    with pytest.raises(KeyboardInterrupt, match="enough"):
+        trainer.fit()
+    # Each record as history.jsonl holds it, after its checkpoint was written.
+    history = [json.loads(line) for line in open(os.path.join(str(tmp_path), "logs", "history.jsonl"))]
+    assert [record for record, _ in seen] == history and [epoch for _, epoch in seen] == [1, 2]
+    # The run resumes from the epoch the callback stopped after, and calls it for the new epochs only.
+    later = []
+    resumed = training.Trainer(_vae, digits, str(tmp_path), epochs=4, log_images=False,
+                               on_epoch_end=lambda record: later.append(record["epoch"]))
+    assert [record["epoch"] for record in resumed.fit()] == later == [3, 4]
+    with pytest.raises(ValueError, match="on_epoch_end must be callable"):
+        training.Trainer(_vae, digits, str(tmp_path), epochs=4, on_epoch_end="print")
+
+
 def test_checkpoint_of_another_model_is_refused(digits, tmp_path):
     training.Trainer(_vae, digits, str(tmp_path), epochs=1, log_images=False).fit()
     other = lambda: models.build("ae", (8, 8, 1), latent_dim=7)  # noqa: E731

@@ -88,17 +88,23 @@ class Trainer:
             (0.5, 0.9) for adversarial models).
         log_images: bool. Write a reconstruction and sample grid to TensorBoard every epoch. Defaults to True.
         max_to_keep: int. Checkpoints kept. Defaults to 3.
+        on_epoch_end: callable or None. Called with each finished epoch's record (the dict `fit` returns and
+            history.jsonl holds) after the epoch's checkpoint is written, on every worker; an exception it raises
+            stops `fit` with the epoch already saved. Defaults to None.
     """
 
     def __init__(self, model_fn, splits, workdir, strategy=None, epochs=100, batch_size=100, learning_rate=1e-3,
                  seed=0, patience=10, halve_every_epochs=0, min_delta=1e-4, min_learning_rate=1e-6,
                  steps_per_execution=STEPS_PER_EXECUTION,
                  jit_compile=False, mixed_precision="float32", adam_beta_1=None, adam_beta_2=None, log_images=True,
-                 max_to_keep=3):
+                 max_to_keep=3, on_epoch_end=None):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1. Received: epochs={epochs}")
         if learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive. Received: learning_rate={learning_rate}")
+        if on_epoch_end is not None and not callable(on_epoch_end):
+            raise ValueError(f"on_epoch_end must be callable or None. Received: on_epoch_end={on_epoch_end!r}")
+        self.on_epoch_end = on_epoch_end
         self.splits = splits
         self.workdir = workdir
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -275,6 +281,8 @@ class Trainer:
             logging.info("epoch %d/%d  loss %.4f  val_loss %.4f  lr %.2g  %.0f ex/s  eta %s", epoch + 1, self.epochs,
                          train_logs["loss"], validation_logs["loss"], learning_rate, record["examples_per_second"],
                          time.strftime("%H:%M:%S", time.gmtime(remaining)))
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(record)
         return history
 
     def evaluate(self, split="validation"):
