@@ -74,13 +74,17 @@ def run_order(settings, repeat):
     return list(settings) if repeat % 2 == 0 else list(settings)[::-1]
 
 
+def child_environment(changes=None):
+    """This process's environment for a benchmark's child, TensorFlow's info logs off, with `changes` applied."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(changes or {})}
+
+
 def run_child(module, arguments, environment=None):
     """Runs `python -m module *arguments` in a fresh process; returns the JSON object of its last stdout line that
     starts with "{". A run's speed is a property of its process (thread pools, allocator, oneDNN's caches), so the
     benchmarks time each run in its own process."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(environment or {})}
-    result = subprocess.run([sys.executable, "-m", module, *arguments], env=env, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run([sys.executable, "-m", module, *arguments], env=child_environment(environment),
+                            capture_output=True, text=True, check=False)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode or not lines:
         raise RuntimeError(f"`python -m {module} {' '.join(arguments)}` failed (exit {result.returncode}): "

@@ -158,8 +158,9 @@ def _measure(setting):
     splits = DataSplits(name="fashion_mnist", train=full.train[:FLAGS.examples], validation=full.validation[:500],
                         test=full.test[:500])
     with tempfile.TemporaryDirectory() as workdir:
+        model = changes.get("model", FLAGS.model)
         trainer = training.Trainer(
-            lambda: models.build(changes.get("model", FLAGS.model), (28, 28, 1), latent_dim=16, network="conv"), splits, workdir,
+            lambda: models.build(model, (28, 28, 1), latent_dim=16, network="conv"), splits, workdir,
             epochs=FLAGS.epochs, batch_size=100, log_images=False, jit_compile=changes.get("jit_compile", False),
             steps_per_execution=changes.get("steps_per_execution", 20))
         started = time.time()

@@ -13,14 +13,15 @@ Every (model, network, policy, XLA, path) setting is run `repeats` times, altern
 repeat (in reverse order every second repeat, so no setting always runs first or last), each run in a fresh process
 (`--nofresh_process`: all in this one); a run's rate is the median over its epochs after the first (which pays for
 tracing). `--probe` times a fixed NumPy workload (benchmarks/machine_probe.py) in a fresh process before each run
-and prints it beside the run: a slow run next to a slow probe is the machine's.
+and prints it beside the run: a slow run next to a slow probe is the machine's. The first table shows each
+setting's median, range and slowest run over its median (a two-speed flip shows near 0.5); the second, with
+PyTorch paths, each TensorFlow path's rate over each PyTorch path's in the same repeat.
+benchmarks/results/train_throughput.json keeps every number, each run's epoch rates too.
 
-`--lockstep` starts the fresh processes of all settings of a repeat at once and lets them train one epoch at a time
-in turn (the order reversed every second turn; one process trains at any moment, the others wait on a pipe between
-epochs, outside their epochs' timing): an epoch of one path runs within seconds of the others', so the machine's slow
-stretches, which last minutes, fall on every path of the repeat instead of on whichever ran then. The first table shows each setting's median, range and slowest
-run over its median (a two-speed flip shows near 0.5); the second, with PyTorch paths, each TensorFlow path's rate
-over each PyTorch path's in the same repeat. benchmarks/results/train_throughput.json keeps every number.
+`--lockstep` starts the fresh processes of all settings of a repeat at once and lets them train one epoch at a
+time in turn (the order reversed every second turn; one process trains at any moment, the others wait on a pipe
+between epochs, outside their epochs' timing): an epoch of one path runs within seconds of the others', so the
+machine's slow stretches, which last minutes, fall on every path of the repeat instead of on whichever ran then.
 """
 import contextlib
 import dataclasses
@@ -29,7 +30,6 @@ import importlib.metadata
 import io
 import itertools
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -41,8 +41,8 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import machine_probe
-from benchmarks.common import (cpu_flags, median_and_spread, print_table, read_until_waiting, run_child, run_order,
-                               wait_for_parent, write_json)
+from benchmarks.common import (child_environment, cpu_flags, median_and_spread, print_table, read_until_waiting,
+                               run_child, run_order, wait_for_parent, write_json)
 from tfvae import data, models, precision, training
 from tfvae.data import DataSplits
 
@@ -78,6 +78,10 @@ class Setting:
 
     def label(self):
         return f"{self.model:7s} {self.network:8s} {self.policy:14s} xla={int(self.jit_compile)} {self.path:12s}"
+
+    def key(self):
+        """The label without its padding: the setting's key in the JSON record."""
+        return " ".join(self.label().split())
 
 
 def _build(setting, side):
@@ -199,7 +203,7 @@ def _run_lockstep(settings):
             process = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.train_throughput", *_child_arguments(setting), "--lockstep"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                env=child_environment())
             stack.callback(_stop, process)
             children[setting] = process, log
         for setting in settings:  # every child set up and waiting before its first epoch
@@ -250,7 +254,6 @@ def main(argv):
         raise ValueError("--lockstep runs every path in its own process: it cannot be combined with "
                          "--nofresh_process")
     settings = _settings()
-    runs = {setting: [] for setting in settings}
     epoch_rates = {setting: [] for setting in settings}
     probes = {setting: [] for setting in settings}
     repeat_probes = []  # lockstep mode: one probe before each repeat
@@ -267,9 +270,11 @@ def main(argv):
                 probes[setting].append(machine_probe.probe())
                 probe = f" [machine before: {machine_probe.describe(probes[setting][-1])}]"
             epoch_rates[setting].append(lockstep[setting] if FLAGS.lockstep else _run(setting))
-            runs[setting].append(float(np.median(epoch_rates[setting][-1])))
-            print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {runs[setting][-1]:7.1f} images/s "
+            print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {np.median(epoch_rates[setting][-1]):7.1f} "
+                  f"images/s "
                   f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates[setting][-1])}){probe}", flush=True)
+    # A run's rate: the median of its epochs after the first.
+    runs = {setting: [float(np.median(rates)) for rates in epoch_rates[setting]] for setting in settings}
     rows = []
     for setting, rates in runs.items():
         median, low, high = median_and_spread(rates)
@@ -293,9 +298,9 @@ def main(argv):
         "settings": {"repeats": FLAGS.repeats, "examples": FLAGS.examples, "epochs": FLAGS.epochs, "batch": BATCH,
                      "fresh_process": FLAGS.fresh_process, **versions, "cpu_flags": cpu_flags()},
         "rows": rows, "ratios": ratios,
-        "runs": {setting.label().replace("  ", " ").strip(): r for setting, r in runs.items()},
-        "epoch_rates": {setting.label().replace("  ", " ").strip(): r for setting, r in epoch_rates.items()},
-        "probes": {setting.label().replace("  ", " ").strip(): p for setting, p in probes.items() if p},
+        "runs": {setting.key(): r for setting, r in runs.items()},
+        "epoch_rates": {setting.key(): r for setting, r in epoch_rates.items()},
+        "probes": {setting.key(): p for setting, p in probes.items() if p},
         "probes_before_repeats": repeat_probes}))
 
 
