@@ -14,6 +14,7 @@ Two measures, each the median over calls repeated for `seconds`:
     gemm_gflops   float32 1024 x 1024 matrix products through NumPy's BLAS on every core it uses (compute);
     copy_gbs      a 64 MiB float32 array copied (memory: read + write counted).
 """
+import dataclasses
 import json
 import statistics
 import time
@@ -102,6 +103,45 @@ def probe(seconds=1.5):
     from benchmarks.common import run_child
 
     return run_child("benchmarks.machine_probe", [f"--seconds={seconds}"])
+
+
+@dataclasses.dataclass(frozen=True)
+class QuietMachine:
+    """The least a probe measures when the machine is quiet enough to time on: a benchmark waits for such a probe
+    before a repeat and calls a repeat quiet only if every probe around it reaches both thresholds. The thresholds
+    are set before the benchmark runs (never from its results)."""
+
+    gemm_gflops: float
+    copy_gbs: float
+
+    @classmethod
+    def parse(cls, text):
+        """From "GFLOPS,GBS", e.g. "255,17"."""
+        try:
+            gemm_gflops, copy_gbs = (float(part) for part in text.split(","))
+        except ValueError:
+            raise ValueError(f"A quiet machine is given as GFLOPS,GBS (two positive numbers, e.g. 255,17). "
+                             f"Received: {text!r}") from None
+        if not (gemm_gflops > 0 and copy_gbs > 0):
+            raise ValueError(f"A quiet machine's GFLOPS and GBS must be positive. Received: {text!r}")
+        return cls(gemm_gflops, copy_gbs)
+
+    def holds(self, measured):
+        return measured["gemm_gflops"] >= self.gemm_gflops and measured["copy_gbs"] >= self.copy_gbs
+
+    def wait(self, seconds, interval=20.0, measure=None, sleep=time.sleep, clock=time.monotonic):
+        """Probes (`measure`, default `probe`) every `interval` seconds until one holds or `seconds` have passed;
+        returns every probe taken (the last describes the machine as the wait ended)."""
+        measure = measure or probe
+        deadline = clock() + seconds
+        taken = [measure()]
+        while not self.holds(taken[-1]) and clock() + interval <= deadline:
+            sleep(interval)
+            taken.append(measure())
+        return taken
+
+    def __str__(self):
+        return f"gemm >= {self.gemm_gflops:g} GFLOP/s and copy >= {self.copy_gbs:g} GB/s"
 
 
 def main(argv):

@@ -8,6 +8,7 @@ XLA.
     python -m benchmarks.train_throughput [--repeats=5] [--examples=10000] [--epochs=3]
         [--paths=trainer,fit_dataset,fit_numpy,pytorch,pythae] [--models=vae,rae_l2] [--networks=conv]
         [--mixed_precision=float32,mixed_bfloat16] [--jit_compile=false,true] [--probe] [--lockstep]
+        [--quiet=GFLOPS,GBS] [--quiet_wait=600]
 
 Every (model, network, policy, XLA, path) setting is run `repeats` times, alternating the settings inside each
 repeat (in reverse order every second repeat, so no setting always runs first or last), each run in a fresh process
@@ -22,6 +23,11 @@ benchmarks/results/train_throughput.json keeps every number, each run's epoch ra
 time in turn (the order reversed every second turn; one process trains at any moment, the others wait on a pipe
 between epochs, outside their epochs' timing): an epoch of one path runs within seconds of the others', so the
 machine's slow stretches, which last minutes, fall on every path of the repeat instead of on whichever ran then.
+
+`--quiet=GFLOPS,GBS` waits before each repeat (up to `--quiet_wait` seconds) for a probe at least that fast, probes
+again around the runs (after each turn with `--lockstep`, after the last run without), and calls the repeat quiet
+when every one of its probes reaches both thresholds. Every repeat is run and reported; the tables are printed for
+all of them and again for the quiet ones, so a reader sees what the machine's loaded stretches do to each path.
 """
 import contextlib
 import dataclasses
@@ -60,7 +66,12 @@ flags.DEFINE_bool("fresh_process", True, "Time each run in a fresh process (a pr
                   "and PyTorch in one process compete for the cores).")
 flags.DEFINE_bool("lockstep", False, "Start every path's process of a repeat at once and let them train one epoch "
                   "at a time in turn (one trains at any moment), so a slow stretch of the machine falls on all paths.")
-flags.DEFINE_bool("probe", False, "Time a fixed NumPy workload in a fresh process before each run.")
+flags.DEFINE_bool("probe", False, "Time a fixed NumPy workload in a fresh process before each run (--lockstep: "
+                  "before each repeat and after each turn).")
+flags.DEFINE_string("quiet", None, "GFLOPS,GBS (implies --probe): before each repeat, wait up to --quiet_wait seconds "
+                    "for a probe at least this fast; a repeat is quiet when every probe around it reaches both. The "
+                    "tables then show every repeat and the quiet ones apart.")
+flags.DEFINE_integer("quiet_wait", 600, "Seconds to wait for a quiet probe before a repeat (it runs anyway then).")
 flags.DEFINE_string("child", None, "Internal: run one setting (JSON) in this process and print its rates as JSON.")
 FLAGS = flags.FLAGS
 BATCH = 100
@@ -192,10 +203,11 @@ def _run(setting):
     return run_child("benchmarks.train_throughput", _child_arguments(setting))["rates"]
 
 
-def _run_lockstep(settings):
+def _run_lockstep(settings, between_turns=None):
     """One repeat with every setting's fresh process alive at once, taking turns one epoch at a time (the order
     reversed every second turn): each epoch of one path runs within seconds of the others', so a slow stretch of the
-    machine falls on all of them. Only one process trains at any moment. Returns {setting: epoch rates}."""
+    machine falls on all of them. Only one process trains at any moment; `between_turns()`, if given, is called
+    after each turn of epochs, while every child waits. Returns {setting: epoch rates}."""
     results, children = {}, {}
     with contextlib.ExitStack() as stack:
         for setting in settings:
@@ -216,6 +228,8 @@ def _run_lockstep(settings):
                 result = read_until_waiting(process, log, want_result=turn == FLAGS.epochs)
                 if result is not None:
                     results[setting] = result["rates"]
+            if between_turns is not None and turn < FLAGS.epochs:
+                between_turns()
     return results
 
 
@@ -225,7 +239,7 @@ def _stop(process):
     process.wait()
 
 
-def _ratios(runs):
+def _ratios(runs, repeats):
     """Each TensorFlow path's rate over each PyTorch path's, per repeat (side by side), for every model."""
     rows = []
     for ours, rates in runs.items():
@@ -237,8 +251,34 @@ def _ratios(runs):
                 median, low, high = median_and_spread(ratios)
                 rows.append({"model": ours.model, "network": ours.network, "policy": ours.policy,
                              "jit_compile": ours.jit_compile, "path": ours.path, "over": theirs.path,
-                             "median ratio": median, "min": low, "max": high, "runs": len(ratios)})
+                             "repeats": repeats, "median ratio": median, "min": low, "max": high,
+                             "per repeat": " ".join(f"{ratio:.2f}" for ratio in ratios)})
     return rows
+
+
+def _tables(runs, repeats):
+    """Prints and returns (rows, ratios) of the runs {setting: rate per repeat}; `repeats` names them."""
+    rows = []
+    for setting, rates in runs.items():
+        median, low, high = median_and_spread(rates)
+        rows.append({**dataclasses.asdict(setting), "repeats": repeats, "median images/s": median, "min": low,
+                     "max": high, "slowest / median": low / median, "runs": len(rates)})
+    print_table(f"Training throughput, Fashion-MNIST, batch 100, 16 latents ({repeats})", rows,
+                ["model", "network", "policy", "jit_compile", "path", "median images/s", "min", "max",
+                 "slowest / median", "runs"])
+    ratios = _ratios(runs, repeats)
+    if ratios:
+        print_table(f"Side by side: rate over the PyTorch path's in the same repeat ({repeats})", ratios,
+                    ["model", "network", "policy", "jit_compile", "path", "over", "median ratio", "min", "max",
+                     "per repeat"])
+    return rows, ratios
+
+
+def _take_probe(probes, prefix, when):
+    """Probes the machine, appends the result to `probes`, prints it; returns it."""
+    probes.append(machine_probe.probe())
+    print(f"{prefix} machine {when}: {machine_probe.describe(probes[-1])}", flush=True)
+    return probes[-1]
 
 
 def main(argv):
@@ -253,41 +293,54 @@ def main(argv):
     if FLAGS.lockstep and not FLAGS.fresh_process:
         raise ValueError("--lockstep runs every path in its own process: it cannot be combined with "
                          "--nofresh_process")
+    quiet = machine_probe.QuietMachine.parse(FLAGS.quiet) if FLAGS.quiet else None
+    probing = FLAGS.probe or quiet is not None
     settings = _settings()
     epoch_rates = {setting: [] for setting in settings}
     probes = {setting: [] for setting in settings}
-    repeat_probes = []  # lockstep mode: one probe before each repeat
+    repeat_probes, quiet_repeats = [], []  # every probe taken around each repeat; whether the repeat was quiet
     for repeat in range(FLAGS.repeats):
         order = run_order(settings, repeat)
-        if FLAGS.lockstep and FLAGS.probe:
-            repeat_probes.append(machine_probe.probe())
-            print(f"repeat {repeat + 1}/{FLAGS.repeats} machine before: {machine_probe.describe(repeat_probes[-1])}",
-                  flush=True)
-        lockstep = _run_lockstep(order) if FLAGS.lockstep else {}
+        around = []  # every probe of this repeat
+        take_probe = functools.partial(_take_probe, around, f"repeat {repeat + 1}/{FLAGS.repeats}")
+        if quiet is not None:
+            waited = quiet.wait(FLAGS.quiet_wait)
+            around.append(waited[-1])
+            print(f"repeat {repeat + 1}/{FLAGS.repeats} machine before: {machine_probe.describe(waited[-1])} "
+                  f"({len(waited)} probes while waiting for {quiet})", flush=True)
+        elif FLAGS.lockstep and probing:
+            take_probe("before")
+        lockstep = {}
+        if FLAGS.lockstep:
+            lockstep = _run_lockstep(order, between_turns=(lambda: take_probe("after a turn")) if probing else None)
         for setting in order:
             probe = ""
-            if FLAGS.probe and not FLAGS.lockstep:
-                probes[setting].append(machine_probe.probe())
+            if probing and not FLAGS.lockstep:
+                probes[setting].append(take_probe(f"before {setting.key()}"))
                 probe = f" [machine before: {machine_probe.describe(probes[setting][-1])}]"
             epoch_rates[setting].append(lockstep[setting] if FLAGS.lockstep else _run(setting))
             print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {np.median(epoch_rates[setting][-1]):7.1f} "
                   f"images/s "
                   f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates[setting][-1])}){probe}", flush=True)
+        if quiet is not None:
+            if not FLAGS.lockstep:
+                take_probe("after")
+            quiet_repeats.append(all(quiet.holds(measured) for measured in around))
+            print(f"repeat {repeat + 1}/{FLAGS.repeats}: {'quiet' if quiet_repeats[-1] else 'LOADED'} "
+                  f"(every probe around it {'reached' if quiet_repeats[-1] else 'did not reach'} {quiet})", flush=True)
+        repeat_probes.append(around)
     # A run's rate: the median of its epochs after the first.
     runs = {setting: [float(np.median(rates)) for rates in epoch_rates[setting]] for setting in settings}
-    rows = []
-    for setting, rates in runs.items():
-        median, low, high = median_and_spread(rates)
-        rows.append({**dataclasses.asdict(setting), "median images/s": median, "min": low, "max": high,
-                     "slowest / median": low / median, "runs": len(rates)})
-    print_table("Training throughput, Fashion-MNIST, batch 100, 16 latents", rows,
-                ["model", "network", "policy", "jit_compile", "path", "median images/s", "min", "max",
-                 "slowest / median", "runs"])
-    ratios = _ratios(runs)
-    if ratios:
-        print_table("Side by side: rate over the PyTorch path's in the same repeat", ratios,
-                    ["model", "network", "policy", "jit_compile", "path", "over", "median ratio", "min", "max",
-                     "runs"])
+    rows, ratios = _tables(runs, "every repeat")
+    if quiet is not None:
+        calm = [number for number, is_quiet in enumerate(quiet_repeats, start=1) if is_quiet]
+        if calm:
+            quiet_rows, quiet_ratios = _tables({setting: [rates[number - 1] for number in calm]
+                                                for setting, rates in runs.items()},
+                                               f"the {len(calm)} quiet repeats: {', '.join(map(str, calm))}")
+            rows, ratios = rows + quiet_rows, ratios + quiet_ratios
+        else:
+            print(f"\nNo repeat was quiet ({quiet}).")
     versions = {"tensorflow": tf.__version__, "keras": keras.__version__}
     for package in ("torch", "pythae"):
         try:
@@ -301,7 +354,8 @@ def main(argv):
         "runs": {setting.key(): r for setting, r in runs.items()},
         "epoch_rates": {setting.key(): r for setting, r in epoch_rates.items()},
         "probes": {setting.key(): p for setting, p in probes.items() if p},
-        "probes_before_repeats": repeat_probes}))
+        "repeat_probes": repeat_probes, "quiet": None if quiet is None else dataclasses.asdict(quiet),
+        "quiet_repeats": quiet_repeats}))
 
 
 if __name__ == "__main__":
