@@ -129,13 +129,16 @@ class QuietMachine:
     def holds(self, measured):
         return measured["gemm_gflops"] >= self.gemm_gflops and measured["copy_gbs"] >= self.copy_gbs
 
-    def wait(self, seconds, interval=20.0, measure=None, sleep=time.sleep, clock=time.monotonic):
+    def wait(self, seconds, interval=20.0, measure=None, sleep=time.sleep, clock=time.monotonic, report=None):
         """Probes (`measure`, default `probe`) every `interval` seconds until one holds or `seconds` have passed;
-        returns every probe taken (the last describes the machine as the wait ended)."""
+        returns every probe taken (the last describes the machine as the wait ended). `report(probe)` is called
+        with each loaded probe, to show the wait's progress."""
         measure = measure or probe
         deadline = clock() + seconds
         taken = [measure()]
         while not self.holds(taken[-1]) and clock() + interval <= deadline:
+            if report is not None:
+                report(taken[-1])
             sleep(interval)
             taken.append(measure())
         return taken

@@ -70,7 +70,8 @@ flags.DEFINE_bool("probe", False, "Time a fixed NumPy workload in a fresh proces
                   "before each repeat and after each turn).")
 flags.DEFINE_string("quiet", None, "GFLOPS,GBS (implies --probe): before each repeat, wait up to --quiet_wait seconds "
                     "for a probe at least this fast; a repeat is quiet when every probe around it reaches both. The "
-                    "tables then show every repeat and the quiet ones apart.")
+                    "tables then show every repeat and the quiet ones apart. Take the thresholds from this machine's "
+                    "own quiet probes (python -m benchmarks.machine_probe): another CPU's mean nothing here.")
 flags.DEFINE_integer("quiet_wait", 600, "Seconds to wait for a quiet probe before a repeat (it runs anyway then).")
 flags.DEFINE_string("child", None, "Internal: run one setting (JSON) in this process and print its rates as JSON.")
 FLAGS = flags.FLAGS
@@ -304,7 +305,8 @@ def main(argv):
         around = []  # every probe of this repeat
         take_probe = functools.partial(_take_probe, around, f"repeat {repeat + 1}/{FLAGS.repeats}")
         if quiet is not None:
-            waited = quiet.wait(FLAGS.quiet_wait)
+            waited = quiet.wait(FLAGS.quiet_wait, report=lambda measured: print(
+                f"waiting for a quiet machine ({quiet}): {machine_probe.describe(measured)}", flush=True))
             around.append(waited[-1])
             print(f"repeat {repeat + 1}/{FLAGS.repeats} machine before: {machine_probe.describe(waited[-1])} "
                   f"({len(waited)} probes while waiting for {quiet})", flush=True)
@@ -326,8 +328,8 @@ def main(argv):
             if not FLAGS.lockstep:
                 take_probe("after")
             quiet_repeats.append(all(quiet.holds(measured) for measured in around))
-            print(f"repeat {repeat + 1}/{FLAGS.repeats}: {'quiet' if quiet_repeats[-1] else 'LOADED'} "
-                  f"(every probe around it {'reached' if quiet_repeats[-1] else 'did not reach'} {quiet})", flush=True)
+            verdict = "quiet (every probe" if quiet_repeats[-1] else "LOADED (not every probe"
+            print(f"repeat {repeat + 1}/{FLAGS.repeats}: {verdict} around it reached {quiet})", flush=True)
         repeat_probes.append(around)
     # A run's rate: the median of its epochs after the first.
     runs = {setting: [float(np.median(rates)) for rates in epoch_rates[setting]] for setting in settings}

@@ -1,5 +1,6 @@
 """The benchmarks' own logic: oneDNN's verbose log parsed into per-step sums per primitive (with clear errors),
-the CPU sampler, the denormal flush, the machine probe and the order of the throughput runs."""
+the CPU sampler, the denormal flush, the machine probe and its quiet-machine wait, and the order of the throughput
+runs."""
 import platform
 import subprocess
 import sys
@@ -111,6 +112,40 @@ def test_bandwidth_sampler_times_copies_while_the_block_runs():
         BandwidthSampler(interval=0)
     with pytest.raises(ValueError, match="floats must be at least 1"):
         BandwidthSampler(floats=0)
+
+
+def test_quiet_machine_waits_for_a_fast_enough_probe_and_gives_up_at_its_deadline():
+    from benchmarks.machine_probe import QuietMachine
+
+    quiet = QuietMachine.parse("245,17.5")
+    assert quiet == QuietMachine(245.0, 17.5) and str(quiet) == "gemm >= 245 GFLOP/s and copy >= 17.5 GB/s"
+    assert quiet.holds({"gemm_gflops": 245.0, "copy_gbs": 17.5})
+    assert not quiet.holds({"gemm_gflops": 300.0, "copy_gbs": 17.4})  # both thresholds must hold
+    assert not quiet.holds({"gemm_gflops": 244.9, "copy_gbs": 25.0})
+
+    now, slept = [0.0], []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    def machine(readings):
+        readings = iter(readings)
+        return lambda: {"gemm_gflops": next(readings), "copy_gbs": 20.0}
+
+    # Loaded, loaded, quiet: three probes, 20 s apart, the last one quiet.
+    reported = []
+    taken = quiet.wait(600, measure=machine([150.0, 200.0, 290.0]), sleep=sleep, clock=lambda: now[0],
+                       report=reported.append)
+    assert [probe["gemm_gflops"] for probe in taken] == [150.0, 200.0, 290.0] and slept == [20.0, 20.0]
+    assert reported == taken[:2]  # each loaded probe is shown as the wait goes on
+    # Loaded throughout: it stops once another interval would pass the deadline, with the loaded probes.
+    now[0], slept[:] = 0.0, []
+    taken = quiet.wait(50, measure=machine([100.0] * 10), sleep=sleep, clock=lambda: now[0])
+    assert len(taken) == 3 and slept == [20.0, 20.0] and not quiet.holds(taken[-1])
+    for text in ("245", "a,b", "245,17.5,3", "0,17.5", "245,-1"):
+        with pytest.raises(ValueError, match="GFLOPS,GBS|must be positive"):
+            QuietMachine.parse(text)
 
 
 def test_throughput_runs_reverse_their_order_every_second_repeat():
