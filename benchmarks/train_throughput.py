@@ -275,10 +275,11 @@ def _tables(runs, repeats):
     return rows, ratios
 
 
-def _take_probe(probes, prefix, when):
-    """Probes the machine, appends the result to `probes`, prints it; returns it."""
+def _take_probe(probes, prefix, when, show=True):
+    """Probes the machine, appends the result to `probes`, prints it (`show`); returns it."""
     probes.append(machine_probe.probe())
-    print(f"{prefix} machine {when}: {machine_probe.describe(probes[-1])}", flush=True)
+    if show:
+        print(f"{prefix} machine {when}: {machine_probe.describe(probes[-1])}", flush=True)
     return probes[-1]
 
 
@@ -318,7 +319,7 @@ def main(argv):
         for setting in order:
             probe = ""
             if probing and not FLAGS.lockstep:
-                probes[setting].append(take_probe(f"before {setting.key()}"))
+                probes[setting].append(take_probe("before", show=False))  # shown on the run's line
                 probe = f" [machine before: {machine_probe.describe(probes[setting][-1])}]"
             epoch_rates[setting].append(lockstep[setting] if FLAGS.lockstep else _run(setting))
             print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {np.median(epoch_rates[setting][-1]):7.1f} "
