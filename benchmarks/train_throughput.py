@@ -295,6 +295,8 @@ def main(argv):
     if FLAGS.lockstep and not FLAGS.fresh_process:
         raise ValueError("--lockstep runs every path in its own process: it cannot be combined with "
                          "--nofresh_process")
+    if FLAGS.quiet_wait < 0:
+        raise ValueError(f"--quiet_wait is in seconds, 0 or more. Received: {FLAGS.quiet_wait}")
     quiet = machine_probe.QuietMachine.parse(FLAGS.quiet) if FLAGS.quiet else None
     probing = FLAGS.probe or quiet is not None
     settings = _settings()
