@@ -318,10 +318,12 @@ def main(argv):
         lockstep = {}
         if FLAGS.lockstep:
             lockstep = _run_lockstep(order, between_turns=(lambda: take_probe("after a turn")) if probing else None)
-        for setting in order:
+        for index, setting in enumerate(order):
             probe = ""
             if probing and not FLAGS.lockstep:
-                probes[setting].append(take_probe("before", show=False))  # shown on the run's line
+                # The quiet wait's last probe was taken just now: it is the first run's probe.
+                first_after_wait = index == 0 and quiet is not None
+                probes[setting].append(around[-1] if first_after_wait else take_probe("before", show=False))
                 probe = f" [machine before: {machine_probe.describe(probes[setting][-1])}]"
             epoch_rates[setting].append(lockstep[setting] if FLAGS.lockstep else _run(setting))
             print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {np.median(epoch_rates[setting][-1]):7.1f} "
