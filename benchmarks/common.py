@@ -3,6 +3,7 @@ at a time, or taking turns), the order of alternated runs."""
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,52 @@ class PeriodicSampler:
         self._thread.join()
         if self.error is not None and exc[0] is None:
             raise RuntimeError(f"Could not sample {self.WHAT}: {self.error}")
+
+
+def process_usage():
+    """This process's wall-clock time (time.time()), CPU time of all its threads (user + system) and context
+    switches (voluntary: a thread waited; involuntary: the scheduler took its core)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"time": time.time(), "cpu": usage.ru_utime + usage.ru_stime, "voluntary": usage.ru_nvcsw,
+            "involuntary": usage.ru_nivcsw}
+
+
+class EpochUsage:
+    """What a training process spent on its epochs after the first, to tell two kinds of slow run apart: one whose
+    threads kept both cores busy and still went slowly (each step cost more CPU time: a loaded memory system, a
+    slower core) from one whose threads waited (fewer cores busy). `between_epochs(wait)` gives the callback a
+    training loop calls after each epoch: it notes the usage when an epoch ends and, after `wait()` (a turn-taking
+    run's pause, if any), when the next begins, so the pauses are left out. `usage` is the clock (tests pass their
+    own)."""
+
+    def __init__(self, usage=process_usage):
+        self._usage = usage
+        self.ends, self.starts = [], []
+
+    def between_epochs(self, wait=None):
+        def callback():
+            self.ends.append(self._usage())
+            if wait is not None:
+                wait()
+            self.starts.append(self._usage())
+        return callback
+
+    def summary(self, images_per_epoch):
+        """Over the epochs after the first (each from the mark after the previous epoch to its own end, so a path's
+        own work between epochs, validation or checkpoints, is in): {"cores_busy": CPU seconds per wall second,
+        "cpu_ms_per_image", "involuntary_per_second", "voluntary_per_second", "span": [first start, last end] in
+        time.time()}; None with fewer than two epochs."""
+        spans = list(zip(self.starts, self.ends[1:]))
+        if not spans:
+            return None
+        def total(key):
+            return sum(end[key] - start[key] for start, end in spans)
+        wall, cpu = total("time"), total("cpu")
+        if not wall > 0:
+            raise ValueError(f"The epochs after the first took no time ({wall} s): is the clock right?")
+        return {"cores_busy": cpu / wall, "cpu_ms_per_image": 1000 * cpu / (images_per_epoch * len(spans)),
+                "involuntary_per_second": total("involuntary") / wall,
+                "voluntary_per_second": total("voluntary") / wall, "span": [spans[0][0]["time"], spans[-1][1]["time"]]}
 
 
 def median_and_spread(values):

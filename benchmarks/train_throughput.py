@@ -8,7 +8,7 @@ XLA.
     python -m benchmarks.train_throughput [--repeats=5] [--examples=10000] [--epochs=3]
         [--paths=trainer,fit_dataset,fit_numpy,pytorch,pythae] [--models=vae,rae_l2] [--networks=conv]
         [--mixed_precision=float32,mixed_bfloat16] [--jit_compile=false,true] [--probe] [--lockstep]
-        [--quiet=GFLOPS,GBS] [--quiet_wait=600]
+        [--quiet=GFLOPS,GBS] [--quiet_wait=600] [--sample_memory]
 
 Every (model, network, policy, XLA, path) setting is run `repeats` times, alternating the settings inside each
 repeat (in reverse order every second repeat, so no setting always runs first or last), each run in a fresh process
@@ -17,6 +17,12 @@ tracing). `--probe` times a fixed NumPy workload (benchmarks/machine_probe.py) i
 and prints it beside the run: a slow run next to a slow probe is the machine's. The first table shows each
 setting's median, range and slowest run over its median (a two-speed flip shows near 0.5); the second, with
 PyTorch paths, each TensorFlow path's rate over each PyTorch path's in the same repeat.
+
+Each run also reports what its process spent on the epochs after the first (benchmarks.common.EpochUsage): the
+cores its threads kept busy (CPU seconds per wall second, at most 2 here) and the CPU milliseconds per image. A slow
+run with both cores busy and more CPU time per image did the same work more slowly (a loaded memory system, a slower
+core: the machine); a slow run with fewer cores busy waited (its own threads). `--sample_memory` also times a 64 MiB
+copy every 2 seconds beside each run and reports the copies' bandwidth during its epochs.
 benchmarks/results/train_throughput.json keeps every number, each run's epoch rates too.
 
 `--lockstep` starts the fresh processes of all settings of a repeat at once and lets them train one epoch at a
@@ -36,6 +42,7 @@ import importlib.metadata
 import io
 import itertools
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,8 +54,8 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import machine_probe
-from benchmarks.common import (child_environment, cpu_flags, median_and_spread, print_table, read_until_waiting,
-                               run_child, run_order, wait_for_parent, write_json)
+from benchmarks.common import (EpochUsage, child_environment, cpu_flags, median_and_spread, print_table,
+                               read_until_waiting, run_child, run_order, wait_for_parent, write_json)
 from tfvae import data, models, precision, training
 from tfvae.data import DataSplits
 
@@ -72,6 +79,8 @@ flags.DEFINE_string("quiet", None, "GFLOPS,GBS (implies --probe): before each re
                     "for a probe at least this fast; a repeat is quiet when every probe around it reaches both. The "
                     "tables then show every repeat and the quiet ones apart. Take the thresholds from this machine's "
                     "own quiet probes (python -m benchmarks.machine_probe): another CPU's mean nothing here.")
+flags.DEFINE_bool("sample_memory", False, "Time a 64 MiB copy every 2 s beside each run (not with --lockstep) and "
+                  "report the copies' bandwidth during its epochs after the first.")
 flags.DEFINE_integer("quiet_wait", 600, "Seconds to wait for a quiet probe before a repeat (it runs anyway then).")
 flags.DEFINE_string("child", None, "Internal: run one setting (JSON) in this process and print its rates as JSON.")
 FLAGS = flags.FLAGS
@@ -186,10 +195,14 @@ def _splits(network):
                       test=full.test[:1000]), side
 
 
-def _measure(setting, between_epochs=None):
-    """One run of `setting` in this process: images/s of each epoch after the first."""
+def _measure(setting, wait=None):
+    """One run of `setting` in this process: {"rates": images/s of each epoch after the first, "usage": what the
+    process spent on them (benchmarks.common.EpochUsage)}. `wait()`, if given, is called after each epoch, outside
+    its timing and its usage (the turn-taking runs' pause)."""
     splits, side = _splits(setting.network)
-    return [float(rate) for rate in PATHS[setting.path](setting, splits, side, between_epochs=between_epochs)]
+    usage = EpochUsage()
+    rates = PATHS[setting.path](setting, splits, side, between_epochs=usage.between_epochs(wait))
+    return {"rates": [float(rate) for rate in rates], "usage": usage.summary(len(splits.train) // BATCH * BATCH)}
 
 
 def _child_arguments(setting):
@@ -198,17 +211,17 @@ def _child_arguments(setting):
 
 
 def _run(setting):
-    """The epoch rates of one run, in a fresh process unless --nofresh_process."""
+    """One run ({"rates", "usage"}, as `_measure`), in a fresh process unless --nofresh_process."""
     if not FLAGS.fresh_process:
         return _measure(setting)
-    return run_child("benchmarks.train_throughput", _child_arguments(setting))["rates"]
+    return run_child("benchmarks.train_throughput", _child_arguments(setting))
 
 
 def _run_lockstep(settings, between_turns=None):
     """One repeat with every setting's fresh process alive at once, taking turns one epoch at a time (the order
     reversed every second turn): each epoch of one path runs within seconds of the others', so a slow stretch of the
     machine falls on all of them. Only one process trains at any moment; `between_turns()`, if given, is called
-    after each turn of epochs, while every child waits. Returns {setting: epoch rates}."""
+    after each turn of epochs, while every child waits. Returns {setting: {"rates", "usage"}}, as `_measure`."""
     results, children = {}, {}
     with contextlib.ExitStack() as stack:
         for setting in settings:
@@ -228,7 +241,7 @@ def _run_lockstep(settings, between_turns=None):
                 process.stdin.flush()
                 result = read_until_waiting(process, log, want_result=turn == FLAGS.epochs)
                 if result is not None:
-                    results[setting] = result["rates"]
+                    results[setting] = result
             if between_turns is not None and turn < FLAGS.epochs:
                 between_turns()
     return results
@@ -257,16 +270,29 @@ def _ratios(runs, repeats):
     return rows
 
 
-def _tables(runs, repeats):
-    """Prints and returns (rows, ratios) of the runs {setting: rate per repeat}; `repeats` names them."""
+def _describe_usage(spent):
+    """A run's EpochUsage summary in words (empty when it had a single epoch)."""
+    if not spent:
+        return ""
+    return (f" [cores busy {spent['cores_busy']:.2f}, {spent['cpu_ms_per_image']:.2f} CPU ms/image, "
+            f"{spent['involuntary_per_second']:.0f} involuntary switches/s]")
+
+
+def _tables(runs, repeats, usage):
+    """Prints and returns (rows, ratios) of the runs {setting: rate per repeat}; `repeats` names them; `usage`
+    holds each run's EpochUsage summary (the spread of cores busy and CPU time per image goes beside the rates)."""
     rows = []
     for setting, rates in runs.items():
         median, low, high = median_and_spread(rates)
         rows.append({**dataclasses.asdict(setting), "repeats": repeats, "median images/s": median, "min": low,
                      "max": high, "slowest / median": low / median, "runs": len(rates)})
+        spent = [summary for summary in usage[setting] if summary]
+        for key, column in (("cores_busy", "cores busy"), ("cpu_ms_per_image", "CPU ms/image")):
+            if spent:
+                rows[-1][column] = "{:.2f} ({:.2f}-{:.2f})".format(*median_and_spread([s[key] for s in spent]))
     print_table(f"Training throughput, Fashion-MNIST, batch 100, 16 latents ({repeats})", rows,
                 ["model", "network", "policy", "jit_compile", "path", "median images/s", "min", "max",
-                 "slowest / median", "runs"])
+                 "slowest / median", "runs", "cores busy", "CPU ms/image"])
     ratios = _ratios(runs, repeats)
     if ratios:
         print_table(f"Side by side: rate over the PyTorch path's in the same repeat ({repeats})", ratios,
@@ -289,12 +315,14 @@ def main(argv):
         setting = Setting(**json.loads(FLAGS.child))
         if FLAGS.lockstep:
             wait_for_parent()  # set up; the first epoch starts on the parent's word
-        rates = _measure(setting, between_epochs=wait_for_parent if FLAGS.lockstep else None)
-        print(json.dumps({"rates": rates}), flush=True)
+        print(json.dumps(_measure(setting, wait=wait_for_parent if FLAGS.lockstep else None)), flush=True)
         return
     if FLAGS.lockstep and not FLAGS.fresh_process:
         raise ValueError("--lockstep runs every path in its own process: it cannot be combined with "
                          "--nofresh_process")
+    if FLAGS.sample_memory and FLAGS.lockstep:
+        raise ValueError("--sample_memory times copies beside one training process at a time; in --lockstep the "
+                         "processes take turns within seconds, so it is not offered there")
     if FLAGS.quiet_wait < 0:
         raise ValueError(f"--quiet_wait is in seconds, 0 or more. Received: {FLAGS.quiet_wait}")
     quiet = machine_probe.QuietMachine.parse(FLAGS.quiet) if FLAGS.quiet else None
@@ -302,6 +330,8 @@ def main(argv):
     settings = _settings()
     epoch_rates = {setting: [] for setting in settings}
     probes = {setting: [] for setting in settings}
+    usage = {setting: [] for setting in settings}  # EpochUsage summaries, one per run
+    memory = {setting: [] for setting in settings}  # --sample_memory: the copies' GB/s during each run's epochs
     repeat_probes, quiet_repeats = [], []  # every probe taken around each repeat; whether the repeat was quiet
     for repeat in range(FLAGS.repeats):
         order = run_order(settings, repeat)
@@ -325,10 +355,20 @@ def main(argv):
                 first_after_wait = index == 0 and quiet is not None
                 probes[setting].append(around[-1] if first_after_wait else take_probe("before", show=False))
                 probe = f" [machine before: {machine_probe.describe(probes[setting][-1])}]"
-            epoch_rates[setting].append(lockstep[setting] if FLAGS.lockstep else _run(setting))
+            with contextlib.ExitStack() as stack:
+                sampler = stack.enter_context(machine_probe.BandwidthSampler()) if FLAGS.sample_memory else None
+                result = lockstep[setting] if FLAGS.lockstep else _run(setting)
+            epoch_rates[setting].append(result["rates"])
+            usage[setting].append(result["usage"])
+            spent = _describe_usage(result["usage"])
+            if sampler is not None:
+                memory[setting].append(sampler.rates(*result["usage"]["span"]) if result["usage"] else [])
+                if memory[setting][-1]:
+                    spent += (f", copies beside it {statistics.median(memory[setting][-1]):.1f} GB/s "
+                              f"({min(memory[setting][-1]):.1f}-{max(memory[setting][-1]):.1f})")
             print(f"repeat {repeat + 1}/{FLAGS.repeats} {setting.label()} {np.median(epoch_rates[setting][-1]):7.1f} "
-                  f"images/s "
-                  f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates[setting][-1])}){probe}", flush=True)
+                  f"images/s (epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates[setting][-1])}){probe}"
+                  f"{spent}", flush=True)
         if quiet is not None:
             if not FLAGS.lockstep:
                 take_probe("after")
@@ -338,13 +378,15 @@ def main(argv):
         repeat_probes.append(around)
     # A run's rate: the median of its epochs after the first.
     runs = {setting: [float(np.median(rates)) for rates in epoch_rates[setting]] for setting in settings}
-    rows, ratios = _tables(runs, "every repeat")
+    rows, ratios = _tables(runs, "every repeat", usage)
     if quiet is not None:
         calm = [number for number, is_quiet in enumerate(quiet_repeats, start=1) if is_quiet]
         if calm:
             quiet_rows, quiet_ratios = _tables({setting: [rates[number - 1] for number in calm]
                                                 for setting, rates in runs.items()},
-                                               f"the {len(calm)} quiet repeats: {', '.join(map(str, calm))}")
+                                               f"the {len(calm)} quiet repeats: {', '.join(map(str, calm))}",
+                                               {setting: [spent[number - 1] for number in calm]
+                                                for setting, spent in usage.items()})
             rows, ratios = rows + quiet_rows, ratios + quiet_ratios
         else:
             print(f"\nNo repeat was quiet ({quiet}).")
@@ -361,6 +403,8 @@ def main(argv):
         "runs": {setting.key(): r for setting, r in runs.items()},
         "epoch_rates": {setting.key(): r for setting, r in epoch_rates.items()},
         "probes": {setting.key(): p for setting, p in probes.items() if p},
+        "usage": {setting.key(): u for setting, u in usage.items()},
+        "memory_during": {setting.key(): m for setting, m in memory.items() if m},
         "repeat_probes": repeat_probes, "quiet": None if quiet is None else dataclasses.asdict(quiet),
         "quiet_repeats": quiet_repeats}))
 

@@ -1,6 +1,6 @@
 """The benchmarks' own logic: oneDNN's verbose log parsed into per-step sums per primitive (with clear errors),
-the CPU sampler, the denormal flush, the machine probe and its quiet-machine wait, and the order of the throughput
-runs."""
+the CPU sampler, the denormal flush, the machine probe and its quiet-machine wait, a run's CPU usage per epoch, and
+the order of the throughput runs."""
 import platform
 import subprocess
 import sys
@@ -112,6 +112,48 @@ def test_bandwidth_sampler_times_copies_while_the_block_runs():
         BandwidthSampler(interval=0)
     with pytest.raises(ValueError, match="floats must be at least 1"):
         BandwidthSampler(floats=0)
+
+
+def test_epoch_usage_sums_the_epochs_after_the_first_and_leaves_the_pauses_out():
+    from benchmarks.common import EpochUsage, process_usage
+
+    # (wall time, CPU seconds, voluntary, involuntary) at: epoch 1 ends, epoch 2 starts after a 1 s pause, epoch 2
+    # ends, epoch 3 starts after a 7 s pause, epoch 3 ends, the loop goes on after a last pause.
+    marks = iter([(10, 5, 0, 0), (11, 5, 3, 0), (13, 9, 13, 40), (20, 9, 20, 40), (22, 12.6, 30, 60),
+                  (50, 12.6, 31, 60)])
+    usage = EpochUsage(usage=lambda: dict(zip(("time", "cpu", "voluntary", "involuntary"), next(marks))))
+    paused = []
+    callback = usage.between_epochs(wait=lambda: paused.append(len(usage.ends)))
+    for _ in range(3):
+        callback()
+    assert paused == [1, 2, 3]  # the pause comes after each epoch's end is noted, before the next start
+    summary = usage.summary(images_per_epoch=100)
+    assert summary["cores_busy"] == pytest.approx((4 + 3.6) / 4)  # two epochs of 2 s, pauses left out
+    assert summary["cpu_ms_per_image"] == pytest.approx(1000 * 7.6 / 200)
+    assert summary["voluntary_per_second"] == pytest.approx((10 + 10) / 4)
+    assert summary["involuntary_per_second"] == pytest.approx((40 + 20) / 4)
+    assert summary["span"] == [11, 22]
+
+    one_epoch = EpochUsage(usage=lambda: {"time": 1, "cpu": 1, "voluntary": 0, "involuntary": 0})
+    one_epoch.between_epochs()()
+    assert one_epoch.summary(100) is None  # the first epoch (tracing) is never counted
+    frozen = EpochUsage(usage=lambda: {"time": 1, "cpu": 1, "voluntary": 0, "involuntary": 0})
+    for _ in range(2):
+        frozen.between_epochs()()
+    with pytest.raises(ValueError, match="took no time"):
+        frozen.summary(100)
+
+    # The real clock: CPU time spent by this thread shows up, and never more than the wall time allows per core.
+    real = EpochUsage()
+    tick = real.between_epochs()
+    tick()
+    deadline = time.time() + 0.2
+    while time.time() < deadline:
+        pass
+    tick()
+    busy = real.summary(images_per_epoch=1)
+    assert 0.5 < busy["cores_busy"] < 1.5 and busy["cpu_ms_per_image"] > 100
+    assert set(process_usage()) == {"time", "cpu", "voluntary", "involuntary"}
 
 
 def test_quiet_machine_waits_for_a_fast_enough_probe_and_gives_up_at_its_deadline():
