@@ -2,7 +2,7 @@
 
 Keras 3's `BatchNormalization` computes the batch moments and the normalization with separate element-wise ops
 (mean, squared difference, multiply, add) and differentiates through each of them. On a 2-core CPU these ops and
-their gradients were about a quarter of the conv VAE's training step (README, "Speed").
+their gradients were about a quarter of the conv VAE's training step (benchmarks/README.md).
 TensorFlow's `FusedBatchNormV3` does the forward pass in one kernel and the backward pass in another (oneDNN's on
 CPU, cuDNN's on GPU): the conv VAE's step is about 1.2x faster with it on this project's CPU.
 

@@ -2,7 +2,7 @@
 
 A decoder's last layer maps many channels to the image's few (32 -> 1 in the conv net). oneDNN computes a
 transposed convolution forward with its backward-data kernel, which is slow for one output channel: 4 ms of the conv
-VAE's 62 ms CPU step (oneDNN's own timing, ONEDNN_VERBOSE=1) for about 2% of its forward FLOPs (README, "Speed").
+VAE's 62 ms CPU step (oneDNN's own timing, ONEDNN_VERBOSE=1) for about 2% of its forward FLOPs (benchmarks/README.md).
 
 For one output channel the same function is cheaper as: one matmul of every input pixel's channels onto every
 (kernel row, kernel column, output channel) tap, then a shift-add placing each tap's image at its offset. The
