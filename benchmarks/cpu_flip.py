@@ -7,7 +7,9 @@ per setting (alternating the settings inside the round, in reverse order every s
 median images/s of its epochs after the first. The table gives, per setting, the median, range and the slowest run
 over the median (a flip shows as a ratio near 0.5), and over every epoch of every process the count of slow epochs
 (under 0.75x the median epoch) and the slowest epoch over the median: a stall that hits one epoch in three shows
-there before it moves a process' median.
+there before it moves a process' median. Each process also reports the cores it kept busy and its CPU time per image
+over those epochs (benchmarks.common.EpochUsage): a slow process with busy cores did its work more slowly, one with
+idle cores waited.
 
     python -m benchmarks.cpu_flip [--processes=10] [--examples=5000] [--epochs=3]
         [--settings=baseline,inter_op_1,intra_op_1,onednn_off,data_private_pool,xla,steps_per_execution_1]
@@ -54,6 +56,9 @@ Settings (one suspect changed at a time against the baseline):
                            transparent huge pages are `madvise`-only a training process otherwise gets none.
     model_rae_l2           the RAE-L2 instead of `--model` (same network, data and loop): are slow processes one
                            model's, or the machine's?
+    no_thread_spinning     TensorFlow's thread pools sleep as soon as they run out of work instead of spinning a
+                           while first (ConfigProto.experimental.disable_thread_spinning, set on the eager context
+                           before it starts: no public TF2 API sets it).
 
 benchmarks/results/cpu_flip.json keeps every run.
 """
@@ -66,7 +71,7 @@ import time
 
 from absl import app, flags
 
-from benchmarks.common import PeriodicSampler
+from benchmarks.common import EpochUsage, PeriodicSampler
 
 FLAGS = flags.FLAGS
 
@@ -91,6 +96,7 @@ SETTINGS = {
     "keras_conv_transpose": ({}, {"keras_conv_transpose": True}),
     "malloc_hugepages": ({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}, {}),
     "model_rae_l2": ({}, {"model": "rae_l2"}),
+    "no_thread_spinning": ({}, {"no_thread_spinning": True}),
 }
 
 
@@ -118,13 +124,21 @@ def _flush_denormals():
 
 
 def _measure(setting):
-    """Trains in this process under `setting`; returns the images/s of each epoch after the first and the
-    wall-clock span [start, end] (time.time()) of the training."""
+    """Trains in this process under `setting`; returns the images/s of each epoch after the first, the wall-clock
+    span [start, end] (time.time()) of the training and what the process spent on its epochs after the first
+    (benchmarks.common.EpochUsage.summary)."""
     changes = SETTINGS[setting][1]
     if changes.get("flush_denormals"):
         _flush_denormals()
     import tensorflow as tf
 
+    if changes.get("no_thread_spinning"):
+        from tensorflow.core.protobuf import config_pb2
+        from tensorflow.python.eager import context
+
+        config = config_pb2.ConfigProto()
+        config.experimental.disable_thread_spinning = True
+        context.context()._config = config  # read when the context starts, with the threading settings merged in
     if "inter_op" in changes:
         tf.config.threading.set_inter_op_parallelism_threads(changes["inter_op"])
     if "intra_op" in changes:
@@ -157,16 +171,20 @@ def _measure(setting):
     full = data.load("fashion_mnist")
     splits = DataSplits(name="fashion_mnist", train=full.train[:FLAGS.examples], validation=full.validation[:500],
                         test=full.test[:500])
+    usage = EpochUsage()
+    between_epochs = usage.between_epochs()
     with tempfile.TemporaryDirectory() as workdir:
         model = changes.get("model", FLAGS.model)
         trainer = training.Trainer(
             lambda: models.build(model, (28, 28, 1), latent_dim=16, network="conv"), splits, workdir,
             epochs=FLAGS.epochs, batch_size=100, log_images=False, jit_compile=changes.get("jit_compile", False),
-            steps_per_execution=changes.get("steps_per_execution", 20))
+            steps_per_execution=changes.get("steps_per_execution", 20),
+            on_epoch_end=lambda record: between_epochs())
         started = time.time()
         history = trainer.fit()
         fit_span = [started, time.time()]
-    return [record["examples_per_second"] for record in history[1:]], fit_span
+    return ([record["examples_per_second"] for record in history[1:]], fit_span,
+            usage.summary(len(splits.train) // 100 * 100))
 
 
 class CpuSampler(PeriodicSampler):
@@ -212,15 +230,15 @@ def _run_child(setting):
     arguments = [f"--child={setting}", f"--examples={FLAGS.examples}", f"--epochs={FLAGS.epochs}",
                  f"--model={FLAGS.model}"]
     result = run_child("benchmarks.cpu_flip", arguments, SETTINGS[setting][0])
-    return result["epoch_images_per_second"], result["fit_span"]
+    return result["epoch_images_per_second"], result["fit_span"], result["usage"]
 
 
 def main(argv):
     del argv
     if FLAGS.child:
-        rates, fit_span = _measure(FLAGS.child)
-        print(json.dumps({"setting": FLAGS.child, "epoch_images_per_second": rates, "fit_span": fit_span}),
-              flush=True)
+        rates, fit_span, usage = _measure(FLAGS.child)
+        print(json.dumps({"setting": FLAGS.child, "epoch_images_per_second": rates, "fit_span": fit_span,
+                          "usage": usage}), flush=True)
         return
     from benchmarks import machine_probe
     from benchmarks.common import cpu_flags, median_and_spread, print_table, run_order, write_json
@@ -233,6 +251,7 @@ def main(argv):
     cpu_shares = {setting: [] for setting in FLAGS.settings}
     probes = {setting: [] for setting in FLAGS.settings}
     bandwidth = {setting: [] for setting in FLAGS.settings}
+    usages = {setting: [] for setting in FLAGS.settings}
     for round_index in range(FLAGS.processes):
         for setting in run_order(FLAGS.settings, round_index):
             probe = ""
@@ -242,7 +261,8 @@ def main(argv):
             with contextlib.ExitStack() as stack:
                 sampler = stack.enter_context(CpuSampler()) if FLAGS.sample_cpu else None
                 memory = stack.enter_context(machine_probe.BandwidthSampler()) if FLAGS.sample_memory else None
-                epoch_rates, fit_span = _run_child(setting)
+                epoch_rates, fit_span, usage = _run_child(setting)
+            usages[setting].append(usage)
             if memory is not None:  # the copies made while the child trained
                 rates = memory.rates(*fit_span)
                 bandwidth[setting].append(rates)
@@ -258,8 +278,10 @@ def main(argv):
                 cpu = "".join(f"; cpu over {part['seconds']} {name} s: user {part['user']:.1%}, system "
                               f"{part['system']:.1%}, idle {part['idle']:.1%}, steal {part['steal']:.1%}"
                               for name, part in shares.items())
+            spent = "" if usage is None else (f" [cores busy {usage['cores_busy']:.2f}, "
+                                               f"{usage['cpu_ms_per_image']:.2f} CPU ms/image]")
             print(f"round {round_index + 1}/{FLAGS.processes} {setting:22s} {runs[setting][-1]:7.1f} images/s "
-                  f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates)}){probe}{cpu}", flush=True)
+                  f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates)}){spent}{probe}{cpu}", flush=True)
     rows = []
     for setting, rates in runs.items():
         median, low, high = median_and_spread(rates)
@@ -269,6 +291,10 @@ def main(argv):
                      "slowest / median": low / median, "processes": len(rates),
                      "slow epochs": f"{sum(rate < 0.75 * epoch_median for rate in every_epoch)}/{len(every_epoch)}",
                      "slowest epoch / median": min(every_epoch) / epoch_median})
+        spent = [usage for usage in usages[setting] if usage]
+        for key, column in (("cores_busy", "cores busy"), ("cpu_ms_per_image", "CPU ms/image")):
+            if spent:
+                rows[-1][column] = "{:.2f} ({:.2f}-{:.2f})".format(*median_and_spread([u[key] for u in spent]))
         if FLAGS.probe:
             gemm = [probe["gemm_gflops"] for probe in probes[setting]]
             rows[-1]["machine gemm GFLOP/s"] = "{:.0f} ({:.0f}-{:.0f})".format(*median_and_spread(gemm))
@@ -279,7 +305,8 @@ def main(argv):
     print_table(f"{FLAGS.model} training, fresh process per run, {FLAGS.examples} images x {FLAGS.epochs} epochs "
                 f"(slow epochs: under 0.75x the median epoch)", rows,
                 ["setting", "median images/s", "min", "max", "slowest / median", "processes", "slow epochs",
-                 "slowest epoch / median"] + (["machine gemm GFLOP/s"] if FLAGS.probe else [])
+                 "slowest epoch / median", "cores busy", "CPU ms/image"]
+                + (["machine gemm GFLOP/s"] if FLAGS.probe else [])
                 + (["memory GB/s during"] if FLAGS.sample_memory else []))
     _print_correlations(runs, probes, bandwidth)
     import tensorflow as tf
@@ -287,7 +314,7 @@ def main(argv):
     print("\nwrote", write_json("cpu_flip", {
         "settings": {"processes": FLAGS.processes, "examples": FLAGS.examples, "epochs": FLAGS.epochs,
                      "model": FLAGS.model, "tensorflow": tf.__version__, "cpu_flags": cpu_flags()},
-        "rows": rows, "runs": runs, "epochs": epochs, "cpu_shares": cpu_shares, "probes": probes,
+        "rows": rows, "runs": runs, "epochs": epochs, "usage": usages, "cpu_shares": cpu_shares, "probes": probes,
         "memory_during": bandwidth}))
 
 
