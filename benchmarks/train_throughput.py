@@ -18,7 +18,9 @@ and prints it beside the run: a slow run next to a slow probe is the machine's. 
 setting's median, range and slowest run over its median (a two-speed flip shows near 0.5); the second, with
 PyTorch paths, each TensorFlow path's rate over each PyTorch path's in the same repeat.
 
-Each run also reports what its process spent on the epochs after the first (benchmarks.common.EpochUsage): the
+A `Trainer` run also reports its validation loss after each epoch (1,000 Fashion-MNIST validation images), so a
+dtype policy's speed comes with its loss curve (`--epochs=10` for a longer one). Each run also reports what its
+process spent on the epochs after the first (benchmarks.common.EpochUsage): the
 cores its threads kept busy (CPU seconds per wall second, at most 2 here) and the CPU milliseconds per image. A slow
 run with both cores busy and more CPU time per image did the same work more slowly (a loaded memory system, a slower
 core: the machine); a slow run with fewer cores busy waited (its own threads). `--sample_memory` also times a 64 MiB
@@ -79,6 +81,7 @@ flags.DEFINE_string("quiet", None, "GFLOPS,GBS (implies --probe): before each re
                     "for a probe at least this fast; a repeat is quiet when every probe around it reaches both. The "
                     "tables then show every repeat and the quiet ones apart. Take the thresholds from this machine's "
                     "own quiet probes (python -m benchmarks.machine_probe): another CPU's mean nothing here.")
+flags.DEFINE_integer("seed", 0, "Seed of the `Trainer` runs (initialization, shuffling, training noise).")
 flags.DEFINE_bool("sample_memory", False, "Time a 64 MiB copy every 2 s beside each run (not with --lockstep) and "
                   "report the copies' bandwidth during its epochs after the first.")
 flags.DEFINE_integer("quiet_wait", 600, "Seconds to wait for a quiet probe before a repeat (it runs anyway then).")
@@ -114,11 +117,12 @@ def _trainer_rate(setting, splits, side, between_epochs=None):
     with tempfile.TemporaryDirectory() as workdir:
         # In lockstep mode the Trainer waits after each epoch, outside the epoch's timing (its training steps).
         trainer = training.Trainer(lambda: _build(setting, side), splits, workdir, epochs=FLAGS.epochs,
-                                   batch_size=BATCH, log_images=False, mixed_precision=setting.policy,
+                                   batch_size=BATCH, seed=FLAGS.seed, log_images=False, mixed_precision=setting.policy,
                                    jit_compile=setting.jit_compile,
                                    on_epoch_end=None if between_epochs is None else lambda record: between_epochs())
         history = trainer.fit()
-    return [record["examples_per_second"] for record in history[1:]]
+    return {"rates": [record["examples_per_second"] for record in history[1:]],
+            "validation_loss": [record["validation/loss"] for record in history]}
 
 
 class _EpochTimer(keras.callbacks.Callback):
@@ -145,14 +149,15 @@ def _fit_rate(setting, splits, side, between_epochs=None, numpy_input=False):
     else:
         dataset = data.make_dataset(splits, "train", BATCH, shuffle=True)
         model.fit(dataset, epochs=FLAGS.epochs, verbose=0, callbacks=[timer])
-    return [len(splits.train) // BATCH * BATCH / s for s in timer.seconds[1:]]
+    return {"rates": [len(splits.train) // BATCH * BATCH / s for s in timer.seconds[1:]]}
 
 
 def _torch_rate(setting, splits, side, between_epochs=None):
     from benchmarks import torch_reference
 
     del side
-    return torch_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs, between_epochs=between_epochs)
+    return {"rates": torch_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs,
+                                           between_epochs=between_epochs)}
 
 
 def _pythae_rate(setting, splits, side, between_epochs=None):
@@ -160,8 +165,8 @@ def _pythae_rate(setting, splits, side, between_epochs=None):
 
     del side
     with contextlib.redirect_stderr(io.StringIO()):  # pythae's per-step progress bar
-        return pythae_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs,
-                                      between_epochs=between_epochs)
+        return {"rates": pythae_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs,
+                                                between_epochs=between_epochs)}
 
 
 PATHS = {"trainer": _trainer_rate, "fit_dataset": functools.partial(_fit_rate, numpy_input=False),
@@ -197,17 +202,19 @@ def _splits(network):
 
 def _measure(setting, wait=None):
     """One run of `setting` in this process: {"rates": images/s of each epoch after the first, "usage": what the
-    process spent on them (benchmarks.common.EpochUsage)}. `wait()`, if given, is called after each epoch, outside
-    its timing and its usage (the turn-taking runs' pause)."""
+    process spent on them (benchmarks.common.EpochUsage), and for the `Trainer` "validation_loss": the loss on 1,000
+    validation images after each epoch, the first too}. `wait()`, if given, is called after each epoch, outside its
+    timing and its usage (the turn-taking runs' pause)."""
     splits, side = _splits(setting.network)
     usage = EpochUsage()
-    rates = PATHS[setting.path](setting, splits, side, between_epochs=usage.between_epochs(wait))
-    return {"rates": [float(rate) for rate in rates], "usage": usage.summary(len(splits.train) // BATCH * BATCH)}
+    result = PATHS[setting.path](setting, splits, side, between_epochs=usage.between_epochs(wait))
+    return {**{key: [float(value) for value in values] for key, values in result.items()},
+            "usage": usage.summary(len(splits.train) // BATCH * BATCH)}
 
 
 def _child_arguments(setting):
     return [f"--child={json.dumps(dataclasses.asdict(setting))}", f"--examples={FLAGS.examples}",
-            f"--epochs={FLAGS.epochs}"]
+            f"--epochs={FLAGS.epochs}", f"--seed={FLAGS.seed}"]
 
 
 def _run(setting):
@@ -278,9 +285,10 @@ def _describe_usage(spent):
             f"{spent['involuntary_per_second']:.0f} involuntary switches/s]")
 
 
-def _tables(runs, repeats, usage):
+def _tables(runs, repeats, usage, losses):
     """Prints and returns (rows, ratios) of the runs {setting: rate per repeat}; `repeats` names them; `usage`
-    holds each run's EpochUsage summary (the spread of cores busy and CPU time per image goes beside the rates)."""
+    holds each run's EpochUsage summary (the spread of cores busy and CPU time per image goes beside the rates) and
+    `losses` each `Trainer` run's validation losses (the spread of the last goes beside them too)."""
     rows = []
     for setting, rates in runs.items():
         median, low, high = median_and_spread(rates)
@@ -290,9 +298,12 @@ def _tables(runs, repeats, usage):
         for key, column in (("cores_busy", "cores busy"), ("cpu_ms_per_image", "CPU ms/image")):
             if spent:
                 rows[-1][column] = "{:.2f} ({:.2f}-{:.2f})".format(*median_and_spread([s[key] for s in spent]))
+        if losses[setting]:
+            rows[-1]["final validation loss"] = "{:.2f} ({:.2f}-{:.2f})".format(
+                *median_and_spread([curve[-1] for curve in losses[setting]]))
     print_table(f"Training throughput, Fashion-MNIST, batch 100, 16 latents ({repeats})", rows,
                 ["model", "network", "policy", "jit_compile", "path", "median images/s", "min", "max",
-                 "slowest / median", "runs", "cores busy", "CPU ms/image"])
+                 "slowest / median", "runs", "cores busy", "CPU ms/image", "final validation loss"])
     ratios = _ratios(runs, repeats)
     if ratios:
         print_table(f"Side by side: rate over the PyTorch path's in the same repeat ({repeats})", ratios,
@@ -332,6 +343,7 @@ def main(argv):
     probes = {setting: [] for setting in settings}
     usage = {setting: [] for setting in settings}  # EpochUsage summaries, one per run
     memory = {setting: [] for setting in settings}  # --sample_memory: the copies' GB/s during each run's epochs
+    losses = {setting: [] for setting in settings}  # the Trainer's validation loss after each epoch, per run
     repeat_probes, quiet_repeats = [], []  # every probe taken around each repeat; whether the repeat was quiet
     for repeat in range(FLAGS.repeats):
         order = run_order(settings, repeat)
@@ -361,6 +373,9 @@ def main(argv):
             epoch_rates[setting].append(result["rates"])
             usage[setting].append(result["usage"])
             spent = _describe_usage(result["usage"])
+            if "validation_loss" in result:
+                losses[setting].append(result["validation_loss"])
+                spent += f", validation loss {' '.join(f'{loss:.2f}' for loss in result['validation_loss'])}"
             if sampler is not None:
                 memory[setting].append(sampler.rates(*result["usage"]["span"]) if result["usage"] else [])
                 if memory[setting][-1]:
@@ -378,7 +393,7 @@ def main(argv):
         repeat_probes.append(around)
     # A run's rate: the median of its epochs after the first.
     runs = {setting: [float(np.median(rates)) for rates in epoch_rates[setting]] for setting in settings}
-    rows, ratios = _tables(runs, "every repeat", usage)
+    rows, ratios = _tables(runs, "every repeat", usage, losses)
     if quiet is not None:
         calm = [number for number, is_quiet in enumerate(quiet_repeats, start=1) if is_quiet]
         if calm:
@@ -386,7 +401,9 @@ def main(argv):
                                                 for setting, rates in runs.items()},
                                                f"the {len(calm)} quiet repeats: {', '.join(map(str, calm))}",
                                                {setting: [spent[number - 1] for number in calm]
-                                                for setting, spent in usage.items()})
+                                                for setting, spent in usage.items()},
+                                               {setting: [curves[number - 1] for number in calm] if curves else []
+                                                for setting, curves in losses.items()})
             rows, ratios = rows + quiet_rows, ratios + quiet_ratios
         else:
             print(f"\nNo repeat was quiet ({quiet}).")
@@ -398,6 +415,7 @@ def main(argv):
             pass
     print("\nwrote", write_json("train_throughput", {
         "settings": {"repeats": FLAGS.repeats, "examples": FLAGS.examples, "epochs": FLAGS.epochs, "batch": BATCH,
+                     "seed": FLAGS.seed,
                      "fresh_process": FLAGS.fresh_process, **versions, "cpu_flags": cpu_flags()},
         "rows": rows, "ratios": ratios,
         "runs": {setting.key(): r for setting, r in runs.items()},
@@ -405,6 +423,7 @@ def main(argv):
         "probes": {setting.key(): p for setting, p in probes.items() if p},
         "usage": {setting.key(): u for setting, u in usage.items()},
         "memory_during": {setting.key(): m for setting, m in memory.items() if m},
+        "validation_loss": {setting.key(): curves for setting, curves in losses.items() if curves},
         "repeat_probes": repeat_probes, "quiet": None if quiet is None else dataclasses.asdict(quiet),
         "quiet_repeats": quiet_repeats}))
 
