@@ -19,12 +19,12 @@ setting's median, range and slowest run over its median (a two-speed flip shows 
 PyTorch paths, each TensorFlow path's rate over each PyTorch path's in the same repeat.
 
 A `Trainer` run also reports its validation loss after each epoch (1,000 Fashion-MNIST validation images), so a
-dtype policy's speed comes with its loss curve (`--epochs=10` for a longer one). Each run also reports what its
-process spent on the epochs after the first (benchmarks.common.EpochUsage): the
-cores its threads kept busy (CPU seconds per wall second, at most 2 here) and the CPU milliseconds per image. A slow
-run with both cores busy and more CPU time per image did the same work more slowly (a loaded memory system, a slower
-core: the machine); a slow run with fewer cores busy waited (its own threads). `--sample_memory` also times a 64 MiB
-copy every 2 seconds beside each run and reports the copies' bandwidth during its epochs.
+dtype policy's speed comes with its loss curve (`--epochs=10` for a longer one). Every run reports what its process
+spent on the epochs after the first (benchmarks.common.EpochUsage): the cores its threads kept busy (CPU seconds per
+wall second, at most the machine's cores) and the CPU milliseconds per image. A slow run with its cores busy and
+more CPU time per image did the same work more slowly (a loaded memory system, a slower core: the machine); a slow
+run with fewer cores busy waited (its own threads). `--sample_memory` also times a 64 MiB copy every 2 seconds
+beside each run and reports the copies' bandwidth during its epochs.
 benchmarks/results/train_throughput.json keeps every number, each run's epoch rates too.
 
 `--lockstep` starts the fresh processes of all settings of a repeat at once and lets them train one epoch at a
@@ -115,7 +115,7 @@ def _build(setting, side):
 
 def _trainer_rate(setting, splits, side, between_epochs=None):
     with tempfile.TemporaryDirectory() as workdir:
-        # In lockstep mode the Trainer waits after each epoch, outside the epoch's timing (its training steps).
+        # After each epoch, outside its timing (the training steps): the usage marks, and in lockstep mode the wait.
         trainer = training.Trainer(lambda: _build(setting, side), splits, workdir, epochs=FLAGS.epochs,
                                    batch_size=BATCH, seed=FLAGS.seed, log_images=False, mixed_precision=setting.policy,
                                    jit_compile=setting.jit_compile,
