@@ -86,6 +86,27 @@ class EpochUsage:
                 "involuntary_per_second": total("involuntary") / wall,
                 "voluntary_per_second": total("voluntary") / wall, "span": [spans[0][0]["time"], spans[-1][1]["time"]]}
 
+    # The table columns `columns` fills, in order.
+    COLUMNS = ("cores busy", "CPU ms/image")
+
+    @staticmethod
+    def describe(summary):
+        """A run's summary in words, for its progress line ("" for a run with a single epoch)."""
+        if not summary:
+            return ""
+        return (f" [cores busy {summary['cores_busy']:.2f}, {summary['cpu_ms_per_image']:.2f} CPU ms/image, "
+                f"{summary['involuntary_per_second']:.0f} involuntary switches/s]")
+
+    @staticmethod
+    def columns(summaries):
+        """{column: "median (min-max)"} of cores busy and CPU ms per image over the runs' summaries (those of
+        single-epoch runs, None, left out; {} if none is left)."""
+        kept = [summary for summary in summaries if summary]
+        if not kept:
+            return {}
+        return {column: "{:.2f} ({:.2f}-{:.2f})".format(*median_and_spread([summary[key] for summary in kept]))
+                for key, column in zip(("cores_busy", "cpu_ms_per_image"), EpochUsage.COLUMNS)}
+
 
 def median_and_spread(values):
     """Returns (median, min, max) of a list of numbers."""

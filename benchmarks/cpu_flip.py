@@ -278,8 +278,7 @@ def main(argv):
                 cpu = "".join(f"; cpu over {part['seconds']} {name} s: user {part['user']:.1%}, system "
                               f"{part['system']:.1%}, idle {part['idle']:.1%}, steal {part['steal']:.1%}"
                               for name, part in shares.items())
-            spent = "" if usage is None else (f" [cores busy {usage['cores_busy']:.2f}, "
-                                               f"{usage['cpu_ms_per_image']:.2f} CPU ms/image]")
+            spent = EpochUsage.describe(usage)
             print(f"round {round_index + 1}/{FLAGS.processes} {setting:22s} {runs[setting][-1]:7.1f} images/s "
                   f"(epochs: {', '.join(f'{rate:.0f}' for rate in epoch_rates)}){spent}{probe}{cpu}", flush=True)
     rows = []
@@ -291,10 +290,7 @@ def main(argv):
                      "slowest / median": low / median, "processes": len(rates),
                      "slow epochs": f"{sum(rate < 0.75 * epoch_median for rate in every_epoch)}/{len(every_epoch)}",
                      "slowest epoch / median": min(every_epoch) / epoch_median})
-        spent = [usage for usage in usages[setting] if usage]
-        for key, column in (("cores_busy", "cores busy"), ("cpu_ms_per_image", "CPU ms/image")):
-            if spent:
-                rows[-1][column] = "{:.2f} ({:.2f}-{:.2f})".format(*median_and_spread([u[key] for u in spent]))
+        rows[-1].update(EpochUsage.columns(usages[setting]))
         if FLAGS.probe:
             gemm = [probe["gemm_gflops"] for probe in probes[setting]]
             rows[-1]["machine gemm GFLOP/s"] = "{:.0f} ({:.0f}-{:.0f})".format(*median_and_spread(gemm))
@@ -305,7 +301,7 @@ def main(argv):
     print_table(f"{FLAGS.model} training, fresh process per run, {FLAGS.examples} images x {FLAGS.epochs} epochs "
                 f"(slow epochs: under 0.75x the median epoch)", rows,
                 ["setting", "median images/s", "min", "max", "slowest / median", "processes", "slow epochs",
-                 "slowest epoch / median", "cores busy", "CPU ms/image"]
+                 "slowest epoch / median", *EpochUsage.COLUMNS]
                 + (["machine gemm GFLOP/s"] if FLAGS.probe else [])
                 + (["memory GB/s during"] if FLAGS.sample_memory else []))
     _print_correlations(runs, probes, bandwidth)

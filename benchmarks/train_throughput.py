@@ -277,14 +277,6 @@ def _ratios(runs, repeats):
     return rows
 
 
-def _describe_usage(spent):
-    """A run's EpochUsage summary in words (empty when it had a single epoch)."""
-    if not spent:
-        return ""
-    return (f" [cores busy {spent['cores_busy']:.2f}, {spent['cpu_ms_per_image']:.2f} CPU ms/image, "
-            f"{spent['involuntary_per_second']:.0f} involuntary switches/s]")
-
-
 def _tables(runs, repeats, usage, losses):
     """Prints and returns (rows, ratios) of the runs {setting: rate per repeat}; `repeats` names them; `usage`
     holds each run's EpochUsage summary (the spread of cores busy and CPU time per image goes beside the rates) and
@@ -294,16 +286,13 @@ def _tables(runs, repeats, usage, losses):
         median, low, high = median_and_spread(rates)
         rows.append({**dataclasses.asdict(setting), "repeats": repeats, "median images/s": median, "min": low,
                      "max": high, "slowest / median": low / median, "runs": len(rates)})
-        spent = [summary for summary in usage[setting] if summary]
-        for key, column in (("cores_busy", "cores busy"), ("cpu_ms_per_image", "CPU ms/image")):
-            if spent:
-                rows[-1][column] = "{:.2f} ({:.2f}-{:.2f})".format(*median_and_spread([s[key] for s in spent]))
+        rows[-1].update(EpochUsage.columns(usage[setting]))
         if losses[setting]:
             rows[-1]["final validation loss"] = "{:.2f} ({:.2f}-{:.2f})".format(
                 *median_and_spread([curve[-1] for curve in losses[setting]]))
     print_table(f"Training throughput, Fashion-MNIST, batch 100, 16 latents ({repeats})", rows,
                 ["model", "network", "policy", "jit_compile", "path", "median images/s", "min", "max",
-                 "slowest / median", "runs", "cores busy", "CPU ms/image", "final validation loss"])
+                 "slowest / median", "runs", *EpochUsage.COLUMNS, "final validation loss"])
     ratios = _ratios(runs, repeats)
     if ratios:
         print_table(f"Side by side: rate over the PyTorch path's in the same repeat ({repeats})", ratios,
@@ -372,7 +361,7 @@ def main(argv):
                 result = lockstep[setting] if FLAGS.lockstep else _run(setting)
             epoch_rates[setting].append(result["rates"])
             usage[setting].append(result["usage"])
-            spent = _describe_usage(result["usage"])
+            spent = EpochUsage.describe(result["usage"])
             if "validation_loss" in result:
                 losses[setting].append(result["validation_loss"])
                 spent += f", validation loss {' '.join(f'{loss:.2f}' for loss in result['validation_loss'])}"

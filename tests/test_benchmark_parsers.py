@@ -133,6 +133,10 @@ def test_epoch_usage_sums_the_epochs_after_the_first_and_leaves_the_pauses_out()
     assert summary["voluntary_per_second"] == pytest.approx((10 + 10) / 4)
     assert summary["involuntary_per_second"] == pytest.approx((40 + 20) / 4)
     assert summary["span"] == [11, 22]
+    assert EpochUsage.describe(summary) == " [cores busy 1.90, 38.00 CPU ms/image, 15 involuntary switches/s]"
+    assert EpochUsage.columns([summary, None, {**summary, "cores_busy": 1.5, "cpu_ms_per_image": 40.0}]) == {
+        "cores busy": "1.70 (1.50-1.90)", "CPU ms/image": "39.00 (38.00-40.00)"}
+    assert EpochUsage.describe(None) == "" and EpochUsage.columns([None]) == {}
 
     one_epoch = EpochUsage(usage=lambda: {"time": 1, "cpu": 1, "voluntary": 0, "involuntary": 0})
     one_epoch.between_epochs()()
