@@ -6,14 +6,19 @@ showed the conv net's one-channel output layer taking as long as a stride-2 laye
 (tfvae/networks/shift_add.py).
 
     python -m benchmarks.onednn_primitives [--model=vae] [--steps=20] [--keras_conv_transpose]
+        [--framework=tensorflow|pytorch] [--inter_op_threads=1]
 
 `--keras_conv_transpose` runs the decoder's one-channel output layer on Keras' kernel, as before the shift-add.
+`--framework=pytorch` logs the step of our plain PyTorch loop (benchmarks/torch_reference.py, the same network),
+whose oneDNN is PyTorch's own build: the two frameworks' kernels side by side.
 
 A child process (oneDNN reads the variable when it loads) builds the model of `train_throughput` (conv net, batch
-100, 16 latents), runs warm-up steps, then `steps` steps with the log on; the table sums each primitive's time per
-step, largest first. The log costs time itself, so compare rows, not the total with a step's wall time; calls that
-run at once on the inter-op pool each count their whole wall time. benchmarks/results/onednn_primitives.json keeps
-the table.
+100, 16 latents), runs warm-up steps, then `steps` steps with the log on; the first table sums each primitive's time
+per step, largest first, the second each pass (convolutions forward, backward-data and backward-weights, reorders of
+activations and of weights, batch norm, ...). The log costs time itself, so compare rows, not the total with a
+step's wall time. TensorFlow runs independent ops at once on its inter-op pool, and calls that overlap each count
+their whole wall time; `--inter_op_threads=1` runs one op at a time, as PyTorch's step does, so that each call's
+time is its own. benchmarks/results/onednn_primitives[_pytorch].json keeps the tables.
 """
 import collections
 import os
@@ -31,6 +36,9 @@ _MARK = "tfvae-steps-start"
 
 
 def _run_steps():
+    if FLAGS.framework == "pytorch":
+        _run_pytorch_steps()
+        return
     import keras
     import numpy as np
     import tensorflow as tf
@@ -38,6 +46,8 @@ def _run_steps():
     from tfvae import models
     from tfvae.networks import shift_add
 
+    if FLAGS.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
     if FLAGS.keras_conv_transpose:
         shift_add.MAX_SHIFT_ADD_FILTERS = 0  # no layer qualifies: Keras' code runs
     model = models.build(FLAGS.model, (28, 28, 1), latent_dim=16, network="conv")
@@ -51,6 +61,43 @@ def _run_steps():
     for _ in range(FLAGS.steps):
         float(step(x)["loss"])
     sys.stdout.flush()
+
+
+def _run_pytorch_steps():
+    import torch
+
+    from benchmarks import torch_reference
+
+    step = torch_reference.make_step(FLAGS.model)
+    x = torch.rand(BATCH, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    for _ in range(WARM_UP):
+        float(step(x))
+    print(_MARK, flush=True)
+    for _ in range(FLAGS.steps):
+        float(step(x))
+    sys.stdout.flush()
+
+
+# A transposed convolution is a convolution's backward-data pass run forward (and the reverse): TensorFlow logs the
+# decoder's layers as convolutions, PyTorch as deconvolutions. The summary names both in convolution terms.
+_DECONVOLUTION_AS_CONVOLUTION = {"forward_training": "backward_data", "backward_data": "forward_training",
+                                 "backward_weights": "backward_weights"}
+
+
+def by_pass(totals, batch=BATCH):
+    """{pass: ms per step} from `parse`'s totals: convolutions (transposed ones included, in convolution terms) by
+    direction, reorders of activations (shapes that start with the batch size) apart from the rest (weights), and the
+    other primitives by kind and direction."""
+    passes = collections.Counter()
+    for (kind, _, direction, shapes), (_, ms) in totals.items():
+        if kind == "deconvolution":
+            kind, direction = "convolution", _DECONVOLUTION_AS_CONVOLUTION.get(direction, direction)
+        if kind == "reorder":
+            name = "reorder, activations" if shapes.split("x")[0] == str(batch) else "reorder, weights"
+        else:
+            name = kind if direction == "undef" else f"{kind} {direction}"
+        passes[name] += ms
+    return dict(passes)
 
 
 def parse(log, steps):
@@ -78,8 +125,12 @@ def main(argv):
         _run_steps()
         return
     env = {**os.environ, "ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if FLAGS.framework == "pytorch" and (FLAGS.keras_conv_transpose or FLAGS.inter_op_threads):
+        raise app.UsageError("--keras_conv_transpose and --inter_op_threads change TensorFlow's step only: leave "
+                             "them out with --framework=pytorch")
     result = subprocess.run([sys.executable, "-m", "benchmarks.onednn_primitives", "--child",
-                             f"--model={FLAGS.model}", f"--steps={FLAGS.steps}",
+                             f"--model={FLAGS.model}", f"--steps={FLAGS.steps}", f"--framework={FLAGS.framework}",
+                             f"--inter_op_threads={FLAGS.inter_op_threads}",
                              f"--keras_conv_transpose={FLAGS.keras_conv_transpose}"], env=env, capture_output=True,
                             text=True, check=False)
     if result.returncode:
@@ -90,13 +141,23 @@ def main(argv):
              "calls/step": round(calls, 2), "ms/step": ms, "share": f"{ms / total_ms:.1%}"}
             for (kind, implementation, direction, shapes), (calls, ms) in
             sorted(totals.items(), key=lambda item: -item[1][1])]
-    layer = "Keras' output layer" if FLAGS.keras_conv_transpose else "shift-add output layer"
-    print_table(f"oneDNN primitives of the {FLAGS.model} step ({layer}, batch {BATCH}, {FLAGS.steps} steps; "
+    if FLAGS.framework == "pytorch":
+        side = "our PyTorch loop"
+    else:
+        side = "Keras' output layer" if FLAGS.keras_conv_transpose else "shift-add output layer"
+        if FLAGS.inter_op_threads:
+            side += f", {FLAGS.inter_op_threads} inter-op thread(s)"
+    print_table(f"oneDNN primitives of the {FLAGS.model} step ({side}, batch {BATCH}, {FLAGS.steps} steps; "
                 f"{total_ms:.1f} ms per step in oneDNN, as logged)", rows[:FLAGS.top],
                 ["primitive", "implementation", "direction", "shapes", "calls/step", "ms/step", "share"])
-    print("\nwrote", write_json("onednn_primitives", {
-        "settings": {"model": FLAGS.model, "steps": FLAGS.steps, "keras_conv_transpose": FLAGS.keras_conv_transpose},
-        "total_ms_per_step": total_ms, "rows": rows}))
+    passes = [{"pass": name, "ms/step": ms, "share": f"{ms / total_ms:.1%}"}
+              for name, ms in sorted(by_pass(totals).items(), key=lambda item: -item[1])]
+    print_table("The same by pass (transposed convolutions in convolution terms)", passes, ["pass", "ms/step", "share"])
+    name = "onednn_primitives" + ("_pytorch" if FLAGS.framework == "pytorch" else "")
+    print("\nwrote", write_json(name, {
+        "settings": {"model": FLAGS.model, "steps": FLAGS.steps, "framework": FLAGS.framework,
+                     "inter_op_threads": FLAGS.inter_op_threads, "keras_conv_transpose": FLAGS.keras_conv_transpose},
+        "total_ms_per_step": total_ms, "rows": rows, "passes": passes}))
 
 
 def define_flags():
@@ -106,6 +167,10 @@ def define_flags():
     flags.DEFINE_integer("top", 25, "Primitives shown.")
     flags.DEFINE_boolean("keras_conv_transpose", False, "The one-channel output layer on Keras' transposed-convolution "
                          "kernel instead of the shift-add.")
+    flags.DEFINE_enum("framework", "tensorflow", ["tensorflow", "pytorch"], "Whose step to log: tfvae's "
+                      "(tensorflow) or our plain PyTorch loop's (pytorch, benchmarks/torch_reference.py).")
+    flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow's inter-op threads (0: its default); 1 runs one op at a "
+                         "time, so that each call's logged time is its own.")
     flags.DEFINE_boolean("child", False, "Internal: run the steps in this process.")
 
 

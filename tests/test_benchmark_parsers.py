@@ -1,6 +1,6 @@
-"""The benchmarks' own logic: oneDNN's verbose log parsed into per-step sums per primitive (with clear errors),
-the CPU sampler, the denormal flush, the machine probe and its quiet-machine wait, a run's CPU usage per epoch, and
-the order of the throughput runs."""
+"""The benchmarks' own logic: oneDNN's verbose log parsed into per-step sums per primitive and per pass (with clear
+errors), the rewrites of a weight gradient, the CPU sampler, the denormal flush, the machine probe and its
+quiet-machine wait, a run's CPU usage per epoch, and the order of the throughput runs."""
 import platform
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from benchmarks.onednn_primitives import _MARK, parse
+from benchmarks.onednn_primitives import _MARK, by_pass, parse
 
 _LOG = "\n".join([
     "onednn_verbose,v1,primitive,exec,cpu,convolution,jit:avx512_core,backward_weights,src:f32,mb2_ic1oc4,9.0",
@@ -26,6 +26,40 @@ def test_sums_each_primitive_per_step_after_the_mark():
     totals = parse(_LOG, steps=2)
     assert totals == {("convolution", "jit:avx512_core", "backward_weights", "mb2_ic1oc4"): [1.0, 2.0],
                       ("reorder", "jit:uni", "undef", "4x1x3x3"): [1.0, 0.5]}
+
+
+def test_passes_name_transposed_convolutions_in_convolution_terms_and_split_reorders():
+    # PyTorch logs a transposed convolution's forward as a deconvolution's; TensorFlow as a convolution's
+    # backward-data pass. Reorders whose shape starts with the batch size move activations, the others weights.
+    totals = {("deconvolution", "jit", "forward_training", "mb2_ic4oc2"): [1.0, 5.0],
+              ("convolution", "brg", "backward_data", "mb2_ic2oc4"): [1.0, 2.0],
+              ("deconvolution", "jit", "backward_data", "mb2_ic4oc2"): [1.0, 3.0],
+              ("deconvolution", "jit", "backward_weights", "mb2_ic4oc2"): [1.0, 4.0],
+              ("reorder", "jit:uni", "undef", "2x32x28x28"): [6.0, 1.5],
+              ("reorder", "jit:uni", "undef", "32x2x4x4"): [2.0, 0.25],
+              ("batch_normalization", "bnorm", "backward", "mb2ic32ih28iw28"): [1.0, 0.5]}
+    assert by_pass(totals, batch=2) == {"convolution backward_data": 7.0, "convolution forward_training": 3.0,
+                                        "convolution backward_weights": 4.0, "reorder, activations": 1.5,
+                                        "reorder, weights": 0.25, "batch_normalization backward": 0.5}
+
+
+def test_weight_gradient_rewrites_equal_the_kernel_gradient_of_a_stride_2_convolution():
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks import weight_gradient
+
+    rng = np.random.default_rng(1)
+    padded = weight_gradient.pad(tf.constant(rng.standard_normal((3, 8, 8, 2)), tf.float32))
+    kernel = tf.constant(rng.standard_normal((4, 4, 2, 5)), tf.float32)
+    output_gradient = tf.constant(rng.standard_normal((3, 4, 4, 5)), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(kernel)
+        loss = tf.reduce_sum(tf.nn.conv2d(padded, kernel, 2, "VALID") * output_gradient)
+    expected = tape.gradient(loss, kernel).numpy()
+    for name, formulation in weight_gradient.FORMULATIONS.items():
+        np.testing.assert_allclose(formulation(padded, output_gradient).numpy(), expected, rtol=1e-5, atol=1e-4,
+                                   err_msg=name)
 
 
 def test_a_log_without_the_mark_or_primitives_is_an_error():
