@@ -170,7 +170,7 @@ def define_flags():
     flags.DEFINE_enum("framework", "tensorflow", ["tensorflow", "pytorch"], "Whose step to log: tfvae's "
                       "(tensorflow) or our plain PyTorch loop's (pytorch, benchmarks/torch_reference.py).")
     flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow's inter-op threads (0: its default); 1 runs one op at a "
-                         "time, so that each call's logged time is its own.")
+                         "time, so that each call's logged time is its own.", lower_bound=0)
     flags.DEFINE_boolean("child", False, "Internal: run the steps in this process.")
 
 
