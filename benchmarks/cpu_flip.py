@@ -9,11 +9,11 @@ over the median (a flip shows as a ratio near 0.5), and over every epoch of ever
 (under 0.75x the median epoch) and the slowest epoch over the median: a stall that hits one epoch in three shows
 there before it moves a process' median. Each process also reports the cores it kept busy and its CPU time per image
 over those epochs (benchmarks.common.EpochUsage): a slow process with busy cores did its work more slowly, one with
-idle cores waited.
+idle cores waited. `--mixed_precision` trains every setting under that dtype policy (tfvae.precision).
 
     python -m benchmarks.cpu_flip [--processes=10] [--examples=5000] [--epochs=3]
         [--settings=baseline,inter_op_1,intra_op_1,onednn_off,data_private_pool,xla,steps_per_execution_1]
-        [--sample_cpu] [--probe] [--sample_memory]
+        [--mixed_precision=float32] [--sample_cpu] [--probe] [--sample_memory]
 
 `--sample_cpu` reads the machine's CPU time (/proc/stat: every process on it, so run it on an idle machine) every
 second while each process runs and prints, per process, the shares of user, system, idle and steal time (the
@@ -56,6 +56,10 @@ Settings (one suspect changed at a time against the baseline):
                            transparent huge pages are `madvise`-only a training process otherwise gets none.
     model_rae_l2           the RAE-L2 instead of `--model` (same network, data and loop): are slow processes one
                            model's, or the machine's?
+    batch_norm_float32_input
+                           the fused batch norm casts a 16-bit input to float32 before its kernel and the output
+                           back, as before it passed bfloat16 and float16 inputs to the kernel as they are
+                           (tfvae/networks/batch_norm.py; changes nothing under float32).
     no_thread_spinning     TensorFlow's thread pools sleep as soon as they run out of work instead of spinning a
                            while first (ConfigProto.experimental.disable_thread_spinning, set on the eager context
                            before it starts: no public TF2 API sets it).
@@ -97,6 +101,7 @@ SETTINGS = {
     "malloc_hugepages": ({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}, {}),
     "model_rae_l2": ({}, {"model": "rae_l2"}),
     "no_thread_spinning": ({}, {"no_thread_spinning": True}),
+    "batch_norm_float32_input": ({}, {"batch_norm_float32_input": True}),
 }
 
 
@@ -149,6 +154,10 @@ def _measure(setting):
 
     if changes.get("keras_conv_transpose"):
         shift_add.MAX_SHIFT_ADD_FILTERS = 0  # no layer qualifies: Keras' code runs
+    if changes.get("batch_norm_float32_input"):
+        from tfvae.networks import batch_norm
+
+        batch_norm._KERNEL_DTYPES = (tf.float32,)  # every other input dtype is cast to float32 first
     if changes.get("philox_without_xla"):
         from tfvae import rowwise_random
 
@@ -178,6 +187,7 @@ def _measure(setting):
         trainer = training.Trainer(
             lambda: models.build(model, (28, 28, 1), latent_dim=16, network="conv"), splits, workdir,
             epochs=FLAGS.epochs, batch_size=100, log_images=False, jit_compile=changes.get("jit_compile", False),
+            mixed_precision=FLAGS.mixed_precision,
             steps_per_execution=changes.get("steps_per_execution", 20),
             on_epoch_end=lambda record: between_epochs())
         started = time.time()
@@ -228,7 +238,7 @@ def _run_child(setting):
     from benchmarks.common import run_child
 
     arguments = [f"--child={setting}", f"--examples={FLAGS.examples}", f"--epochs={FLAGS.epochs}",
-                 f"--model={FLAGS.model}"]
+                 f"--model={FLAGS.model}", f"--mixed_precision={FLAGS.mixed_precision}"]
     result = run_child("benchmarks.cpu_flip", arguments, SETTINGS[setting][0])
     return result["epoch_images_per_second"], result["fit_span"], result["usage"]
 
@@ -298,7 +308,7 @@ def main(argv):
             medians = [statistics.median(rates) for rates in bandwidth[setting] if rates]
             if medians:
                 rows[-1]["memory GB/s during"] = "{:.1f} ({:.1f}-{:.1f})".format(*median_and_spread(medians))
-    print_table(f"{FLAGS.model} training, fresh process per run, {FLAGS.examples} images x {FLAGS.epochs} epochs "
+    print_table(f"{FLAGS.model} training in {FLAGS.mixed_precision}, fresh process per run, {FLAGS.examples} images x {FLAGS.epochs} epochs "
                 f"(slow epochs: under 0.75x the median epoch)", rows,
                 ["setting", "median images/s", "min", "max", "slowest / median", "processes", "slow epochs",
                  "slowest epoch / median", *EpochUsage.COLUMNS]
@@ -309,7 +319,7 @@ def main(argv):
 
     print("\nwrote", write_json("cpu_flip", {
         "settings": {"processes": FLAGS.processes, "examples": FLAGS.examples, "epochs": FLAGS.epochs,
-                     "model": FLAGS.model, "tensorflow": tf.__version__, "cpu_flags": cpu_flags()},
+                     "model": FLAGS.model, "mixed_precision": FLAGS.mixed_precision, "tensorflow": tf.__version__, "cpu_flags": cpu_flags()},
         "rows": rows, "runs": runs, "epochs": epochs, "usage": usages, "cpu_shares": cpu_shares, "probes": probes,
         "memory_during": bandwidth}))
 
@@ -339,6 +349,8 @@ def define_flags():
     flags.DEFINE_integer("examples", 5000, "Training images per epoch.")
     flags.DEFINE_integer("epochs", 3, "Epochs per process (the first, which traces, is discarded).")
     flags.DEFINE_string("model", "vae", "Model to train (vae or rae_l2).")
+    flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
+                      "Dtype policy of every process (tfvae.precision.POLICIES).")
     flags.DEFINE_list("settings", ["baseline", "inter_op_1", "intra_op_1", "onednn_off", "data_private_pool", "xla",
                                    "steps_per_execution_1"], "Settings to time.")
     flags.DEFINE_boolean("sample_cpu", False, "Sample /proc/stat every second during each process.")

@@ -6,11 +6,12 @@ showed the conv net's one-channel output layer taking as long as a stride-2 laye
 (tfvae/networks/shift_add.py).
 
     python -m benchmarks.onednn_primitives [--model=vae] [--steps=20] [--keras_conv_transpose]
-        [--framework=tensorflow|pytorch] [--inter_op_threads=1]
+        [--framework=tensorflow|pytorch] [--inter_op_threads=1] [--mixed_precision=float32]
 
 `--keras_conv_transpose` runs the decoder's one-channel output layer on Keras' kernel, as before the shift-add.
 `--framework=pytorch` logs the step of our plain PyTorch loop (benchmarks/torch_reference.py, the same network),
-whose oneDNN is PyTorch's own build: the two frameworks' kernels side by side.
+whose oneDNN is PyTorch's own build: the two frameworks' kernels side by side. `--mixed_precision` sets tfvae's dtype
+policy (`tfvae.precision`; a bfloat16 step runs oneDNN's bfloat16 kernels where the CPU has them).
 
 A child process (oneDNN reads the variable when it loads) builds the model of `train_throughput` (conv net, batch
 100, 16 latents), runs warm-up steps, then `steps` steps with the log on; the first table sums each primitive's time
@@ -43,14 +44,15 @@ def _run_steps():
     import numpy as np
     import tensorflow as tf
 
-    from tfvae import models
+    from tfvae import models, precision
     from tfvae.networks import shift_add
 
     if FLAGS.inter_op_threads:
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
     if FLAGS.keras_conv_transpose:
         shift_add.MAX_SHIFT_ADD_FILTERS = 0  # no layer qualifies: Keras' code runs
-    model = models.build(FLAGS.model, (28, 28, 1), latent_dim=16, network="conv")
+    with precision.policy_scope(FLAGS.mixed_precision):
+        model = models.build(FLAGS.model, (28, 28, 1), latent_dim=16, network="conv")
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build_for()
     step = tf.function(model.replica_step)
@@ -125,13 +127,15 @@ def main(argv):
         _run_steps()
         return
     env = {**os.environ, "ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    if FLAGS.framework == "pytorch" and (FLAGS.keras_conv_transpose or FLAGS.inter_op_threads):
-        raise app.UsageError("--keras_conv_transpose and --inter_op_threads change TensorFlow's step only: leave "
-                             "them out with --framework=pytorch")
+    if FLAGS.framework == "pytorch" and (FLAGS.keras_conv_transpose or FLAGS.inter_op_threads
+                                         or FLAGS.mixed_precision != "float32"):
+        raise app.UsageError("--keras_conv_transpose, --inter_op_threads and --mixed_precision change TensorFlow's "
+                             "step only: leave them out with --framework=pytorch")
     result = subprocess.run([sys.executable, "-m", "benchmarks.onednn_primitives", "--child",
                              f"--model={FLAGS.model}", f"--steps={FLAGS.steps}", f"--framework={FLAGS.framework}",
                              f"--inter_op_threads={FLAGS.inter_op_threads}",
-                             f"--keras_conv_transpose={FLAGS.keras_conv_transpose}"], env=env, capture_output=True,
+                             f"--keras_conv_transpose={FLAGS.keras_conv_transpose}",
+                             f"--mixed_precision={FLAGS.mixed_precision}"], env=env, capture_output=True,
                             text=True, check=False)
     if result.returncode:
         raise RuntimeError(f"The child failed (exit {result.returncode}): {result.stderr[-2000:]}")
@@ -147,6 +151,7 @@ def main(argv):
         side = "Keras' output layer" if FLAGS.keras_conv_transpose else "shift-add output layer"
         if FLAGS.inter_op_threads:
             side += f", {FLAGS.inter_op_threads} inter-op thread(s)"
+        side += f", {FLAGS.mixed_precision}"
     print_table(f"oneDNN primitives of the {FLAGS.model} step ({side}, batch {BATCH}, {FLAGS.steps} steps; "
                 f"{total_ms:.1f} ms per step in oneDNN, as logged)", rows[:FLAGS.top],
                 ["primitive", "implementation", "direction", "shapes", "calls/step", "ms/step", "share"])
@@ -156,7 +161,8 @@ def main(argv):
     name = "onednn_primitives" + ("_pytorch" if FLAGS.framework == "pytorch" else "")
     print("\nwrote", write_json(name, {
         "settings": {"model": FLAGS.model, "steps": FLAGS.steps, "framework": FLAGS.framework,
-                     "inter_op_threads": FLAGS.inter_op_threads, "keras_conv_transpose": FLAGS.keras_conv_transpose},
+                     "inter_op_threads": FLAGS.inter_op_threads, "keras_conv_transpose": FLAGS.keras_conv_transpose,
+                     "mixed_precision": FLAGS.mixed_precision},
         "total_ms_per_step": total_ms, "rows": rows, "passes": passes}))
 
 
@@ -171,6 +177,8 @@ def define_flags():
                       "(tensorflow) or our plain PyTorch loop's (pytorch, benchmarks/torch_reference.py).")
     flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow's inter-op threads (0: its default); 1 runs one op at a "
                          "time, so that each call's logged time is its own.", lower_bound=0)
+    flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
+                      "Dtype policy of tfvae's step (tfvae.precision.POLICIES).")
     flags.DEFINE_boolean("child", False, "Internal: run the steps in this process.")
 
 

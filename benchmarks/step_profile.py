@@ -2,13 +2,14 @@
 benchmark, batch 100, 16 latents, Fashion-MNIST-shaped inputs), beside PyTorch's profile of the same step in our
 plain loop (benchmarks/torch_reference.py) when torch is installed.
 
-    python -m benchmarks.step_profile [--model=vae] [--steps=20] [--top=15]
+    python -m benchmarks.step_profile [--model=vae] [--steps=20] [--top=15] [--mixed_precision=float32]
 
 Each side: warm-up steps, then the mean wall time of `steps` steps, then a profiled pass of `steps` steps whose op
 self-times (summed over the threads, so they add up to more than the wall time on 2 cores) are grouped by op type.
 TensorFlow's side reads the profiler's trace with the converter TensorBoard's profile plugin uses
 (`_pywrap_profiler_plugin`, a TensorFlow-internal module: this benchmark may need a change on another TensorFlow
-minor). benchmarks/results/step_profile.json keeps both tables.
+minor). `--mixed_precision` sets tfvae's side's dtype policy (`tfvae.precision`; the PyTorch side stays float32).
+benchmarks/results/step_profile.json keeps both tables.
 """
 import collections
 import glob
@@ -21,10 +22,13 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks.common import print_table, write_json
+from tfvae import precision
 
 flags.DEFINE_string("model", "vae", "Model whose step to profile (vae or rae_l2).")
 flags.DEFINE_integer("steps", 20, "Steps timed and profiled on each side.")
 flags.DEFINE_integer("top", 15, "Op types shown per side.")
+flags.DEFINE_enum("mixed_precision", "float32", list(precision.POLICIES),
+                  "Dtype policy of tfvae's side (tfvae.precision).")
 FLAGS = flags.FLAGS
 BATCH = 100
 
@@ -36,7 +40,8 @@ def _tensorflow_profile(images):
 
     from tfvae import models
 
-    model = models.build(FLAGS.model, (28, 28, 1), latent_dim=16, network="conv")
+    with precision.policy_scope(FLAGS.mixed_precision):
+        model = models.build(FLAGS.model, (28, 28, 1), latent_dim=16, network="conv")
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build_for()
     step = tf.function(model.replica_step)
@@ -105,9 +110,11 @@ def main(argv):
     else:
         sides["pytorch"] = _torch_profile(images)
     rows = [row for side, (wall_ms, self_ms) in sides.items() for row in _rows(side, wall_ms, self_ms)]
-    print_table(f"One {FLAGS.model} training step (conv net, batch {BATCH}): op self-time summed over threads",
+    print_table(f"One {FLAGS.model} training step (conv net, batch {BATCH}, tfvae in {FLAGS.mixed_precision}): op "
+                "self-time summed over threads",
                 rows, ["side", "op type", "self ms/step", "share"])
-    print("\nwrote", write_json("step_profile", {"settings": {"model": FLAGS.model, "steps": FLAGS.steps},
+    print("\nwrote", write_json("step_profile", {"settings": {"model": FLAGS.model, "steps": FLAGS.steps,
+                                                               "mixed_precision": FLAGS.mixed_precision},
                                                   "rows": rows}))
 
 

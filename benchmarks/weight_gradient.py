@@ -16,13 +16,15 @@ input padded by one pixel, kernel 4, stride 2), from other kernels:
 - `forward` (not a rewrite): the layer's forward convolution, the same multiply-adds, as the yardstick of the
   fastest kernel this machine runs for that work.
 
-    python -m benchmarks.weight_gradient [--repeats=5] [--steps=30]
+    python -m benchmarks.weight_gradient [--repeats=5] [--steps=30] [--dtype=float32|bfloat16]
 
 Timed: `steps` calls per run at batch 100, the formulations alternated in each repeat, on the conv net's stride-2
 layers as oneDNN names them (benchmarks/onednn_primitives.py): the decoder's two transposed convolutions (whose
 kernel gradient is the convolution's of 28 -> 14 px, 32 -> 64 channels and of 14 -> 7 px, 64 -> 128) and the
 encoder's 14 -> 7 px, 32 -> 64 layer. Each rewrite's largest difference from `backprop_filter` is printed beside its
-time (float round-off only; tests/test_benchmark_parsers.py checks the equalities). benchmarks/results/
+time (float round-off only; tests/test_benchmark_parsers.py checks the equalities). `--dtype=bfloat16` times every
+formulation on bfloat16 tensors, as a mixed_bfloat16 step runs them (oneDNN's bfloat16 kernels where the CPU has
+them); the differences are then to the float32 kernel's gradient of the same bfloat16 values. benchmarks/results/
 weight_gradient.json keeps every run.
 """
 import time
@@ -89,14 +91,14 @@ def main(argv):
     runs, rows = {}, []
     for side, channels, filters in LAYERS:
         layer = f"{side} -> {side // STRIDE} px, {channels} -> {filters}"
-        padded = pad(tf.constant(rng.standard_normal((BATCH, side, side, channels)), tf.float32))
-        output_gradient = tf.constant(rng.standard_normal((BATCH, side // STRIDE, side // STRIDE, filters)), tf.float32)
-        kernel = tf.constant(rng.standard_normal((KERNEL, KERNEL, channels, filters)), tf.float32)
+        padded = pad(tf.constant(rng.standard_normal((BATCH, side, side, channels)), FLAGS.dtype))
+        output_gradient = tf.constant(rng.standard_normal((BATCH, side // STRIDE, side // STRIDE, filters)), FLAGS.dtype)
+        kernel = tf.constant(rng.standard_normal((KERNEL, KERNEL, channels, filters)), FLAGS.dtype)
         calls = {name: tf.function(lambda f=f: f(padded, output_gradient)) for name, f in FORMULATIONS.items()}
         calls["forward"] = tf.function(lambda: tf.nn.conv2d(padded, kernel, STRIDE, "VALID"))
-        reference = calls["backprop_filter"]().numpy()
-        differences = {name: float(np.abs(calls[name]().numpy() - reference).max() / np.abs(reference).max())
-                       for name in FORMULATIONS}
+        reference = backprop_filter(tf.cast(padded, tf.float32), tf.cast(output_gradient, tf.float32)).numpy()
+        differences = {name: float(np.abs(calls[name]().numpy().astype(np.float32) - reference).max()
+                                   / np.abs(reference).max()) for name in FORMULATIONS}
         times = {name: [] for name in calls}
         for _ in range(FLAGS.repeats):
             for name, call in calls.items():
@@ -115,10 +117,11 @@ def main(argv):
                          "vs backprop_filter": f"{np.median(ratios):.2f}x",
                          "relative difference": f"{differences[name]:.1e}" if name in differences else "-"})
         print(f"{layer}: backprop_filter {baseline:.2f} ms", flush=True)
-    print_table(f"A stride-2 convolution's kernel gradient at batch {BATCH} ({FLAGS.repeats} runs of {FLAGS.steps} "
+    print_table(f"A stride-2 convolution's kernel gradient at batch {BATCH}, {FLAGS.dtype} ({FLAGS.repeats} runs of {FLAGS.steps} "
                 "calls, alternated; time ratio: median of the per-run ratios)", rows,
                 ["layer", "formulation", "ms/call, median (range)", "vs backprop_filter", "relative difference"])
-    print("\nwrote", write_json("weight_gradient", {"settings": {"repeats": FLAGS.repeats, "steps": FLAGS.steps},
+    print("\nwrote", write_json("weight_gradient", {"settings": {"repeats": FLAGS.repeats, "steps": FLAGS.steps,
+                                                                 "dtype": FLAGS.dtype},
                                                     "runs_ms": runs, "rows": rows}))
 
 
@@ -126,6 +129,8 @@ def define_flags():
     """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
     flags.DEFINE_integer("repeats", 5, "Runs of each formulation, alternated.")
     flags.DEFINE_integer("steps", 30, "Calls per run.")
+    flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Dtype of the tensors (bfloat16: as a "
+                      "mixed_bfloat16 step runs the layers).")
 
 
 if __name__ == "__main__":

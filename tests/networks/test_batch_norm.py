@@ -83,6 +83,45 @@ def test_mixed_precision_computes_in_float32(policy):
     np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(expected, tf.float32), atol=4 * resolution)
 
 
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_16_bit_inputs_go_into_the_kernel_uncast(policy):
+    """Under a 16-bit policy the kernel takes the activations as they are (its T), computing in float32 inside: the
+    step's outputs, gradients and moving statistics are those of the float32 kernel on the same values, up to one
+    rounding to 16 bits, and both kernels (forward and gradient) run in the 16-bit dtype: no casts around them."""
+    shape = (12, 5, 5, 3)
+    _, fused = _pair(shape)
+    half = FusedBatchNormalization(dtype=policy)
+    half.build(shape)
+    for source, target in zip(fused.weights, half.weights):
+        target.assign(source)
+    x16 = tf.cast(tf.random.stateless_normal(shape, seed=[5, 6]) * 2 + 1, half.compute_dtype)
+
+    def step(layer, weights, x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            objective = tf.reduce_sum(tf.cast(y, tf.float32) * tf.sin(tf.cast(x, tf.float32)))
+        return [y] + tape.gradient(objective, [x] + weights)
+
+    def cast_around(x, training):  # the float32 kernel between two casts, as the layer ran 16-bit inputs before
+        return tf.cast(fused(tf.cast(x, tf.float32), training=training), x.dtype)
+
+    got, expected = step(half, half.trainable_weights, x16), step(cast_around, fused.trainable_weights, x16)
+    assert got[0].dtype == got[1].dtype == x16.dtype and got[2].dtype == tf.float32
+    resolution = {"mixed_bfloat16": 2 ** -7, "mixed_float16": 2 ** -10}[policy]  # an ulp at 1
+    for g, e in zip(got[:2], expected[:2]):  # output and input gradient, each rounded once to 16 bits
+        g, e = tf.cast(g, tf.float32).numpy(), tf.cast(e, tf.float32).numpy()
+        np.testing.assert_allclose(g, e, rtol=resolution, atol=resolution * np.abs(e).max())
+    for g, e in zip(got[2:], expected[2:]):  # gamma and beta: float32 sums of the same 16-bit terms
+        np.testing.assert_allclose(g, e, rtol=1e-5)
+    np.testing.assert_allclose(half.moving_mean, fused.moving_mean, rtol=1e-6)
+    np.testing.assert_allclose(half.moving_variance, fused.moving_variance, rtol=1e-6)
+
+    graph = tf.function(lambda x: step(half, half.trainable_weights, x)).get_concrete_function(x16).graph
+    kernels = {op.type: op.get_attr("T") for op in graph.get_operations() if op.type.startswith("FusedBatchNorm")}
+    assert kernels == {"FusedBatchNormV3": x16.dtype, "FusedBatchNormGradV3": x16.dtype}
+
+
 def test_networks_use_it_and_reload(tmp_path):
     encoder, _ = build_conv((28, 28, 1), 4, 2)
     assert any(isinstance(layer, FusedBatchNormalization) for layer in encoder.layers)
