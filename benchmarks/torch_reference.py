@@ -8,6 +8,11 @@ The networks follow tfvae's `conv` network (tfvae/networks/conv.py) layer for la
 transposed convolution at stride 1 with "same" padding, has no ConvTranspose2d equivalent (even kernel): here it is
 the 4x4 transposed convolution with padding 1 (29 px) cropped to 28 px, the same multiply-adds; the pixels sit
 half a pixel apart from TensorFlow's, which changes nothing for speed.
+
+`autocast=True` runs the networks under `torch.autocast("cpu", dtype=torch.bfloat16)` (PyTorch's CPU mixed
+precision: convolutions and matrix products in bfloat16, weights float32) and the loss on their outputs cast back to
+float32, as tfvae's mixed_bfloat16 policy computes (tfvae/precision.py): the bfloat16 step a user would write by
+hand, beside tfvae's.
 """
 import time
 
@@ -49,10 +54,12 @@ def networks(model_name, latent_dim=16, sigmoid_output=False):
     return encoder, decoder
 
 
-def make_step(model_name, latent_dim=16):
+def make_step(model_name, latent_dim=16, autocast=False):
     """The training step of the plain loop: `step(x)` for an NCHW float32 batch, one Adam update of encoder and
     decoder (the VAE's negative ELBO with a Bernoulli likelihood; the RAE-L2's squared error, latent penalty and
-    decoder weight decay)."""
+    decoder weight decay). `autocast`: the networks in bfloat16 under `torch.autocast` (module docstring)."""
+    import contextlib
+
     import torch
     from torch import nn
 
@@ -60,18 +67,24 @@ def make_step(model_name, latent_dim=16):
     encoder, decoder = networks(model_name, latent_dim)
     optimizer = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), 1e-3)
 
+    def in_policy(network, inputs):
+        scope = torch.autocast("cpu", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+        with scope:
+            outputs = network(inputs)
+        return outputs.float()
+
     def step(x):
-        h = encoder(x)
+        h = in_policy(encoder, x)
         if model_name == "vae":
             mean, log_var = h.chunk(2, dim=1)
             z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
             kl = 0.5 * (mean ** 2 + log_var.exp() - log_var - 1).sum(1)
-            logits = decoder(z)
+            logits = in_policy(decoder, z)
             reconstruction = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
             loss = (reconstruction.flatten(1).sum(1) + kl).mean()
         else:
             z = h
-            mean = torch.sigmoid(decoder(z))
+            mean = torch.sigmoid(in_policy(decoder, z))
             loss = (((x - mean) ** 2).flatten(1).sum(1) + 0.5 * (z ** 2).sum(1)).mean()
             loss = loss + 1e-4 * sum((p ** 2).sum() for n, p in decoder.named_parameters() if "weight" in n)
         optimizer.zero_grad()
@@ -82,12 +95,13 @@ def make_step(model_name, latent_dim=16):
     return step
 
 
-def rates(model_name, images, epochs, batch=100, latent_dim=16, between_epochs=None):
+def rates(model_name, images, epochs, batch=100, latent_dim=16, between_epochs=None, autocast=False):
     """images/second of each epoch after the first (which pays for allocation and warm-up). `between_epochs`, if
-    given, is called after each epoch, outside its timing (train_throughput's lockstep mode waits there)."""
+    given, is called after each epoch, outside its timing (train_throughput's lockstep mode waits there);
+    `autocast`, as `make_step`'s."""
     import torch
 
-    step = make_step(model_name, latent_dim)
+    step = make_step(model_name, latent_dim, autocast=autocast)
     data = torch.from_numpy(np.transpose(images, (0, 3, 1, 2)).copy())
     steps = len(data) // batch
     epoch_rates = []

@@ -1,12 +1,12 @@
 """Training throughput (images/second) of the VAE and RAE-L2 on Fashion-MNIST, batch 100, 16 latents: the binaries'
 Trainer loop, `model.fit` on a tf.data pipeline and `model.fit` on a NumPy array, and optionally the same network in
-PyTorch side by side (benchmarks/torch_reference.py: a plain loop; benchmarks/pythae_reference.py: pythae's
-trainer; the `conv` net only); over the axes of networks (`conv`, the 32-64-128 CPU-scale net at 28 px; `rae_conv`,
+PyTorch side by side (benchmarks/torch_reference.py: a plain loop, in float32 or with its networks in bfloat16
+under torch.autocast; benchmarks/pythae_reference.py: pythae's trainer; the `conv` net only); over the axes of networks (`conv`, the 32-64-128 CPU-scale net at 28 px; `rae_conv`,
 the RAE paper's at 32 px; `infogan`, the two-stage VAE paper's at 28 px), dtype policies (`tfvae.precision`) and
 XLA.
 
     python -m benchmarks.train_throughput [--repeats=5] [--examples=10000] [--epochs=3]
-        [--paths=trainer,fit_dataset,fit_numpy,pytorch,pythae] [--models=vae,rae_l2] [--networks=conv]
+        [--paths=trainer,fit_dataset,fit_numpy,pytorch,pytorch_autocast,pythae] [--models=vae,rae_l2] [--networks=conv]
         [--mixed_precision=float32,mixed_bfloat16] [--jit_compile=false,true] [--probe] [--lockstep]
         [--quiet=GFLOPS,GBS] [--quiet_wait=600] [--sample_memory]
 
@@ -66,8 +66,10 @@ flags.DEFINE_integer("examples", 10000, "Training images per epoch.")
 flags.DEFINE_integer("epochs", 3, "Epochs per run (the first is discarded).")
 flags.DEFINE_list("models", ["vae", "rae_l2"], "Models to time.")
 flags.DEFINE_list("paths", ["trainer", "fit_dataset", "fit_numpy"],
-                  "Training paths to time; add `pytorch` (our PyTorch loop) and `pythae` (pythae's trainer) for the "
-                  "PyTorch references (`pip install -e \".[bench]\" -c constraints.txt`).")
+                  "Training paths to time; add `pytorch` (our PyTorch loop), `pytorch_autocast` (the same loop with "
+                  "its networks in bfloat16 under torch.autocast) and `pythae` (pythae's trainer, float32: its "
+                  "mixed precision is CUDA's only) for the PyTorch references (`pip install -e \".[bench]\" -c "
+                  "constraints.txt`).")
 flags.DEFINE_list("networks", ["conv"], "Networks to time: conv (28 px), rae_conv (32 px), infogan (28 px).")
 flags.DEFINE_list("mixed_precision", ["float32"], "Dtype policies to time (tfvae.precision.POLICIES).")
 flags.DEFINE_list("jit_compile", ["false"], "XLA settings to time: false, true.")
@@ -101,7 +103,7 @@ class Setting:
     path: str
 
     def label(self):
-        return f"{self.model:7s} {self.network:8s} {self.policy:14s} xla={int(self.jit_compile)} {self.path:12s}"
+        return f"{self.model:7s} {self.network:8s} {self.policy:14s} xla={int(self.jit_compile)} {self.path:16s}"
 
     def key(self):
         """The label without its padding: the setting's key in the JSON record."""
@@ -152,12 +154,12 @@ def _fit_rate(setting, splits, side, between_epochs=None, numpy_input=False):
     return {"rates": [len(splits.train) // BATCH * BATCH / s for s in timer.seconds[1:]]}
 
 
-def _torch_rate(setting, splits, side, between_epochs=None):
+def _torch_rate(setting, splits, side, between_epochs=None, autocast=False):
     from benchmarks import torch_reference
 
     del side
     return {"rates": torch_reference.rates(setting.model, splits.as_float("train"), FLAGS.epochs,
-                                           between_epochs=between_epochs)}
+                                           between_epochs=between_epochs, autocast=autocast)}
 
 
 def _pythae_rate(setting, splits, side, between_epochs=None):
@@ -170,9 +172,11 @@ def _pythae_rate(setting, splits, side, between_epochs=None):
 
 
 PATHS = {"trainer": _trainer_rate, "fit_dataset": functools.partial(_fit_rate, numpy_input=False),
-         "fit_numpy": functools.partial(_fit_rate, numpy_input=True), "pytorch": _torch_rate, "pythae": _pythae_rate}
-# The PyTorch paths train the conv net in float32 without XLA only.
-TORCH_PATHS = ("pytorch", "pythae")
+         "fit_numpy": functools.partial(_fit_rate, numpy_input=True), "pytorch": _torch_rate,
+         "pytorch_autocast": functools.partial(_torch_rate, autocast=True), "pythae": _pythae_rate}
+# The PyTorch paths train the conv net without XLA only, once per model (their setting's policy reads float32):
+# `pytorch_autocast` is our loop with its networks in bfloat16 under torch.autocast, the others are float32.
+TORCH_PATHS = ("pytorch", "pytorch_autocast", "pythae")
 
 
 def _settings():
@@ -182,11 +186,17 @@ def _settings():
     if unknown:
         raise ValueError(f"Unknown networks or paths {unknown}; networks: {sorted(SIDES)}, paths: {sorted(PATHS)}")
     xla = [{"false": False, "true": True}[value.lower()] for value in FLAGS.jit_compile]
+    if set(FLAGS.paths) & set(TORCH_PATHS) and "conv" not in FLAGS.networks:
+        raise ValueError(f"The PyTorch paths train the conv net only: add conv to --networks or leave out "
+                         f"{sorted(set(FLAGS.paths) & set(TORCH_PATHS))}. Received: --networks={FLAGS.networks}")
     settings = []
     for model, network, policy, jit, path in itertools.product(FLAGS.models, FLAGS.networks, FLAGS.mixed_precision,
                                                                 xla, FLAGS.paths):
-        if path in TORCH_PATHS and (network != "conv" or policy != "float32" or jit):
-            continue  # the PyTorch references are the conv net in float32, timed once per model
+        if path in TORCH_PATHS:
+            # Once per model, inside the first policy's group, whichever policies tfvae's paths run.
+            if network != "conv" or policy != FLAGS.mixed_precision[0] or jit != xla[0]:
+                continue
+            policy, jit = ("mixed_bfloat16" if path == "pytorch_autocast" else "float32"), False
         settings.append(Setting(model, network, policy, jit, path))
     return settings
 
