@@ -61,33 +61,6 @@ from benchmarks.common import (EpochUsage, child_environment, cpu_flags, median_
 from tfvae import data, models, precision, training
 from tfvae.data import DataSplits
 
-flags.DEFINE_integer("repeats", 5, "Runs of each (model, path) pair.")
-flags.DEFINE_integer("examples", 10000, "Training images per epoch.")
-flags.DEFINE_integer("epochs", 3, "Epochs per run (the first is discarded).")
-flags.DEFINE_list("models", ["vae", "rae_l2"], "Models to time.")
-flags.DEFINE_list("paths", ["trainer", "fit_dataset", "fit_numpy"],
-                  "Training paths to time; add `pytorch` (our PyTorch loop), `pytorch_autocast` (the same loop with "
-                  "its networks in bfloat16 under torch.autocast) and `pythae` (pythae's trainer, float32: its "
-                  "mixed precision is CUDA's only) for the PyTorch references (`pip install -e \".[bench]\" -c "
-                  "constraints.txt`).")
-flags.DEFINE_list("networks", ["conv"], "Networks to time: conv (28 px), rae_conv (32 px), infogan (28 px).")
-flags.DEFINE_list("mixed_precision", ["float32"], "Dtype policies to time (tfvae.precision.POLICIES).")
-flags.DEFINE_list("jit_compile", ["false"], "XLA settings to time: false, true.")
-flags.DEFINE_bool("fresh_process", True, "Time each run in a fresh process (a process's speed is its own; TensorFlow "
-                  "and PyTorch in one process compete for the cores).")
-flags.DEFINE_bool("lockstep", False, "Start every path's process of a repeat at once and let them train one epoch "
-                  "at a time in turn (one trains at any moment), so a slow stretch of the machine falls on all paths.")
-flags.DEFINE_bool("probe", False, "Time a fixed NumPy workload in a fresh process before each run (--lockstep: "
-                  "before each repeat and after each turn).")
-flags.DEFINE_string("quiet", None, "GFLOPS,GBS (implies --probe): before each repeat, wait up to --quiet_wait seconds "
-                    "for a probe at least this fast; a repeat is quiet when every probe around it reaches both. The "
-                    "tables then show every repeat and the quiet ones apart. Take the thresholds from this machine's "
-                    "own quiet probes (python -m benchmarks.machine_probe): another CPU's mean nothing here.")
-flags.DEFINE_integer("seed", 0, "Seed of the `Trainer` runs (initialization, shuffling, training noise).")
-flags.DEFINE_bool("sample_memory", False, "Time a 64 MiB copy every 2 s beside each run (not with --lockstep) and "
-                  "report the copies' bandwidth during its epochs after the first.")
-flags.DEFINE_integer("quiet_wait", 600, "Seconds to wait for a quiet probe before a repeat (it runs anyway then).")
-flags.DEFINE_string("child", None, "Internal: run one setting (JSON) in this process and print its rates as JSON.")
 FLAGS = flags.FLAGS
 BATCH = 100
 # Image side of each network's data (the RAE paper's net reads 32 px: Fashion-MNIST padded).
@@ -179,26 +152,32 @@ PATHS = {"trainer": _trainer_rate, "fit_dataset": functools.partial(_fit_rate, n
 TORCH_PATHS = ("pytorch", "pytorch_autocast", "pythae")
 
 
-def _settings():
-    for policy in FLAGS.mixed_precision:
+def repeat_settings(models, networks, policies, jit_compile, paths):
+    """The runs of one repeat: a Setting for each (model, network, policy, XLA setting, path) of tfvae's paths, and
+    each PyTorch path once per model, inside the first policy's group whichever policies tfvae's paths run (its
+    policy reads float32, or mixed_bfloat16 for `pytorch_autocast`; it trains the conv net without XLA).
+    `jit_compile` holds "false"/"true" strings, as the flag does. Raises ValueError, naming what is accepted, for an
+    unknown policy, network, path or XLA setting, and for PyTorch paths without the conv net."""
+    for policy in policies:
         precision.check_policy(policy)
-    unknown = sorted(set(FLAGS.networks) - set(SIDES)) + sorted(set(FLAGS.paths) - set(PATHS))
+    unknown = sorted(set(networks) - set(SIDES)) + sorted(set(paths) - set(PATHS))
     if unknown:
         raise ValueError(f"Unknown networks or paths {unknown}; networks: {sorted(SIDES)}, paths: {sorted(PATHS)}")
-    xla = [{"false": False, "true": True}[value.lower()] for value in FLAGS.jit_compile]
-    if set(FLAGS.paths) & set(TORCH_PATHS) and "conv" not in FLAGS.networks:
+    bad_xla = sorted(value for value in jit_compile if value.lower() not in ("false", "true"))
+    if bad_xla:
+        raise ValueError(f"--jit_compile takes false and true. Received: {bad_xla}")
+    xla = [value.lower() == "true" for value in jit_compile]
+    if set(paths) & set(TORCH_PATHS) and "conv" not in networks:
         raise ValueError(f"The PyTorch paths train the conv net only: add conv to --networks or leave out "
-                         f"{sorted(set(FLAGS.paths) & set(TORCH_PATHS))}. Received: --networks={FLAGS.networks}")
-    settings = []
-    for model, network, policy, jit, path in itertools.product(FLAGS.models, FLAGS.networks, FLAGS.mixed_precision,
-                                                                xla, FLAGS.paths):
+                         f"{sorted(set(paths) & set(TORCH_PATHS))}. Received: --networks={list(networks)}")
+    runs = []
+    for model, network, policy, jit, path in itertools.product(models, networks, policies, xla, paths):
         if path in TORCH_PATHS:
-            # Once per model, inside the first policy's group, whichever policies tfvae's paths run.
-            if network != "conv" or policy != FLAGS.mixed_precision[0] or jit != xla[0]:
+            if network != "conv" or policy != policies[0] or jit != xla[0]:
                 continue
             policy, jit = ("mixed_bfloat16" if path == "pytorch_autocast" else "float32"), False
-        settings.append(Setting(model, network, policy, jit, path))
-    return settings
+        runs.append(Setting(model, network, policy, jit, path))
+    return runs
 
 
 @functools.lru_cache(maxsize=None)
@@ -337,7 +316,7 @@ def main(argv):
         raise ValueError(f"--quiet_wait is in seconds, 0 or more. Received: {FLAGS.quiet_wait}")
     quiet = machine_probe.QuietMachine.parse(FLAGS.quiet) if FLAGS.quiet else None
     probing = FLAGS.probe or quiet is not None
-    settings = _settings()
+    settings = repeat_settings(FLAGS.models, FLAGS.networks, FLAGS.mixed_precision, FLAGS.jit_compile, FLAGS.paths)
     epoch_rates = {setting: [] for setting in settings}
     probes = {setting: [] for setting in settings}
     usage = {setting: [] for setting in settings}  # EpochUsage summaries, one per run
@@ -427,5 +406,37 @@ def main(argv):
         "quiet_repeats": quiet_repeats}))
 
 
+def define_flags():
+    """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
+    flags.DEFINE_integer("repeats", 5, "Runs of each (model, path) pair.")
+    flags.DEFINE_integer("examples", 10000, "Training images per epoch.")
+    flags.DEFINE_integer("epochs", 3, "Epochs per run (the first is discarded).")
+    flags.DEFINE_list("models", ["vae", "rae_l2"], "Models to time.")
+    flags.DEFINE_list("paths", ["trainer", "fit_dataset", "fit_numpy"],
+                      "Training paths to time; add `pytorch` (our PyTorch loop), `pytorch_autocast` (the same loop with "
+                      "its networks in bfloat16 under torch.autocast) and `pythae` (pythae's trainer, float32: its "
+                      "mixed precision is CUDA's only) for the PyTorch references (`pip install -e \".[bench]\" -c "
+                      "constraints.txt`).")
+    flags.DEFINE_list("networks", ["conv"], "Networks to time: conv (28 px), rae_conv (32 px), infogan (28 px).")
+    flags.DEFINE_list("mixed_precision", ["float32"], "Dtype policies to time (tfvae.precision.POLICIES).")
+    flags.DEFINE_list("jit_compile", ["false"], "XLA settings to time: false, true.")
+    flags.DEFINE_bool("fresh_process", True, "Time each run in a fresh process (a process's speed is its own; TensorFlow "
+                      "and PyTorch in one process compete for the cores).")
+    flags.DEFINE_bool("lockstep", False, "Start every path's process of a repeat at once and let them train one epoch "
+                      "at a time in turn (one trains at any moment), so a slow stretch of the machine falls on all paths.")
+    flags.DEFINE_bool("probe", False, "Time a fixed NumPy workload in a fresh process before each run (--lockstep: "
+                      "before each repeat and after each turn).")
+    flags.DEFINE_string("quiet", None, "GFLOPS,GBS (implies --probe): before each repeat, wait up to --quiet_wait seconds "
+                        "for a probe at least this fast; a repeat is quiet when every probe around it reaches both. The "
+                        "tables then show every repeat and the quiet ones apart. Take the thresholds from this machine's "
+                        "own quiet probes (python -m benchmarks.machine_probe): another CPU's mean nothing here.")
+    flags.DEFINE_integer("seed", 0, "Seed of the `Trainer` runs (initialization, shuffling, training noise).")
+    flags.DEFINE_bool("sample_memory", False, "Time a 64 MiB copy every 2 s beside each run (not with --lockstep) and "
+                      "report the copies' bandwidth during its epochs after the first.")
+    flags.DEFINE_integer("quiet_wait", 600, "Seconds to wait for a quiet probe before a repeat (it runs anyway then).")
+    flags.DEFINE_string("child", None, "Internal: run one setting (JSON) in this process and print its rates as JSON.")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -239,7 +239,6 @@ def test_throughput_runs_reverse_their_order_every_second_repeat():
 
 
 def test_lockstep_reader_waits_for_the_child_and_reports_one_that_died(tmp_path):
-    # benchmarks.common, not train_throughput: that module defines absl flags on import, as the trainers do.
     from benchmarks.common import WAITING, read_until_waiting
 
     script = (f"import sys\nprint('a line of a library')\nprint({WAITING!r}, flush=True)\n"
@@ -256,3 +255,39 @@ def test_lockstep_reader_waits_for_the_child_and_reports_one_that_died(tmp_path)
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         with pytest.raises(RuntimeError, match="ended early \\(exit 3\\): out of memory"):
             read_until_waiting(dead, log, want_result=False)
+
+
+def test_throughput_settings_run_each_pytorch_path_once_per_model_whatever_the_policies():
+    from benchmarks.train_throughput import repeat_settings
+
+    runs = repeat_settings(["vae", "rae_l2"], ["conv"], ["mixed_bfloat16", "float32"], ["false", "true"],
+                           ["trainer", "pytorch", "pytorch_autocast", "pythae"])
+    ours = [run for run in runs if run.path == "trainer"]
+    assert len(ours) == 2 * 2 * 2  # models x policies x XLA settings
+    for model in ("vae", "rae_l2"):
+        torch_runs = {run.path: run for run in runs if run.model == model and run.path != "trainer"}
+        assert len([run for run in runs if run.model == model and run.path != "trainer"]) == 3
+        assert torch_runs["pytorch"].policy == torch_runs["pythae"].policy == "float32"
+        assert torch_runs["pytorch_autocast"].policy == "mixed_bfloat16"
+        assert not any(run.jit_compile for run in torch_runs.values())
+        assert {run.network for run in torch_runs.values()} == {"conv"}
+    # A bfloat16-only table still has its PyTorch runs (they were once dropped without float32 in the list).
+    bfloat16_only = repeat_settings(["vae"], ["conv", "rae_conv"], ["mixed_bfloat16"], ["false"],
+                                    ["fit_dataset", "pytorch"])
+    assert [(run.network, run.policy, run.path) for run in bfloat16_only] == [
+        ("conv", "mixed_bfloat16", "fit_dataset"), ("conv", "float32", "pytorch"),
+        ("rae_conv", "mixed_bfloat16", "fit_dataset")]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ((["vae"], ["rae_conv"], ["float32"], ["false"], ["trainer", "pythae"]), "conv net only"),
+    ((["vae"], ["conv"], ["float32"], ["false"], ["trainer", "torch"]), "Unknown networks or paths \\['torch'\\]"),
+    ((["vae"], ["resnet"], ["float32"], ["false"], ["trainer"]), "Unknown networks or paths \\['resnet'\\]"),
+    ((["vae"], ["conv"], ["float32"], ["yes"], ["trainer"]), "takes false and true"),
+    ((["vae"], ["conv"], ["bfloat16"], ["false"], ["trainer"]), "bfloat16"),
+])
+def test_throughput_settings_refuse_bad_flag_values(arguments, message):
+    from benchmarks.train_throughput import repeat_settings
+
+    with pytest.raises(ValueError, match=message):
+        repeat_settings(*arguments)
