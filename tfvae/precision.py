@@ -46,6 +46,33 @@ def policy_scope(policy):
         _default_policy.pop()
 
 
+# Linux /proc/cpuinfo flags of CPUs whose oneDNN kernels compute bfloat16 natively.
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def bfloat16_hint(policy, device_types, cpuinfo="/proc/cpuinfo"):
+    """The line the `Trainer` logs for a float32 run on a CPU that computes bfloat16 natively, or None.
+
+    float32 stays the default so that a model's numbers do not depend on the machine; on such a CPU mixed_bfloat16
+    may train faster, and this says so once. None for another policy, when `device_types` (the process's logical
+    device types) holds an accelerator, or when `cpuinfo` (Linux's) is unreadable or names none of
+    `BFLOAT16_CPU_FLAGS`."""
+    if policy != "float32" or set(device_types) - {"CPU"}:
+        return None
+    try:
+        with open(cpuinfo) as f:
+            flags = {flag for line in f if line.startswith("flags") for flag in line.partition(":")[2].split()}
+    except OSError:
+        return None
+    found = [flag for flag in BFLOAT16_CPU_FLAGS if flag in flags]
+    if not found:
+        return None
+    return (f"This CPU computes bfloat16 natively ({', '.join(found)}): mixed_precision='mixed_bfloat16' "
+            f"(--mixed_precision=mixed_bfloat16) may train faster here. The README (Speed, \"Dtype policies\") has "
+            f"its conv nets at 1.37x-1.54x float32's rate on one such CPU, with the same validation loss; float32 "
+            f"stays the default so that results do not depend on the machine.")
+
+
 def uses_loss_scaling(policy):
     """Whether optimizers under `policy` scale the loss (float16 only)."""
     return policy == "mixed_float16"

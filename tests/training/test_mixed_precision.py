@@ -157,6 +157,37 @@ def test_a_bad_policy_is_refused():
             pass
 
 
+_CPUINFO = ("processor\t: {n}\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 fma avx512f {extra}\n"
+            "bogomips\t: 4800.00\n\n")
+
+
+def _cpuinfo(tmp_path, extra):
+    path = tmp_path / "cpuinfo"
+    path.write_text(_CPUINFO.format(n=0, extra=extra) + _CPUINFO.format(n=1, extra=extra))
+    return str(path)
+
+
+@pytest.mark.parametrize("extra, found", [("avx512_bf16 avx512_vnni", "avx512_bf16"),
+                                          ("amx_bf16 amx_tile avx512_bf16", "avx512_bf16, amx_bf16")])
+def test_bfloat16_hint_for_float32_on_a_cpu_with_native_bfloat16(tmp_path, extra, found):
+    hint = precision.bfloat16_hint("float32", {"CPU"}, cpuinfo=_cpuinfo(tmp_path, extra))
+    assert f"natively ({found})" in hint and "--mixed_precision=mixed_bfloat16" in hint
+
+
+@pytest.mark.parametrize("policy, devices, extra", [
+    ("float32", {"CPU"}, "avx512_vnni avx512_fp16"),  # no bfloat16 flag ("avx512_bf16" is not a substring match)
+    ("mixed_bfloat16", {"CPU"}, "avx512_bf16"),  # already bfloat16
+    ("float32", {"CPU", "GPU"}, "avx512_bf16"),  # the networks run on the accelerator
+    ("float32", {"CPU", "TPU"}, "avx512_bf16"),
+])
+def test_no_bfloat16_hint_elsewhere(tmp_path, policy, devices, extra):
+    assert precision.bfloat16_hint(policy, devices, cpuinfo=_cpuinfo(tmp_path, extra)) is None
+
+
+def test_no_bfloat16_hint_without_a_readable_cpuinfo(tmp_path):
+    assert precision.bfloat16_hint("float32", {"CPU"}, cpuinfo=str(tmp_path / "missing")) is None
+
+
 # ------------------------------------------------------------------------------------------------------- Trainer
 def _vae():
     return models.build("vae", (8, 8, 1), latent_dim=4, network_kwargs={"hidden_units": (32,)})
@@ -210,6 +241,19 @@ def test_resuming_across_policies(digits, tmp_path):
     training.restore_weights(model, resumed.manager.latest_checkpoint)
     for a, b in zip(model.weights, resumed.model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_trainer_logs_the_bfloat16_hint_once_for_float32_only(digits, tmp_path, monkeypatch, caplog):
+    import functools
+    import logging
+
+    monkeypatch.setattr(precision, "bfloat16_hint", functools.partial(
+        precision.bfloat16_hint, cpuinfo=_cpuinfo(tmp_path, "avx512_bf16")))
+    for policy, expected in (("float32", 1), ("mixed_bfloat16", 0)):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="absl"):
+            training.Trainer(_vae, digits, str(tmp_path / policy), epochs=1, log_images=False, mixed_precision=policy)
+        assert sum("computes bfloat16 natively" in record.getMessage() for record in caplog.records) == expected
 
 
 def test_trainer_refuses_a_model_of_another_policy(digits, tmp_path):
