@@ -413,23 +413,25 @@ def define_flags():
     flags.DEFINE_integer("epochs", 3, "Epochs per run (the first is discarded).")
     flags.DEFINE_list("models", ["vae", "rae_l2"], "Models to time.")
     flags.DEFINE_list("paths", ["trainer", "fit_dataset", "fit_numpy"],
-                      "Training paths to time; add `pytorch` (our PyTorch loop), `pytorch_autocast` (the same loop with "
-                      "its networks in bfloat16 under torch.autocast) and `pythae` (pythae's trainer, float32: its "
-                      "mixed precision is CUDA's only) for the PyTorch references (`pip install -e \".[bench]\" -c "
-                      "constraints.txt`).")
+                      "Training paths to time; add `pytorch` (our PyTorch loop), `pytorch_autocast` (the same loop "
+                      "with its networks in bfloat16 under torch.autocast) and `pythae` (pythae's trainer, float32: "
+                      "its mixed precision is CUDA's only) for the PyTorch references (`pip install -e \".[bench]\" "
+                      "-c constraints.txt`).")
     flags.DEFINE_list("networks", ["conv"], "Networks to time: conv (28 px), rae_conv (32 px), infogan (28 px).")
     flags.DEFINE_list("mixed_precision", ["float32"], "Dtype policies to time (tfvae.precision.POLICIES).")
     flags.DEFINE_list("jit_compile", ["false"], "XLA settings to time: false, true.")
-    flags.DEFINE_bool("fresh_process", True, "Time each run in a fresh process (a process's speed is its own; TensorFlow "
-                      "and PyTorch in one process compete for the cores).")
-    flags.DEFINE_bool("lockstep", False, "Start every path's process of a repeat at once and let them train one epoch "
-                      "at a time in turn (one trains at any moment), so a slow stretch of the machine falls on all paths.")
+    flags.DEFINE_bool("fresh_process", True, "Time each run in a fresh process (a process's speed is its own; "
+                      "TensorFlow and PyTorch in one process compete for the cores).")
+    flags.DEFINE_bool("lockstep", False, "Start every path's process of a repeat at once and let them train one "
+                      "epoch at a time in turn (one trains at any moment), so a slow stretch of the machine falls on "
+                      "all paths.")
     flags.DEFINE_bool("probe", False, "Time a fixed NumPy workload in a fresh process before each run (--lockstep: "
                       "before each repeat and after each turn).")
-    flags.DEFINE_string("quiet", None, "GFLOPS,GBS (implies --probe): before each repeat, wait up to --quiet_wait seconds "
-                        "for a probe at least this fast; a repeat is quiet when every probe around it reaches both. The "
-                        "tables then show every repeat and the quiet ones apart. Take the thresholds from this machine's "
-                        "own quiet probes (python -m benchmarks.machine_probe): another CPU's mean nothing here.")
+    flags.DEFINE_string("quiet", None, "GFLOPS,GBS (implies --probe): before each repeat, wait up to --quiet_wait "
+                        "seconds for a probe at least this fast; a repeat is quiet when every probe around it reaches "
+                        "both. The tables then show every repeat and the quiet ones apart. Take the thresholds from "
+                        "this machine's own quiet probes (python -m benchmarks.machine_probe): another CPU's mean "
+                        "nothing here.")
     flags.DEFINE_integer("seed", 0, "Seed of the `Trainer` runs (initialization, shuffling, training noise).")
     flags.DEFINE_bool("sample_memory", False, "Time a 64 MiB copy every 2 s beside each run (not with --lockstep) and "
                       "report the copies' bandwidth during its epochs after the first.")
