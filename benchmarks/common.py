@@ -127,11 +127,9 @@ def cpu_flags():
     """The instruction-set flags that matter for training speed (AVX-512, bfloat16, AMX), from /proc/cpuinfo."""
     wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "amx_bf16", "amx_tile",
               "amx_int8", "avx_vnni")
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return []
+    from tfvae import precision  # here, not at the top: the machine probes import this module without TensorFlow
+
+    flags = precision.cpu_flags()
     return [flag for flag in wanted if flag in flags]
 
 

@@ -265,8 +265,9 @@ def test_throughput_settings_run_each_pytorch_path_once_per_model_whatever_the_p
     ours = [run for run in runs if run.path == "trainer"]
     assert len(ours) == 2 * 2 * 2  # models x policies x XLA settings
     for model in ("vae", "rae_l2"):
-        torch_runs = {run.path: run for run in runs if run.model == model and run.path != "trainer"}
-        assert len([run for run in runs if run.model == model and run.path != "trainer"]) == 3
+        torch_list = [run for run in runs if run.model == model and run.path != "trainer"]
+        torch_runs = {run.path: run for run in torch_list}
+        assert len(torch_list) == len(torch_runs) == 3  # each PyTorch path exactly once
         assert torch_runs["pytorch"].policy == torch_runs["pythae"].policy == "float32"
         assert torch_runs["pytorch_autocast"].policy == "mixed_bfloat16"
         assert not any(run.jit_compile for run in torch_runs.values())

@@ -50,20 +50,25 @@ def policy_scope(policy):
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The set of instruction-set flags `cpuinfo` (Linux's) names; empty when it cannot be read."""
+    try:
+        with open(cpuinfo) as f:
+            return {flag for line in f if line.startswith("flags") for flag in line.partition(":")[2].split()}
+    except OSError:
+        return set()
+
+
 def bfloat16_hint(policy, device_types, cpuinfo="/proc/cpuinfo"):
     """The line the `Trainer` logs for a float32 run on a CPU that computes bfloat16 natively, or None.
 
     float32 stays the default so that a model's numbers do not depend on the machine; on such a CPU mixed_bfloat16
-    may train faster, and this says so once. None for another policy, when `device_types` (the process's logical
-    device types) holds an accelerator, or when `cpuinfo` (Linux's) is unreadable or names none of
+    may train faster, and the `Trainer` says so when it starts. None for another policy, when `device_types` (the
+    process's logical device types) holds an accelerator, or when `cpuinfo` (Linux's) is unreadable or names none of
     `BFLOAT16_CPU_FLAGS`."""
     if policy != "float32" or set(device_types) - {"CPU"}:
         return None
-    try:
-        with open(cpuinfo) as f:
-            flags = {flag for line in f if line.startswith("flags") for flag in line.partition(":")[2].split()}
-    except OSError:
-        return None
+    flags = cpu_flags(cpuinfo)
     found = [flag for flag in BFLOAT16_CPU_FLAGS if flag in flags]
     if not found:
         return None

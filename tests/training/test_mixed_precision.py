@@ -175,7 +175,7 @@ def test_bfloat16_hint_for_float32_on_a_cpu_with_native_bfloat16(tmp_path, extra
 
 
 @pytest.mark.parametrize("policy, devices, extra", [
-    ("float32", {"CPU"}, "avx512_vnni avx512_fp16"),  # no bfloat16 flag ("avx512_bf16" is not a substring match)
+    ("float32", {"CPU"}, "avx512_vnni avx512_fp16"),  # AVX-512 without bfloat16 (AVX512_FP16 is float16's)
     ("mixed_bfloat16", {"CPU"}, "avx512_bf16"),  # already bfloat16
     ("float32", {"CPU", "GPU"}, "avx512_bf16"),  # the networks run on the accelerator
     ("float32", {"CPU", "TPU"}, "avx512_bf16"),

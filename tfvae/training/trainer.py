@@ -120,9 +120,11 @@ class Trainer:
         self.mixed_precision = precision.check_policy(mixed_precision)
         self.log_images = log_images and splits.is_image
         self.is_chief = is_chief(self.strategy)
-        hint = precision.bfloat16_hint(self.mixed_precision, {d.device_type for d in tf.config.list_logical_devices()})
-        if hint and self.is_chief:
-            logging.info(hint)
+        if self.is_chief:
+            hint = precision.bfloat16_hint(self.mixed_precision,
+                                           {device.device_type for device in tf.config.list_logical_devices()})
+            if hint:
+                logging.info(hint)
         replicas = self.strategy.num_replicas_in_sync
         if self.batch_size % replicas:
             raise ValueError(f"batch_size must be a multiple of the {replicas} replicas so every replica gets the "
