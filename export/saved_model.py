@@ -37,6 +37,7 @@ from absl import logging
 
 from export import warmup
 from tfvae import fingerprints, latent_paths, scoring
+from tfvae import workdir as workdirs
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.vae import VAE
 
@@ -275,76 +276,79 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
             raise ValueError(f"Sampler names become endpoint names and must match [a-z][a-z0-9_]*. Received: {name!r}")
     model_dir = os.path.join(export_base, model_name)
     os.makedirs(model_dir, exist_ok=True)
-    _remove_abandoned_temporaries(model_dir)
-    versions = existing_versions(model_dir)
-    fingerprint = export_fingerprint(model, samplers, default_sampler, metadata, max_batch_size)
-    if version is None and reuse_unchanged and versions:
-        latest = os.path.join(model_dir, str(versions[-1]))
+    # One exporter at a time per model folder: two processes exporting into one base (two workdirs sharing a
+    # serving base) would take the same next version.
+    with workdirs.hold(model_dir):
+        _remove_abandoned_temporaries(model_dir)
+        versions = existing_versions(model_dir)
+        fingerprint = export_fingerprint(model, samplers, default_sampler, metadata, max_batch_size)
+        if version is None and reuse_unchanged and versions:
+            latest = os.path.join(model_dir, str(versions[-1]))
+            try:
+                unchanged = read_metadata(latest).get("fingerprint") == fingerprint
+            except (OSError, ValueError):  # a version written by hand or by another tool: never reused
+                unchanged = False
+            if unchanged:
+                logging.info("%s already serves these weights and samplers; no new version exported.", latest)
+                return latest
+        version = int(version) if version is not None else (versions[-1] + 1 if versions else 1)
+        if version in versions:
+            raise FileExistsError(f"Version {version} already exists in {model_dir}; versions are immutable once "
+                                  f"served. Omit the version to take the next one. Received: version={version}")
+        final = os.path.join(model_dir, str(version))
+        temporary = os.path.join(model_dir, f".tmp-{version}-{os.getpid()}-{int(time.time())}")
+
+        endpoints = _Endpoints(model, samplers, max_batch_size)
+        latent_spec = tf.TensorSpec([None, model.latent_dim], tf.float32, name="latents")
+        image_spec = tf.TensorSpec([None, *model.example_shape], tf.float32, name="images")
+        seed_spec = tf.TensorSpec([None, 2], tf.int32, name="seed")
+        rows_spec = {name: tf.TensorSpec([None], dtype, name=name)
+                     for name, dtype in (("t", tf.float32), ("dimension", tf.int32), ("offset", tf.float32),
+                                         ("num_importance", tf.int32))}
+        functions = {}  # endpoint name -> tf.function with its input signature; the first becomes serving_default
+
+        def add(name, fn, *specs):
+            functions[name] = tf.function(fn, input_signature=list(specs))
+
+        add("sample", endpoints.sampler_endpoint(default_sampler), seed_spec)
+        for name in sorted(samplers):
+            add(f"sample_{name}", endpoints.sampler_endpoint(name), seed_spec)
+        add("decode", endpoints.decode, latent_spec)
+        add("interpolate", endpoints.interpolate, tf.TensorSpec([None, 2], tf.int32, name="seed_a"),
+            tf.TensorSpec([None, 2], tf.int32, name="seed_b"), rows_spec["t"])
+        add("traverse", endpoints.traverse, seed_spec, rows_spec["dimension"], rows_spec["offset"])
+        if isinstance(model, Autoencoder):  # GANs (plain generators) have no encoder.
+            add("encode", endpoints.encode, image_spec)
+            add("reconstruct", endpoints.reconstruct, image_spec)
+            add("interpolate_images", endpoints.interpolate_images,
+                tf.TensorSpec([None, *model.example_shape], tf.float32, name="images_a"),
+                tf.TensorSpec([None, *model.example_shape], tf.float32, name="images_b"), rows_spec["t"])
+            add("traverse_images", endpoints.traverse_images, image_spec, rows_spec["dimension"], rows_spec["offset"])
+            add("score", endpoints.score, image_spec)
+        if isinstance(model, VAE):  # an explicit likelihood p(x | z)
+            add("score_likelihood", endpoints.score_likelihood, image_spec, seed_spec, rows_spec["num_importance"])
+        names = list(functions)
+
+        full_metadata = {
+            "model": type(model).__name__, "example_shape": list(model.example_shape), "latent_dim": model.latent_dim,
+            "samplers": sorted(samplers), "default_sampler": default_sampler, "max_batch_size": int(max_batch_size),
+            "endpoints": names, "scored_samplers": _scored_samplers(samplers) if isinstance(model, Autoencoder) else [],
+            "max_importance_samples": MAX_IMPORTANCE_SAMPLES,
+            "model_config": model.get_config(), **(metadata or {}), "fingerprint": fingerprint,
+        }
         try:
-            unchanged = read_metadata(latest).get("fingerprint") == fingerprint
-        except (OSError, ValueError):  # a version written by hand or by another tool: never reused
-            unchanged = False
-        if unchanged:
-            logging.info("%s already serves these weights and samplers; no new version exported.", latest)
-            return latest
-    version = int(version) if version is not None else (versions[-1] + 1 if versions else 1)
-    if version in versions:
-        raise FileExistsError(f"Version {version} already exists in {model_dir}; versions are immutable once "
-                              f"served. Omit the version to take the next one. Received: version={version}")
-    final = os.path.join(model_dir, str(version))
-    temporary = os.path.join(model_dir, f".tmp-{version}-{os.getpid()}-{int(time.time())}")
-
-    endpoints = _Endpoints(model, samplers, max_batch_size)
-    latent_spec = tf.TensorSpec([None, model.latent_dim], tf.float32, name="latents")
-    image_spec = tf.TensorSpec([None, *model.example_shape], tf.float32, name="images")
-    seed_spec = tf.TensorSpec([None, 2], tf.int32, name="seed")
-    rows_spec = {name: tf.TensorSpec([None], dtype, name=name)
-                 for name, dtype in (("t", tf.float32), ("dimension", tf.int32), ("offset", tf.float32),
-                                     ("num_importance", tf.int32))}
-    functions = {}  # endpoint name -> tf.function with its input signature; the first becomes serving_default
-
-    def add(name, fn, *specs):
-        functions[name] = tf.function(fn, input_signature=list(specs))
-
-    add("sample", endpoints.sampler_endpoint(default_sampler), seed_spec)
-    for name in sorted(samplers):
-        add(f"sample_{name}", endpoints.sampler_endpoint(name), seed_spec)
-    add("decode", endpoints.decode, latent_spec)
-    add("interpolate", endpoints.interpolate, tf.TensorSpec([None, 2], tf.int32, name="seed_a"),
-        tf.TensorSpec([None, 2], tf.int32, name="seed_b"), rows_spec["t"])
-    add("traverse", endpoints.traverse, seed_spec, rows_spec["dimension"], rows_spec["offset"])
-    if isinstance(model, Autoencoder):  # GANs (plain generators) have no encoder.
-        add("encode", endpoints.encode, image_spec)
-        add("reconstruct", endpoints.reconstruct, image_spec)
-        add("interpolate_images", endpoints.interpolate_images,
-            tf.TensorSpec([None, *model.example_shape], tf.float32, name="images_a"),
-            tf.TensorSpec([None, *model.example_shape], tf.float32, name="images_b"), rows_spec["t"])
-        add("traverse_images", endpoints.traverse_images, image_spec, rows_spec["dimension"], rows_spec["offset"])
-        add("score", endpoints.score, image_spec)
-    if isinstance(model, VAE):  # an explicit likelihood p(x | z)
-        add("score_likelihood", endpoints.score_likelihood, image_spec, seed_spec, rows_spec["num_importance"])
-    names = list(functions)
-
-    full_metadata = {
-        "model": type(model).__name__, "example_shape": list(model.example_shape), "latent_dim": model.latent_dim,
-        "samplers": sorted(samplers), "default_sampler": default_sampler, "max_batch_size": int(max_batch_size),
-        "endpoints": names, "scored_samplers": _scored_samplers(samplers) if isinstance(model, Autoencoder) else [],
-        "max_importance_samples": MAX_IMPORTANCE_SAMPLES,
-        "model_config": model.get_config(), **(metadata or {}), "fingerprint": fingerprint,
-    }
-    try:
-        _write_saved_model(functions, temporary)
-        extra = os.path.join(temporary, "assets.extra")
-        os.makedirs(extra, exist_ok=True)
-        with open(os.path.join(extra, METADATA_FILE), "w") as f:
-            json.dump(full_metadata, f, indent=2, default=str)
-        warmup.write_warmup_requests(temporary, model_name,
-                                     warmup.warmup_inputs(names, model.latent_dim, model.example_shape))
-        os.rename(temporary, final)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return final
+            _write_saved_model(functions, temporary)
+            extra = os.path.join(temporary, "assets.extra")
+            os.makedirs(extra, exist_ok=True)
+            with open(os.path.join(extra, METADATA_FILE), "w") as f:
+                json.dump(full_metadata, f, indent=2, default=str)
+            warmup.write_warmup_requests(temporary, model_name,
+                                         warmup.warmup_inputs(names, model.latent_dim, model.example_shape))
+            os.rename(temporary, final)
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        return final
 
 
 def _write_saved_model(functions, path):

@@ -6,11 +6,13 @@ import traceback
 from absl import app, logging
 
 from tfvae.training import TrainingDiverged
+from tfvae.workdir import WorkdirBusy, WriteFailed
 
-# Errors tfvae raises on purpose for bad input (data, flags, workdirs) and for a diverged run. Raised from tfvae's own
-# packages they carry a message written for the user, so the binaries print it alone; raised anywhere else (inside
-# TensorFlow, say) they are unexpected and keep their traceback.
-EXPECTED_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, TrainingDiverged)
+# Errors tfvae raises on purpose for bad input (data, flags, workdirs), for a diverged run, a workdir held by another
+# process and a disk that refused a write. Raised from tfvae's own packages they carry a message written for the
+# user, so the binaries print it alone; raised anywhere else (inside TensorFlow, say) they are unexpected and keep
+# their traceback.
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, TrainingDiverged, WorkdirBusy, WriteFailed)
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PACKAGES = tuple(os.path.join(_ROOT, package) + os.sep for package in ("tfvae", "trainers", "export", "serving"))
 TRACEBACK_VARIABLE = "TFVAE_TRACEBACK"

@@ -19,6 +19,7 @@ from absl import logging
 
 from tfvae import images as image_utils
 from tfvae import fingerprints, metrics, registry
+from tfvae import workdir as workdirs
 from tfvae.density import latent_samplers
 from tfvae.files import atomic_write
 from tfvae.metrics import domain_classifier, inception
@@ -134,6 +135,7 @@ def _likelihood(model, test, num_samples):
                               description={"likelihood": model.likelihood_name, "prior": model.prior_name})
 
 
+@workdirs.holding
 def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",), nll_samples=100,
              critic_steps=2000, ratio_steps=2000, classifier_epochs=10, seed=0, inception_weights=None):
     """Evaluates the workdir's model and samplers; writes eval/report.json and eval/report.html.

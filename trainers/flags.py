@@ -44,6 +44,8 @@ def define_train_flags():
     flags.DEFINE_integer("components", _D.components, "Components of the gmm density.")
     flags.DEFINE_string("default_sampler", None, "Sampler behind the exported `sample` endpoint (default gmm).")
     flags.DEFINE_string("export_base", None, "TF Serving base folder (default WORKDIR/export).")
+    flags.DEFINE_bool("restart", False, "Start over on purpose: move the workdir's checkpoints, logs, densities and "
+                      "evaluations to WORKDIR/previous/TIMESTAMP (nothing is deleted), then train from scratch.")
 
 
 def train_config_from_flags():

@@ -14,11 +14,12 @@ import tensorflow as tf
 from absl import logging
 
 from export import saved_model
-from tfvae import data, fingerprints, models, registry, training
+from tfvae import checkpoints, data, fingerprints, models, registry, training
+from tfvae import workdir as workdirs
 from tfvae import images as image_utils
 from tfvae.density import DensityEstimator, PriorSampler
 from tfvae.models import Autoencoder
-from trainers.config import read_config, write_config
+from trainers.config import TrainConfig, read_config, write_config
 
 SAMPLES_FILE = "samples.png"
 # WORKDIR/DENSITY_CHECKPOINTS/NAME: the checkpoints of a density fit in progress, removed once the density is saved.
@@ -26,37 +27,71 @@ DENSITY_CHECKPOINTS = "density-checkpoints"
 _GRID_SEEDS = 64
 
 
-def run_main_job(config):
-    """Trains, fits the ex-post densities, exports the SavedModel and writes samples.png.
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One run's resolved configuration, data splits and strategy, built once by `prepare_run`."""
+
+    config: TrainConfig
+    splits: data.DataSplits
+    strategy: tf.distribute.Strategy
+    is_chief: bool
+
+
+def prepare_run(config):
+    """Validates `config`, loads the data, resolves the data-dependent defaults and builds the strategy."""
+    config.validate()
+    splits = load_data(config)
+    config = config.resolve(splits)
+    strategy = training.make_strategy(config.strategy, tpu=config.tpu)
+    return Run(config, splits, strategy, training.is_chief(strategy))
+
+
+def run_main_job(config, restart=False):
+    """Trains, fits the ex-post densities, exports the SavedModel and writes samples.png, holding the workdir for
+    the whole job on the chief (`tfvae.workdir.job`: one writer, clean errors on a full or read-only disk).
+
+    Args:
+        config: TrainConfig.
+        restart: bool. Move the workdir's previous run aside first (`tfvae.workdir.restart`) and train from scratch.
 
     Returns:
         dict with the training history, density fit reports, export path and sample grid path.
     """
-    trainer, model, splits, config, result = train_and_fit_densities(config)
-    if not trainer.is_chief:
-        return result
-    export_path = export(config.workdir, model=model)
-    grid_path = write_sample_grid(export_path, os.path.join(config.workdir, SAMPLES_FILE), splits.is_image,
-                                  seed=config.seed)
+    run = prepare_run(config)
+    config = run.config
+    with workdirs.job(config.workdir, lock=run.is_chief):
+        trainer, model, result = _train_and_fit(run, restart)
+        if not run.is_chief:
+            return result
+        export_path = export(config.workdir, model=model)
+        grid_path = write_sample_grid(export_path, os.path.join(config.workdir, SAMPLES_FILE), run.splits.is_image,
+                                      seed=config.seed)
     logging.info("Main job done: export %s, samples %s", export_path, grid_path)
     return {**result, "export": export_path, "samples": grid_path}
 
 
-def train_and_fit_densities(config):
-    """The main job's first half: trains (or resumes) the model and fits its ex-post densities on the chief.
+def train_and_fit_densities(config, restart=False):
+    """The main job's first half: trains (or resumes) the model and fits its ex-post densities on the chief, which
+    holds the workdir meanwhile (workers of a multi-worker run write only their own checkpoint folders).
 
     Returns:
         (trainer, the trained model (in float32 on the chief: `float32_model`), data splits, resolved config,
          {"history": ..., "densities": fit reports (chief only)}).
     """
-    config.validate()
-    splits = load_data(config)
-    config = config.resolve(splits)
+    run = prepare_run(config)
+    with workdirs.job(run.config.workdir, lock=run.is_chief):
+        trainer, model, result = _train_and_fit(run, restart)
+    return trainer, model, run.splits, run.config, result
+
+
+def _train_and_fit(run, restart):
+    config, splits = run.config, run.splits
+    if restart and run.is_chief:
+        workdirs.restart(config.workdir)
     write_config(config)
-    strategy = training.make_strategy(config.strategy, tpu=config.tpu)
     trainer = training.Trainer(
         lambda: models.build(config.model, splits.element_shape, **config.model_arguments(splits)),
-        splits, config.workdir, strategy=strategy, epochs=config.epochs, batch_size=config.batch_size,
+        splits, config.workdir, strategy=run.strategy, epochs=config.epochs, batch_size=config.batch_size,
         learning_rate=config.learning_rate, seed=config.seed, patience=config.patience,
         halve_every_epochs=config.halve_every_epochs,
         steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile,
@@ -67,7 +102,7 @@ def train_and_fit_densities(config):
         model = float32_model(model, config.workdir)
         result["densities"] = fit_densities(config.workdir, config.densities, components=config.components,
                                             model=model, splits=splits)
-    return trainer, model, splits, config, result
+    return trainer, model, result
 
 
 def float32_model(model, workdir):
@@ -97,7 +132,7 @@ def load_run(workdir, checkpoint=None):
     splits = load_data(config)
     model = models.build(config.model, splits.element_shape, mixed_precision="float32",
                          **config.model_arguments(splits))
-    checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    checkpoint = checkpoint or checkpoints.newest_readable(os.path.join(workdir, "checkpoints"))
     if checkpoint is None:
         raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints; train first. Received: workdir={workdir!r}")
     training.restore_weights(model, checkpoint)  # the optimizer state in the checkpoint is skipped on purpose
@@ -124,6 +159,7 @@ def make_density(name, model, components=10):
     return registry.get("density", name)(**arguments.get(name, {}))
 
 
+@workdirs.holding
 def fit_densities(workdir, names, components=10, model=None, splits=None, latents="mean", seed=0):
     """Fits each named ex-post density on the training latents, validates it, saves it to WORKDIR/density/NAME.
 
@@ -210,6 +246,7 @@ def load_samplers(workdir, model, names=None):
     return samplers
 
 
+@workdirs.holding
 def export(workdir, export_base=None, samplers=None, checkpoint=None, model=None):
     """Exports the workdir's model with its samplers to EXPORT_BASE/MODEL/VERSION; returns the version path."""
     if model is None:

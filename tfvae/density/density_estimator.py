@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfvae import fingerprints, registry
+from tfvae import checkpoints, fingerprints, registry
 from tfvae.files import atomic_write
 
 _PARAMS_FILE = "params.npz"
@@ -119,26 +119,51 @@ class EpochCheckpoint:
         if self.directory is not None:
             self.checkpoint = tf.train.Checkpoint(epochs_done=self.epochs_done, last_loss=self.last_loss,
                                                   **trackables)
-            self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=1)
+            self.manager = None  # built by `restore`, once the index is known to be sound
 
     def restore(self):
-        """Returns the number of epochs already done (0 for a new fit)."""
+        """Returns the number of epochs already done (0 for a new fit).
+
+        A checkpoint of the same fit is found by its files even when the index is damaged, and a damaged newest one
+        is skipped for the one before it (`tfvae.checkpoints.restore_newest_readable`); checkpoint files of the same
+        fit none of which can be read stop the fit with `CheckpointsUnreadable` instead of restarting it."""
         if self.directory is None:
             return 0
         marker = os.path.join(self.directory, _CHECKPOINT_MARKER)
-        if self.manager.latest_checkpoint and os.path.isfile(marker):
-            with open(marker) as f:
-                same_fit = json.load(f) == self.identity
-            if same_fit:
-                self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-                logging.info("%s: resumed from %s after %d epochs.", self.identity["class"],
-                             self.manager.latest_checkpoint, int(self.epochs_done.numpy()))
+        if self._same_fit(marker):
+            restored = checkpoints.restore_newest_readable(self.directory, self._restore_checkpoint,
+                                                           what=f"{self.identity['class']} density fit")
+            if restored is not None:
+                self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=1)
+                logging.info("%s: resumed from %s after %d epochs.", self.identity["class"], restored,
+                             int(self.epochs_done.numpy()))
                 return int(self.epochs_done.numpy())
-        if os.path.isdir(self.directory):  # another fit's (other latents or settings), or one cut before its first
+        elif os.path.isdir(self.directory):  # another fit's (other latents or settings), or one cut before its first
             shutil.rmtree(self.directory)
         atomic_write(marker, json.dumps(self.identity, indent=2))
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=1)
         return 0
+
+    def _same_fit(self, marker):
+        """Whether the folder's fit.json names this fit; a damaged fit.json moves the folder aside (kept, not
+        trusted) and counts as another fit's."""
+        if not os.path.isfile(marker):
+            return False
+        try:
+            with open(marker) as f:
+                return json.load(f) == self.identity
+        except (OSError, ValueError) as error:
+            aside = f"{self.directory}.damaged-{int(time.time())}"
+            os.replace(self.directory, aside)
+            logging.warning("%s is damaged (%s): its checkpoints moved to %s; the fit starts again.", marker, error,
+                            aside)
+            return False
+
+    def _restore_checkpoint(self, prefix):
+        try:
+            self.checkpoint.restore(prefix).assert_existing_objects_matched()
+        except (AssertionError, ValueError) as error:
+            raise checkpoints.CheckpointMismatch(f"{prefix} does not hold this fit's variables: {error}") from error
 
     def epoch_done(self, epochs_done, loss, last=False):
         """Records that `epochs_done` epochs are trained and the last one's loss; saves when due or `last`."""

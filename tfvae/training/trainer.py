@@ -17,6 +17,7 @@ from tfvae.files import atomic_write
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.generator import STEPS_PER_EXECUTION
 from tfvae.optimizers import FusedAdam
+from tfvae import checkpoints
 from tfvae.training.strategies import is_chief
 
 _MEAN = tf.distribute.ReduceOp.MEAN
@@ -159,7 +160,10 @@ class Trainer:
             # Every worker must save (saving is collective), but only the chief's files are the run's checkpoints.
             worker = f"worker-{self.strategy.cluster_resolver.task_id}"
             checkpoint_dir = os.path.join(workdir, "checkpoints-workers", worker)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, checkpoint_dir, max_to_keep=max_to_keep)
+        self.checkpoint_dir = checkpoint_dir
+        self.max_to_keep = int(max_to_keep)
+        # Built by `restore`, once the index is known to be sound (a damaged one fails the manager's constructor).
+        self.manager = None
         self.log_dir = os.path.join(workdir, "logs")
         self.writer = (tf.summary.create_file_writer(self.log_dir) if self.is_chief
                        else tf.summary.create_noop_writer())
@@ -194,27 +198,31 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------- public
     def restore(self):
-        """Restores the latest checkpoint of the workdir, if any; returns the epoch to start from."""
-        latest = self.manager.latest_checkpoint
-        if latest is None:
+        """Restores the newest checkpoint of the workdir that reads completely (`restore_newest_readable`: damaged
+        ones are moved aside, never trusted); returns the epoch to start from (0 for a new run)."""
+        restored = checkpoints.restore_newest_readable(self.checkpoint_dir, self._restore_checkpoint)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.checkpoint_dir, max_to_keep=self.max_to_keep)
+        if restored is None:
             return 0
-        written_scaled = any(name.endswith(_LOSS_SCALE_KEY) for name, _ in tf.train.list_variables(latest))
+        logging.info("Resumed from %s at epoch %d.", restored, int(self.epoch.numpy()))
+        return int(self.epoch.numpy())
+
+    def _restore_checkpoint(self, prefix):
+        written_scaled = any(name.endswith(_LOSS_SCALE_KEY) for name, _ in tf.train.list_variables(prefix))
         if written_scaled != precision.uses_loss_scaling(self.mixed_precision):
             raise ValueError(
-                f"The checkpoint {latest} was written {'with' if written_scaled else 'without'} float16 loss "
+                f"The checkpoint {prefix} was written {'with' if written_scaled else 'without'} float16 loss "
                 f"scaling and this run uses mixed_precision={self.mixed_precision!r}: the loss scale is part of "
                 f"every optimizer's checkpointed state, so the run resumes only under "
                 f"{'mixed_float16' if written_scaled else 'float32 or mixed_bfloat16'}. Resume with that policy, or "
                 f"start a new --workdir (the weights are float32 under every policy: `restore_weights` reads them "
                 f"into a model of any policy).")
         try:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.checkpoint.restore(prefix).assert_existing_objects_matched()
         except (AssertionError, ValueError) as error:
-            raise ValueError(f"The checkpoint {latest} does not match this model (was the workdir used for another "
-                             f"model or configuration?). Use a new --workdir or the original flags. "
-                             f"Received: {error}") from error
-        logging.info("Resumed from %s at epoch %d.", latest, int(self.epoch.numpy()))
-        return int(self.epoch.numpy())
+            raise checkpoints.CheckpointMismatch(
+                f"the checkpoint {prefix} does not match this model (was the workdir used for another model or "
+                f"configuration?). Use a new --workdir or the original flags. Received: {error}") from error
 
     @property
     def history_path(self):
