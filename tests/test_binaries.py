@@ -203,12 +203,13 @@ def test_the_other_binaries_refuse_bad_workdirs_in_one_line(job, message, tmp_pa
 
 
 def test_a_run_on_a_workdir_of_another_format_is_refused_before_writing(train_flags, tmp_path):
+    from tfvae import workdir as workdir_lock
     from trainers import jobs
 
     workdir = _old_workdir(tmp_path / "old")
     with pytest.raises(ValueError, match="written by another version of tfvae"):
         jobs.run_main_job(train_flags([f"--workdir={workdir}", "--epochs=1"]))
-    assert os.listdir(workdir) == ["config.json"]
+    assert sorted(os.listdir(workdir)) == [workdir_lock.LOCK_FILE, "config.json"]  # the lock is all it added
 
 
 def test_unexpected_errors_keep_their_traceback(monkeypatch):

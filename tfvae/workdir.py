@@ -29,6 +29,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfvae import checkpoints
+from tfvae.density.density_estimator import DensityEstimator
 
 LOCK_FILE = ".lock"
 PREVIOUS_DIR = "previous"  # WORKDIR/previous/TIMESTAMP: what --restart moved aside
@@ -166,8 +167,7 @@ def saved_state(workdir):
     found = checkpoints.find_checkpoints(os.path.join(workdir, "checkpoints"))
     parts.append(f"checkpoints up to epoch {checkpoints.checkpoint_number(found[0])}" if found
                  else "no checkpoint")
-    density_dir = os.path.join(workdir, "density")
-    densities = sorted(os.listdir(density_dir)) if os.path.isdir(density_dir) else []
+    densities = fitted_densities(workdir)
     parts.append(f"densities {', '.join(densities)}" if densities else "no fitted density")
     export_dir = os.path.join(workdir, "export")
     for model in sorted(os.listdir(export_dir)) if os.path.isdir(export_dir) else []:
@@ -177,6 +177,14 @@ def saved_state(workdir):
     if os.path.isfile(os.path.join(workdir, "eval", "report.json")):
         parts.append("eval/report.json")
     return "; ".join(parts)
+
+
+def fitted_densities(workdir):
+    """Names of the densities saved whole in WORKDIR/density (a folder that a failed or killed save left without
+    its config.json is not one)."""
+    density_dir = os.path.join(workdir, "density")
+    names = sorted(os.listdir(density_dir)) if os.path.isdir(density_dir) else []
+    return [name for name in names if DensityEstimator.is_saved(os.path.join(density_dir, name))]
 
 
 def disk_reason(error):
@@ -233,9 +241,10 @@ def job(workdir, lock=True):
 
 
 def holding(function):
-    """Decorates a job whose first argument is a workdir: it runs inside `job(workdir)`."""
+    """Decorates a job on an existing workdir (its first argument): it runs inside `job(workdir)`. A folder that
+    does not exist is neither created nor locked: the job itself says that it holds no run."""
     @functools.wraps(function)
     def wrapper(workdir, *args, **kwargs):
-        with job(workdir):
+        with job(workdir, lock=not _is_local(workdir) or os.path.isdir(workdir)):
             return function(workdir, *args, **kwargs)
     return wrapper

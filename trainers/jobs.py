@@ -234,7 +234,7 @@ def load_samplers(workdir, model, names=None):
     """The prior sampler plus every density fitted in WORKDIR/density (or only `names`)."""
     samplers = {"prior": PriorSampler(model.prior)}
     density_dir = os.path.join(workdir, "density")
-    available = sorted(os.listdir(density_dir)) if os.path.isdir(density_dir) else []
+    available = workdirs.fitted_densities(workdir)
     for name in names or available:
         if name == "prior":
             continue

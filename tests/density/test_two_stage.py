@@ -96,6 +96,7 @@ def test_a_second_stage_fit_cut_midway_resumes_to_the_uninterrupted_weights(rng,
     log_variances = np.full_like(means, np.log(0.1))
     reference, reference_report = _second_stage(means, log_variances)  # no checkpoints
     checkpointed, _ = _second_stage(means, log_variances, str(tmp_path / "whole"))
+    assert len(reference.vae.get_weights()) == len(checkpointed.vae.get_weights()) > 0
     for expected, actual in zip(reference.vae.get_weights(), checkpointed.vae.get_weights()):
         np.testing.assert_array_equal(actual, expected)  # checkpointing does not change the fit
 
@@ -116,6 +117,7 @@ def test_a_second_stage_fit_cut_midway_resumes_to_the_uninterrupted_weights(rng,
         resumed, resumed_report = _second_stage(means, log_variances, folder)
     assert epochs_run == [0, 1, 2, 2, 3]  # the cut epoch again, never the done ones
     assert any("resumed from" in r.getMessage() and "after 2 epochs" in r.getMessage() for r in caplog.records)
+    assert len(reference.vae.get_weights()) == len(resumed.vae.get_weights()) > 0
     for expected, actual in zip(reference.vae.get_weights(), resumed.vae.get_weights()):
         np.testing.assert_array_equal(actual, expected)
     assert resumed_report["final_loss"] == reference_report["final_loss"]
@@ -125,3 +127,35 @@ def test_a_second_stage_fit_cut_midway_resumes_to_the_uninterrupted_weights(rng,
     monkeypatch.setattr(FitData, "epoch_latents", lambda self, epoch: epochs_run.append(epoch) or original(self, epoch))
     _second_stage(means + 1.0, log_variances, folder)
     assert epochs_run == [0, 1, 2, 3]
+
+
+def test_a_second_stage_fit_resumes_past_a_damaged_index_and_a_cut_newest_checkpoint(rng, monkeypatch, tmp_path):
+    import glob
+    import os
+
+    from tfvae.density import density_estimator
+
+    monkeypatch.setattr(density_estimator, "CHECKPOINT_SECONDS", 0.0)  # a checkpoint after every epoch
+    means = rng.normal(size=(96, 3)).astype(np.float32)
+    log_variances = np.full_like(means, np.log(0.1))
+    reference, _ = _second_stage(means, log_variances)
+    original, epochs_run = FitData.epoch_latents, []
+
+    def cut(self, epoch):  # stopped in the fourth epoch: ckpt-2 and ckpt-3 on disk
+        epochs_run.append(epoch)
+        if epoch == 3 and len(epochs_run) == 4:
+            raise _Cut()
+        return original(self, epoch)
+
+    monkeypatch.setattr(FitData, "epoch_latents", cut)
+    folder = tmp_path / "cut"
+    with pytest.raises(_Cut):
+        _second_stage(means, log_variances, str(folder))
+    (folder / "checkpoint").write_text("")
+    data = glob.glob(str(folder / "ckpt-3.data-*"))[0]
+    os.truncate(data, 16)
+    resumed, _ = _second_stage(means, log_variances, str(folder))
+    assert epochs_run == [0, 1, 2, 3, 2, 3]  # from ckpt-2: the damaged ckpt-3's epoch again, never from scratch
+    for expected, actual in zip(reference.vae.get_weights(), resumed.vae.get_weights()):
+        np.testing.assert_array_equal(actual, expected)
+    assert glob.glob(str(folder / "damaged" / "*" / "ckpt-3.index"))

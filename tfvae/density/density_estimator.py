@@ -21,6 +21,8 @@ PROGRESS_SECONDS = 15.0
 # checkpoint folder.
 CHECKPOINT_SECONDS = 60.0
 _CHECKPOINT_MARKER = "fit.json"
+# Checkpoints an epoch-trained fit keeps: the newest and one to fall back to when the newest is damaged.
+_KEEP = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,14 +136,14 @@ class EpochCheckpoint:
             restored = checkpoints.restore_newest_readable(self.directory, self._restore_checkpoint,
                                                            what=f"{self.identity['class']} density fit")
             if restored is not None:
-                self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=1)
+                self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=_KEEP)
                 logging.info("%s: resumed from %s after %d epochs.", self.identity["class"], restored,
                              int(self.epochs_done.numpy()))
                 return int(self.epochs_done.numpy())
         elif os.path.isdir(self.directory):  # another fit's (other latents or settings), or one cut before its first
             shutil.rmtree(self.directory)
         atomic_write(marker, json.dumps(self.identity, indent=2))
-        self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=1)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=_KEEP)
         return 0
 
     def _same_fit(self, marker):
@@ -388,6 +390,11 @@ class DensityEstimator(tf.Module):
                   "config": self.get_config(), "fit_info": self.fit_info,
                   "params_sha256": fingerprints.of_file(params_path)}
         atomic_write(os.path.join(directory, _CONFIG_FILE), json.dumps(config, indent=2))
+
+    @staticmethod
+    def is_saved(directory):
+        """Whether `directory` holds a density written by `save` (its config.json, written last, commits it)."""
+        return os.path.isfile(os.path.join(directory, _CONFIG_FILE))
 
     @classmethod
     def load(cls, directory):

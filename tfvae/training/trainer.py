@@ -165,8 +165,7 @@ class Trainer:
         # Built by `restore`, once the index is known to be sound (a damaged one fails the manager's constructor).
         self.manager = None
         self.log_dir = os.path.join(workdir, "logs")
-        self.writer = (tf.summary.create_file_writer(self.log_dir) if self.is_chief
-                       else tf.summary.create_noop_writer())
+        self.writer = None  # created by `fit` once a checkpoint (or none) is restored: a refused run writes nothing
         self._train_steps = self._make_train_function()
         self._test_step = self._make_test_function()
 
@@ -259,6 +258,9 @@ class Trainer:
         """Trains until `epochs`; returns the list of per-epoch logs of this invocation."""
         start_epoch = self.restore()
         self._reconcile_history(start_epoch)
+        if self.writer is None:
+            self.writer = (tf.summary.create_file_writer(self.log_dir) if self.is_chief
+                           else tf.summary.create_noop_writer())
         history = []
         if start_epoch >= self.epochs:
             logging.info("Training already finished (%d epochs); nothing to do.", start_epoch)
