@@ -272,9 +272,9 @@ def _logsumexp(a, axis):
 
 @oracle("beta_tcvae", alpha=0.7, beta=3.0, gamma=1.3, dataset_size=50)
 def _beta_tcvae_mss(model, x):
-    """Minibatch stratified sampling (Chen et al., appendix C.2): for a batch of B = M + 1 examples from a data set
-    of N, the sample's own posterior has weight 1/N, one other (here the next example, i + 1 mod B) (N - M) / (N M)
-    and the remaining B - 2 have 1/M each."""
+    """Minibatch stratified sampling (Chen et al., the appendix on stratified sampling): for a batch of B = M + 1
+    examples from a data set of N, the sample's own posterior has weight 1/N, one other (here the next example,
+    i + 1 mod B) (N - M) / (N M), and the remaining B - 2 have 1/M each."""
     n, batch = 50, len(x)
     m = batch - 1
     weights = np.full((batch, batch), 1.0 / m)
@@ -294,8 +294,8 @@ def _beta_tcvae_mss(model, x):
 @oracle("beta_tcvae_mws", model_name="beta_tcvae", alpha=0.7, beta=3.0, gamma=1.3, dataset_size=50,
         estimator="mws")
 def _beta_tcvae_mws(model, x):
-    """Minibatch weighted sampling (Chen et al., eq. S6 / appendix C.1): q(z_i) ~ 1/(N B) sum_j q(z_i | x_j), and
-    each marginal the same way."""
+    """Minibatch weighted sampling (Chen et al., section 4.1): q(z_i) ~ 1/(N B) sum_j q(z_i | x_j), and each
+    marginal the same way."""
     log_nb = math.log(50 * len(x))
 
     def log_aggregate(densities):
@@ -308,7 +308,7 @@ def _beta_tcvae_mws(model, x):
 @oracle("factor_vae", gamma=3.5, discriminator_units=(5,))
 def _factor_vae(model, x):
     """VAE: -log p(x|z) + KL + gamma log(D(z) / (1 - D(z))) with D the softmax probability of "from q(z)" of a two
-    logit discriminator, so the TC estimate is logit_0 - logit_1 (Kim & Mnih 2018, eq. 2 and algorithm 1).
+    logit discriminator, so the TC estimate is logit_0 - logit_1 (Kim & Mnih 2018, section 3 and algorithm 2).
     Discriminator: the cross-entropy of q(z) samples (class 0) against their dimension-wise permutation (class 1),
     halved: -1/2 [log D(z') + log(1 - D(permute(z')))]."""
     _, _, z, reconstruction, kl = _negative_elbo_terms(model, x, _bernoulli)
@@ -513,8 +513,11 @@ def _wgan_gp(model, x):
     output bias (it cancels from both losses)."""
     assert not model.data_discriminator_net.layers[-1].use_bias
     for step in (0, 1):  # each critic update draws its own fakes and interpolation weights
-        for actual, expected in zip(model.critic_losses(tf.constant(x, tf.float32), step), _wgan_critic(model, x, step)):
-            np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-4, atol=1e-4)
+        actual = model.critic_losses(tf.constant(x, tf.float32), step)
+        expected = _wgan_critic(model, x, step)
+        assert len(actual) == len(expected) == 3
+        for name, value, oracle_value in zip(("loss", "penalty", "distance"), actual, expected):
+            np.testing.assert_allclose(value.numpy(), oracle_value, rtol=1e-4, atol=1e-4, err_msg=f"{name} {step}")
     fake = _sigmoid(_net(model.decoder, _prior_draws(model, len(x)))[0])
     return {"losses": {"loss": -_logit(model.data_discriminator_net, fake)},
             "discriminators": {"data_discriminator_net": ("d_loss", _wgan_critic(model, x, 0)[0])}}
@@ -604,7 +607,7 @@ def _replayed_step(name, model, x, learning_rate):
     half = len(x) // 2
     if name in ("aae", "veegan", "dcgan", "factor_vae"):
         # The model's update, then its discriminator's, at the next step's noise. FactorVAE trains the VAE on the
-        # first half of the batch and the discriminator on an independent second half (Kim & Mnih, algorithm 1).
+        # first half of the batch and the discriminator on an independent second half (Kim & Mnih, algorithm 2).
         attribute = {"aae": "code_discriminator_net", "veegan": "joint_discriminator_net",
                      "dcgan": "data_discriminator_net", "factor_vae": "discriminator"}[name]
         network = getattr(model, attribute)
@@ -635,6 +638,9 @@ def _replayed_step(name, model, x, learning_rate):
             _descend([(critic.trainable_variables,
                        lambda: _mean(model.critic_losses(part, step)[0]))], learning_rate)  # noqa: B023
         _descend([(_others(model, critic), lambda: _main_loss(model, x))], learning_rate)
+    elif name == "rae_l2":
+        # One update of every variable on the batch's mean loss plus the weight penalty, counted once per step.
+        _descend([(model.trainable_variables, lambda: _main_loss(model, x))], learning_rate)
     else:
         raise AssertionError(f"No replayed step for {name}")
 
@@ -648,15 +654,17 @@ def test_every_adversarial_model_has_a_replayed_step():
     assert adversarial == set(ADVERSARIAL)
 
 
-@pytest.mark.parametrize("name", ADVERSARIAL)
+@pytest.mark.parametrize("name", [*ADVERSARIAL, "rae_l2"])
 def test_each_update_moves_only_its_networks_variables_along_its_own_loss(name):
     """One `replica_step` with plain SGD equals the paper's updates replayed by hand: a discriminator never moves on
-    the model's loss, the model never on a discriminator's, and each network on its own loss."""
+    the model's loss, the model never on a discriminator's, and each network on its own loss (for RAE-L2, the one
+    model with a weight penalty: the loss plus the penalty, once per step)."""
     model, x, _ = _build(name)
     learning_rate = 0.05
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate),
-                  discriminator_optimizers={network: keras.optimizers.SGD(learning_rate)
-                                            for network in model.discriminator_names})
+    discriminators = {"discriminator_optimizers": {network: keras.optimizers.SGD(learning_rate)
+                                                   for network in model.discriminator_names}
+                      } if isinstance(model, DiscriminatorTraining) else {}
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate), **discriminators)
     x = tf.constant(np.concatenate([x, x[::-1] * 0.9]), tf.float32)  # 8 examples: halves and critic chunks
     start = [v.numpy() for v in model.weights]
     _replayed_step(name, model, x, learning_rate)
@@ -665,7 +673,8 @@ def test_each_update_moves_only_its_networks_variables_along_its_own_loss(name):
         variable.assign(value)
     model.optimizer.iterations.assign(0)
     model.replica_step(x)
-    for variable, before, after in zip(model.weights, start, expected):
-        np.testing.assert_allclose(variable.numpy(), after, rtol=1e-4, atol=1e-6, err_msg=variable.path)
-    moved = {v.path for v, before in zip(model.weights, start) if not np.array_equal(v.numpy(), before)}
-    assert moved == {v.path for v in model.trainable_weights}, sorted({v.path for v in model.trainable_weights} - moved)
+    for variable, value in zip(model.weights, expected):
+        np.testing.assert_allclose(variable.numpy(), value, rtol=1e-4, atol=1e-6, err_msg=variable.path)
+    moved = {v.path for v, value in zip(model.weights, start) if not np.array_equal(v.numpy(), value)}
+    trainable = {v.path for v in model.trainable_weights}
+    assert moved == trainable, sorted(trainable ^ moved)
