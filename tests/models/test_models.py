@@ -80,8 +80,10 @@ def test_save_and_load_give_same_outputs(key, tmp_path):
     # So does the optimizer, with its state (Keras skips compiling models with a custom `compile`: ours say how).
     assert type(loaded.optimizer) is type(model.optimizer)
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) > 0
-    for layer in model.auxiliary_layers():  # Discriminators travel with the model.
+    assert len(model.auxiliary_layers()) == len(getattr(type(model), "discriminator_names", ()))
+    for layer in model.auxiliary_layers():  # Discriminators travel with the model, built, with every weight.
         twin = getattr(loaded, next(name for name in dir(model) if getattr(model, name, None) is layer))
+        assert layer.weights and [w.shape for w in twin.weights] == [w.shape for w in layer.weights], layer.name
         for a, b in zip(layer.weights, twin.weights):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
     if isinstance(model, DiscriminatorTraining):  # So do the discriminators' optimizers (compile config).
@@ -114,11 +116,28 @@ def test_public_api_shapes_and_ranges():
 
 
 def test_vae_loss_is_negative_elbo():
+    """The evaluation loss (training=False, the validation noise stream) is the one-sample negative ELBO,
+    -log p(x | z) + KL[q(z|x) || p(z)] with z = mu + sigma eps, recomputed here with TFP's Bernoulli and Gaussians
+    from the encoder's and decoder's outputs (the training loss has its NumPy oracle in test_objective_oracles)."""
+    import tensorflow_probability as tfp
+
+    from tfvae import rowwise_random
+    from tfvae.models import noise_salts
+
+    tfd = tfp.distributions
     model, shape = goldens.build_golden("vae")
     x = _data(shape)
     terms = model.per_example_losses(x, training=False)
-    np.testing.assert_allclose(terms["loss"], terms["reconstruction"] + terms["kl"], rtol=1e-6)
-    assert float(tf.reduce_min(terms["kl"])) >= 0
+    mean, log_var = np.split(model.encoder(x).numpy(), 2, axis=1)
+    posterior = tfd.MultivariateNormalDiag(mean, np.exp(0.5 * log_var))
+    epsilon = rowwise_random.stream_normal(mean.shape, model.noise_seed(noise_salts.TEST)).numpy()
+    z = mean + np.exp(0.5 * log_var) * epsilon
+    log_likelihood = tfd.Independent(tfd.Bernoulli(logits=model.decoder(z), dtype=tf.float32), 3).log_prob(x)
+    kl = tfd.kl_divergence(posterior, tfd.MultivariateNormalDiag(tf.zeros(3), tf.ones(3)))
+    np.testing.assert_allclose(terms["reconstruction"], -log_likelihood, rtol=1e-5)
+    np.testing.assert_allclose(terms["kl"], kl, rtol=1e-5)
+    np.testing.assert_allclose(terms["loss"], -log_likelihood + kl, rtol=1e-5)
+    assert float(tf.reduce_min(kl)) > 0
 
 
 def test_rae_loss_adds_weighted_latent_norm():
