@@ -61,6 +61,12 @@ setuptools.setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
+    license="Apache-2.0",
+    license_files=["LICENSE"],
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
     packages=setuptools.find_packages(include=["tfvae", "tfvae.*", "trainers", "trainers.*", "export", "export.*",
                                                "serving", "serving.*"]),
     install_requires=INSTALL_REQUIRES,
