@@ -6,7 +6,10 @@ one table with our numbers beside the paper's and a verdict for each of its clai
     DIR/EXPERIMENT/table.md, table.json, report.html
 
 A killed run resumes where it stopped: a finished phase of a cell is never run again (cell.json says which are
-done, written atomically after each), and a killed training resumes from its last checkpoint.
+done, written atomically after each), and a killed training resumes from its last checkpoint. Each seed's cell is
+its own workdir, so seeds (and rows) can run in separate processes or on separate machines: the table merges every
+finished cell it finds in DIR/EXPERIMENT/cells, says how many seeds each number has, and judges each claim by the
+interval of its effect over the seeds (`trainers.experiments.statistics`).
 """
 import dataclasses
 import datetime
@@ -19,7 +22,6 @@ import shutil
 import sys
 import time
 
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -27,6 +29,7 @@ from tfvae import models, registry
 from tfvae.files import atomic_write
 from trainers import evaluation, jobs
 from trainers.config import TrainConfig
+from trainers.experiments import statistics
 from trainers.experiments.experiment import ResultTable
 
 CELL_FILE = "cell.json"
@@ -71,8 +74,11 @@ def _applicable(overrides, protocol):
 
 
 def _check_before_training(experiment, scale):
-    """Mistakes in an experiment's definition (unknown metric, model or hyperparameter) found before any cell
-    trains, not when the first one is evaluated."""
+    """Mistakes in an experiment's definition (unknown metric, model or hyperparameter, claims sharing a name)
+    found before any cell trains, not when the first one is evaluated."""
+    names = [claim.name for claim in experiment.claims]
+    if len(set(names)) < len(names):
+        raise ValueError(f"Experiment {experiment.name}: claims must have distinct names. Received: {names}")
     unknown = sorted(set(experiment.metrics) - set(registry.names("metric")))
     if unknown:
         raise ValueError(f"Experiment {experiment.name} selects unknown metrics {unknown}; registered: "
@@ -81,7 +87,13 @@ def _check_before_training(experiment, scale):
     if len(set(slugs)) < len(slugs):
         raise ValueError(f"Experiment {experiment.name}: rows {[row.label for row in experiment.rows]} would share "
                          f"cell folders {slugs}")
+    labels = {column.label for column in experiment.columns}
     for row in experiment.rows:
+        stray = sorted(set(row.sets) - labels)
+        if stray:
+            raise ValueError(f"Experiment {experiment.name}, row {row.label!r}: sets name columns {stray} the "
+                             f"experiment does not have; its columns: {sorted(labels)}. Received: "
+                             f"sets={dict(row.sets)}")
         model_class = registry.get("model", row.protocol.model)
         kwargs = _model_kwargs(row.protocol, scale)
         extra = sorted(set(kwargs) - set(models.hyperparameters(model_class)))
@@ -126,29 +138,86 @@ def _claim_experiment_folder(root, experiment, scale):
     atomic_write(path, json.dumps(identity, indent=2))
 
 
-def run_experiment(name, scale_name="cpu", workdir="/tmp/tfvae/reproduce", data_dir=None):
-    """Runs (or resumes) every cell of experiment `name` at `scale_name`, then writes the table.
+def select_rows(experiment, rows=None):
+    """The rows of `experiment` named in `rows` (labels or cell-folder names), in the experiment's order.
+
+    Args:
+        experiment: `Experiment`.
+        rows: sequence of str, or None (every row).
+
+    Returns:
+        tuple of `Row`.
+    """
+    if not rows:
+        return tuple(experiment.rows)
+    known = {}
+    for row in experiment.rows:
+        known[row.label] = known[_slug(row.label)] = row
+    unknown = [name for name in rows if name not in known]
+    if unknown:
+        raise ValueError(f"Experiment {experiment.name} has no rows {unknown}. Valid rows: "
+                         f"{[row.label for row in experiment.rows]} (or their cell folders "
+                         f"{[_slug(row.label) for row in experiment.rows]}). Received: rows={list(rows)}")
+    chosen = {known[name].label for name in rows}
+    return tuple(row for row in experiment.rows if row.label in chosen)
+
+
+def select_seeds(scale, seeds=None):
+    """`seeds` (distinct non-negative integers) or, when None, the scale's."""
+    if seeds is None:
+        return tuple(scale.seeds)
+    seeds = tuple(seeds)
+    valid = all(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 for seed in seeds)
+    if not seeds or not valid or len(set(seeds)) < len(seeds):
+        raise ValueError(f"Seeds must be one or more distinct non-negative integers, e.g. (0, 1, 2). Received: "
+                         f"seeds={seeds}")
+    return seeds
+
+
+def parse_seeds(texts):
+    """`--seeds` values ("0", "1", ...) as integers; None stays None (the scale's seeds)."""
+    if texts is None:
+        return None
+    try:
+        return select_seeds(None, [int(text) for text in texts])
+    except ValueError:
+        raise ValueError(f"--seeds takes comma-separated distinct non-negative integers, e.g. --seeds=0,1,2. "
+                         f"Received: --seeds={','.join(texts)}") from None
+
+
+def run_experiment(name, scale_name="cpu", workdir="/tmp/tfvae/reproduce", data_dir=None, seeds=None, rows=None):
+    """Runs (or resumes) the cells of experiment `name` at `scale_name`, then writes the table.
+
+    Args:
+        name: str. Registered experiment.
+        scale_name: str. "smoke", "cpu" or "paper".
+        workdir: str. Parent folder; the cells go to WORKDIR/NAME/cells/ROW-seedK.
+        data_dir: str or None. As `trainers.train --data_dir`.
+        seeds: sequence of int, or None for the scale's seeds. Cells of other seeds already finished in the folder
+            (another process or machine) are merged into the table too.
+        rows: sequence of row labels (or cell-folder names), or None for every row. The table still shows every
+            row; rows without finished cells are blank and the claims that need them are not judged.
 
     Returns:
         (table dict as written to table.json, path of table.md).
     """
     experiment = registry.get("experiment", name)
     scale = experiment.scale(scale_name)
+    selected, seeds = select_rows(experiment, rows), select_seeds(scale, seeds)
     _check_before_training(experiment, scale)
     root = os.path.join(workdir, experiment.name)
     os.makedirs(root, exist_ok=True)
     _claim_experiment_folder(root, experiment, scale)
-    cells = [_Cell(root, row, seed) for row in experiment.rows for seed in scale.seeds]
-    started, spent, phases_run = time.perf_counter(), 0.0, 0
-    remaining = sum(not cell.done(phase) for cell in cells for phase in _PHASES)
+    cells = [_Cell(root, row, seed) for row in selected for seed in seeds]
+    planned = {(cell.row.label, cell.seed) for cell in cells}
+    timed = cells + [cell for cell in _cells_on_disk(root, experiment) if (cell.row.label, cell.seed) not in planned]
+    todo = [(cell, phase) for cell in cells for phase in _PHASES if not cell.done(phase)]
+    started = time.perf_counter()
     for index, cell in enumerate(cells, 1):
-        for phase in _PHASES:
-            if cell.done(phase):
-                continue
-            eta = (spent / phases_run * remaining) if phases_run else float("nan")
-            logging.info("[reproduce %s/%s] cell %d/%d %s (seed %d): %s; %d phases left, ETA %s", experiment.name,
-                         scale.name, index, len(cells), cell.row.label, cell.seed, phase, remaining,
-                         "unknown" if np.isnan(eta) else str(datetime.timedelta(seconds=int(eta))))
+        phases = [phase for phase in _PHASES if not cell.done(phase)]
+        for phase in phases:
+            logging.info("[reproduce %s/%s] %s", experiment.name, scale.name,
+                         _progress(index, len(cells), cell, phase, todo, timed))
             phase_started = time.perf_counter()
             if phase == "train":
                 # Training and the ex-post densities; a cell needs no SavedModel (evaluation reads the workdir).
@@ -156,12 +225,62 @@ def run_experiment(name, scale_name="cpu", workdir="/tmp/tfvae/reproduce", data_
                                                          data_dir))
             else:
                 _evaluate(cell, experiment, scale, root)
-            seconds = time.perf_counter() - phase_started
-            cell.mark(phase, seconds)
-            spent, phases_run, remaining = spent + seconds, phases_run + 1, remaining - 1
-    logging.info("[reproduce %s/%s] all %d cells done in this run after %.0f s", experiment.name, scale.name,
-                 len(cells), time.perf_counter() - started)
-    return write_table(experiment, scale, root, cells)
+            cell.mark(phase, time.perf_counter() - phase_started)
+            todo.remove((cell, phase))
+        if phases:
+            logging.info("[reproduce %s/%s] cell %d/%d %s (seed %d) finished: %s", experiment.name, scale.name, index,
+                         len(cells), cell.row.label, cell.seed,
+                         ", ".join(f"{phase} {cell.record['phases'][phase]['seconds']:.0f} s" for phase in phases))
+    logging.info("[reproduce %s/%s] %d cells (rows: %s; seeds: %s) done in this run after %.0f s", experiment.name,
+                 scale.name, len(cells), ", ".join(row.label for row in selected), ", ".join(map(str, seeds)),
+                 time.perf_counter() - started)
+    return write_table(experiment, scale, root)
+
+
+def _expected_seconds(cells, row, phase):
+    """The mean seconds of `phase` over the timed cells of `row` (its other seeds), else of every row; None before
+    any cell has timed the phase."""
+    same = [cell.record["phases"][phase]["seconds"] for cell in cells
+            if cell.row.label == row and cell.done(phase)]
+    pool = same or [cell.record["phases"][phase]["seconds"] for cell in cells if cell.done(phase)]
+    return sum(pool) / len(pool) if pool else None
+
+
+def _eta(cells, work):
+    """"~0:01:10 (at 14:03:22)" for the (cell, phase) pairs of `work`, from the phases already timed."""
+    expected = [_expected_seconds(cells, cell.row.label, phase) for cell, phase in work]
+    known = [seconds for seconds in expected if seconds is not None]
+    if not known:
+        return "unknown (no such phase timed yet)"
+    total = sum(known)
+    finish = (datetime.datetime.now() + datetime.timedelta(seconds=total)).strftime("%H:%M:%S")
+    text = f"~{datetime.timedelta(seconds=round(total))} (at {finish})"
+    untimed = len(expected) - len(known)
+    return text + (f", plus {untimed} phase{'s' if untimed > 1 else ''} not timed yet" if untimed else "")
+
+
+def _progress(index, total, cell, phase, todo, timed):
+    """One progress line: the cell and phase starting, the ETA of this cell and of every phase left in the run."""
+    this_cell = [(other, other_phase) for other, other_phase in todo if other is cell]
+    return (f"cell {index}/{total} {cell.row.label} (seed {cell.seed}): {phase}; this cell ETA "
+            f"{_eta(timed, this_cell)}; run ETA ({len(todo)} phase{'s' if len(todo) > 1 else ''} left) "
+            f"{_eta(timed, todo)}")
+
+
+_CELL_FOLDER = re.compile(r"^(?P<slug>.+)-seed(?P<seed>[0-9]+)$")
+
+
+def _cells_on_disk(root, experiment):
+    """Every cell of `experiment` under root/cells that has a cell.json, whatever its seed, in row then seed order."""
+    rows = {_slug(row.label): row for row in experiment.rows}
+    folder = os.path.join(root, "cells")
+    found = []
+    for name in os.listdir(folder) if os.path.isdir(folder) else ():
+        match = _CELL_FOLDER.match(name)
+        if match and match["slug"] in rows and os.path.isfile(os.path.join(folder, name, CELL_FILE)):
+            found.append(_Cell(root, rows[match["slug"]], int(match["seed"])))
+    order = {row.label: index for index, row in enumerate(experiment.rows)}
+    return sorted(found, key=lambda cell: (order[cell.row.label], cell.seed))
 
 
 def _evaluate(cell, experiment, scale, root):
@@ -180,7 +299,8 @@ def _evaluate(cell, experiment, scale, root):
 
 
 def _values(experiment, scale, cells):
-    """{extractor: {row: {column: [value per finished seed]}}} and {column: protocol of its first number}."""
+    """{extractor: {row: {column: {seed: value}}}} of the finished cells and {column: protocol of its first
+    number}."""
     values = {extractor: {row.label: {} for row in experiment.rows} for extractor in scale.extractors}
     protocols = {}
     for cell in cells:
@@ -197,7 +317,7 @@ def _values(experiment, scale, cells):
                 value = report["metrics"].get(key, {}).get(cell.row.sets.get(column.label, column.set))
                 if value is None:
                     continue
-                values[extractor][cell.row.label].setdefault(column.label, []).append(float(value))
+                values[extractor][cell.row.label].setdefault(column.label, {})[cell.seed] = float(value)
                 protocols.setdefault(f"{column.label} @ {extractor}", report["protocol"].get(key))
     return values, protocols
 
@@ -216,36 +336,51 @@ def _machine():
             "cpu_count": os.cpu_count(), "gpus": gpus, "tensorflow": tf.__version__}
 
 
-def write_table(experiment, scale, root, cells):
-    """Writes table.json, table.md and report.html from the finished cells; returns (table dict, table.md path)."""
+def write_table(experiment, scale, root):
+    """Writes table.json, table.md and report.html from every finished cell in `root` (any seed, any process);
+    returns (table dict, table.md path)."""
+    cells = [cell for cell in _cells_on_disk(root, experiment) if cell.done("evaluate")]
     values, protocols = _values(experiment, scale, cells)
-    judged = ResultTable(values[scale.extractors[0]])
+    judged_on = scale.extractors[0]
+    ours = ResultTable.from_seeds(values[judged_on])
     claims = []
     for claim in experiment.claims:
-        verdict, detail = claim.check(judged)
-        claims.append({"claim": claim.text, "verdict": verdict, "detail": detail})
-    finished = sum(cell.done("evaluate") for cell in cells)
+        judgement, on_paper = claim.check(ours), claim.check(experiment.paper_table())
+        claims.append({"name": claim.name, "claim": claim.text, **judgement.as_dict(),
+                       "on_paper_numbers": {"verdict": on_paper.verdict, "detail": on_paper.detail}})
+    seeds = {row.label: sorted(cell.seed for cell in cells if cell.row.label == row.label) for row in experiment.rows}
     figures = _figures(experiment, cells)
     table = {
         "experiment": experiment.name, "paper": experiment.paper, "caption": experiment.caption,
-        "scale": {k: v for k, v in dataclasses.asdict(scale).items()}, "judged_on": scale.extractors[0],
+        "scale": {k: v for k, v in dataclasses.asdict(scale).items()}, "judged_on": judged_on,
         "date": datetime.date.today().isoformat(), "machine": _machine(), "command": _command(),
-        "cells_finished": finished, "cells": len(cells),
+        "cells_finished": len(cells), "seeds": seeds,
+        "seconds_per_cell": {f"{cell.row.label} (seed {cell.seed})": round(sum(
+            phase["seconds"] for phase in cell.record["phases"].values()), 1) for cell in cells},
         "rows": [{"label": row.label, "protocol": dataclasses.asdict(row.protocol), "sets": dict(row.sets)}
                  for row in experiment.rows],
         "columns": [dataclasses.asdict(column) for column in experiment.columns],
-        "values": values, "paper_note": experiment.paper_note,
+        "values": {extractor: {row: {column: statistics.over_seeds(per_seed).as_dict()
+                                     for column, per_seed in columns.items()}
+                               for row, columns in rows.items()}
+                   for extractor, rows in values.items()},
+        "paper_note": experiment.paper_note, "paper_trials": experiment.paper_trials,
         "paper_numbers": [{"row": r, "column": c, "value": v[0], "std": v[1]}
                           for (r, c), v in experiment.paper_numbers.items()],
-        "claims": claims, "protocols": protocols,
+        "claims": claims, "verdicts": _tally(claims), "protocols": protocols,
         "figures": [{"caption": caption, "summary": drawn["summary"], "data": drawn["data"]}
                     for caption, drawn in figures.items()],
     }
     atomic_write(os.path.join(root, "table.json"), json.dumps(table, indent=2, default=str))
     markdown = render_markdown(experiment, scale, table)
     md_path = atomic_write(os.path.join(root, "table.md"), markdown)
-    atomic_write(os.path.join(root, "report.html"), _render_html(experiment, table, markdown, figures))
+    atomic_write(os.path.join(root, "report.html"), _render_html(experiment, table, markdown, figures, cells))
     return table, md_path
+
+
+def _tally(claims):
+    """{verdict: number of claims} over every verdict kind."""
+    return {kind: sum(claim["verdict"] == kind for claim in claims) for kind in statistics.VERDICTS}
 
 
 def _figures(experiment, cells):
@@ -258,25 +393,39 @@ def _figures(experiment, cells):
     return {caption: figure for caption, figure in drawn.items() if figure is not None}
 
 
-def _format(runs):
-    if not runs:
+def _format(cell):
+    """"84.9 ± 3.2 (3)": the mean and the half-width of its 95% interval over the seeds, the seed count in
+    brackets; "84.9 (1)" for one seed."""
+    if not cell:
         return "–"
-    if len(runs) == 1:
-        return f"{runs[0]:.3g}"
-    return f"{np.mean(runs):.3g} ± {np.std(runs, ddof=1):.2g}"
+    if cell["low"] is None:
+        return f"{cell['mean']:.3g} ({cell['n']})"
+    return f"{cell['mean']:.3g} ± {(cell['high'] - cell['low']) / 2:.2g} ({cell['n']})"
 
 
-def _verdict(value):
-    return {True: "reproduced", False: "NOT reproduced", None: "not judged"}[value]
+def _seed_summary(seeds):
+    """"seeds 0, 1 for every row" or "VAE: 0, 1; AE: 0" (rows without a finished cell left out)."""
+    finished = {row: values for row, values in seeds.items() if values}
+    if not finished:
+        return "no finished cell yet"
+    if len({tuple(values) for values in finished.values()}) == 1 and len(finished) == len(seeds):
+        return f"seeds {', '.join(map(str, next(iter(finished.values()))))} for every row"
+    return "; ".join(f"{row}: seeds {', '.join(map(str, values))}" for row, values in finished.items())
 
 
 def render_markdown(experiment, scale, table):
     """table.md: our numbers beside the paper's per extractor, the claims' verdicts, and how each was measured."""
+    tally = ", ".join(f"{count} {kind}" for kind, count in table["verdicts"].items())
     lines = [f"# {experiment.name}: {experiment.caption}", "",
              f"Paper: {experiment.paper}. Scale `{scale.name}`: {scale.description}", "",
              f"Run {table['date']} on {table['machine']['processor']} ({table['machine']['cpu_count']} cores, GPUs: "
              f"{', '.join(table['machine']['gpus']) or 'none'}, TensorFlow {table['machine']['tensorflow']}); "
-             f"{table['cells_finished']}/{table['cells']} cells finished; command: `{table['command']}`.", ""]
+             f"{table['cells_finished']} cells finished ({_seed_summary(table['seeds'])}); command: "
+             f"`{table['command']}`.", "", f"Claims: {tally}.", "",
+             "Ours: mean ± half-width of the 95% Student-t interval over the seeds, the number of seeds in "
+             "brackets (one seed: no interval). The paper's ± is its own (" + (
+                 f"standard deviation over {experiment.paper_trials} trials" if experiment.paper_trials else
+                 "the paper gives no spread") + ").", ""]
     paper = {(p["row"], p["column"]): (p["value"], p["std"]) for p in table["paper_numbers"]}
     for extractor, rows in table["values"].items():
         lines += [f"## Ours with the `{extractor}` features" + (" (claims judged on these)" if extractor ==
@@ -291,12 +440,20 @@ def render_markdown(experiment, scale, table):
                     continue
                 number = paper.get((row.label, column.label))
                 theirs = "–" if number is None else (f"{number[0]:g}" + (f" ± {number[1]:g}" if number[1] else ""))
-                cells.append(f"{_format(rows[row.label].get(column.label, []))} | {theirs}")
+                cells.append(f"{_format(rows[row.label].get(column.label))} | {theirs}")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += [f"Paper numbers: {experiment.paper_note}", "", "## Claims", ""]
+    lines += [f"Paper numbers: {experiment.paper_note}", "", "## Claims", "",
+              "Each effect is positive where the paper's finding holds: **reproduced** when its 95% interval lies "
+              "above zero, **contradicted** when below, **inconclusive** when it contains zero or one seed gives "
+              "no interval, **not judged** when a value is missing. The same check on the paper's own numbers is "
+              "given after each claim.", ""]
     for claim in table["claims"]:
-        lines.append(f"- **{_verdict(claim['verdict'])}**: {claim['claim']} — {claim['detail']}")
+        lines.append(f"- **{claim['verdict']}**: {claim['claim']} — {claim['detail']}")
+        for part in claim.get("parts", []):
+            lines.append(f"  - {part['verdict']}: {part['detail']}")
+        paper_side = claim["on_paper_numbers"]
+        lines.append(f"  - on the paper's own numbers: {paper_side['verdict']} ({paper_side['detail']})")
     if table["figures"]:
         lines += ["", "## Figures (drawn in report.html, data in table.json)", ""]
         lines += [f"- {figure['caption']}: {figure['summary']}" for figure in table["figures"]]
@@ -314,14 +471,13 @@ def render_markdown(experiment, scale, table):
     return "\n".join(lines) + "\n"
 
 
-def _render_html(experiment, table, markdown, figures):
-    """A page with the table as preformatted text, the redrawn figures and a link to every cell's evaluation
-    report."""
+def _render_html(experiment, table, markdown, figures, cells):
+    """A page with the table as preformatted text, the redrawn figures and a link to every finished cell's
+    evaluation report."""
     links = []
-    for row in table["rows"]:
-        for seed in table["scale"]["seeds"]:
-            cell = f"cells/{_slug(row['label'])}-seed{seed}/eval/report.html"
-            links.append(f'<li><a href="{html.escape(cell)}">{html.escape(row["label"])} (seed {seed})</a></li>')
+    for cell in cells:
+        target = f"cells/{os.path.basename(cell.workdir)}/eval/report.html"
+        links.append(f'<li><a href="{html.escape(target)}">{html.escape(cell.row.label)} (seed {cell.seed})</a></li>')
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(experiment.name)}</title>"
             f"<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto}}"
             f"pre{{white-space:pre-wrap;font-size:0.85em}}</style></head><body>"

@@ -1,10 +1,12 @@
 """Every registered experiment at every scale, without training: each row gives a valid training configuration and
-passes the checks `run_experiment` makes before any cell trains (the smoke tests train the smoke scale only), and a
-scale's prior arguments reach the rows of that prior only."""
+passes the checks `run_experiment` makes before any cell trains (the smoke tests train the smoke scale only), a
+scale's prior arguments reach the rows of that prior only, and every claim gets, on the paper's own numbers, the
+verdict the paper's table supports (in the column the experiment follows and in the table's other columns)."""
 import pytest
 
 from tfvae import registry
 from trainers import experiments, reproduction  # noqa: F401  (registers the experiments)
+from trainers.experiments import statistics
 
 CASES = [(name, scale) for name in registry.names("experiment") for scale in registry.get("experiment", name).scales]
 
@@ -30,3 +32,102 @@ def test_the_smoke_scale_shrinks_the_decoupled_prior_and_the_other_scales_keep_d
             small = scale_name == "smoke" and row.protocol.prior == "decoupled"
             assert kwargs.get("prior_kwargs") == ({"num_couplings": 2, "hidden_units": 16} if small else None), (
                 scale_name, row.label)
+
+
+def test_rows_and_seeds_are_checked_before_any_cell_trains(tmp_path):
+    experiment = registry.get("experiment", "two_stage_table1")
+    chosen = reproduction.select_rows(experiment, ["2_stage_vae", "VAE (cross-entr.)"])  # folder name or label
+    assert [row.label for row in chosen] == ["VAE (cross-entr.)", "2-Stage VAE"]  # in the experiment's order
+    assert reproduction.select_rows(experiment, None) == experiment.rows
+    with pytest.raises(ValueError, match=r"has no rows \['Best GAN'\]. Valid rows: \['VAE \(cross-entr.\)', "):
+        reproduction.run_experiment("two_stage_table1", "smoke", str(tmp_path), rows=["Best GAN"])
+    assert reproduction.parse_seeds(["0", "2"]) == (0, 2) and reproduction.parse_seeds(None) is None
+    for bad in (["0", "one"], ["-1"], ["1", "1"], []):
+        with pytest.raises(ValueError, match=f"Received: --seeds={','.join(bad)}$"):
+            reproduction.parse_seeds(bad)
+    with pytest.raises(ValueError, match=r"distinct non-negative integers, e.g. \(0, 1, 2\). Received: seeds=\(0, 0\)"):
+        reproduction.run_experiment("two_stage_table1", "smoke", str(tmp_path), seeds=[0, 0])
+    assert not (tmp_path / "two_stage_table1").exists()
+
+
+R, C, I, N = (statistics.REPRODUCED, statistics.CONTRADICTED, statistics.INCONCLUSIVE, statistics.NOT_JUDGED)
+# The verdict each claim must get on the paper's own numbers: the column each experiment follows (None) and the
+# paper's other columns of the same table. "not judged" where the paper gives no number for the claim (a figure).
+PAPER_VERDICTS = {
+    "two_stage_table1": {  # Dai & Wipf, table 1 (mean +- std over 10 trials) and table 3
+        None: {"two_stage_best": R, "learned_gamma": R, "wae_worse": R, "second_stage_mmd": R,
+               "second_stage_spectrum": N},
+        "MNIST": {"two_stage_best": R, "learned_gamma": C, "wae_worse": R, "second_stage_mmd": R,
+                  "second_stage_spectrum": N},
+        "CIFAR-10": {"two_stage_best": R, "learned_gamma": R, "wae_worse": R, "second_stage_mmd": R,
+                     "second_stage_spectrum": N},
+        "CelebA": {"two_stage_best": R, "learned_gamma": C, "wae_worse": R, "second_stage_mmd": R,
+                   "second_stage_spectrum": N},
+    },
+    "rae_table1": {  # Ghosh et al., table 1 and appendix C's table 2 (MNIST is the followed column)
+        None: {"gmm_below_n": R, "rae_best_with_gmm": R, "gmm_recall": R, "gmm_precision": R, "ae_needs_gmm": R},
+        "CIFAR-10": {"gmm_below_n": R, "rae_best_with_gmm": R, "gmm_recall": R, "gmm_precision": R,
+                     "ae_needs_gmm": C},
+        "CelebA": {"gmm_below_n": C, "rae_best_with_gmm": R, "gmm_recall": I, "gmm_precision": R,
+                   "ae_needs_gmm": R},
+    },
+    "dpvae_table1": {  # Bhalodia et al., table 1 (MNIST is the followed column); figure 4 and the pockets: no numbers
+        None: {"dp_lowers_fid": R, "dp_lowers_skl": R, "dp_low_posterior_gap": R, "dp_leaks_less": N,
+               "dp_shrinks_pockets": N},
+        "SVHN": {"dp_lowers_fid": R, "dp_lowers_skl": R, "dp_low_posterior_gap": C, "dp_leaks_less": N,
+                 "dp_shrinks_pockets": N},
+        "CelebA": {"dp_lowers_fid": R, "dp_lowers_skl": R, "dp_low_posterior_gap": C, "dp_leaks_less": N,
+                   "dp_shrinks_pockets": N},
+    },
+    "dpvae_moons": {None: {"dp_removes_pockets": N, "dp_low_posterior_on_data": N, "dp_lowers_skl": N}},
+    "distribution_matching": {  # Rosca et al., appendix E's table 1; the rest are box plots and samples
+        None: {"vae_marginal_kl": R, "density_ratio_underestimates": R, "hybrids_between": N, "vgh_pp_beats_vgh": N,
+               "aae_degrades_with_latents": N, "vae_ignores_extra_latents": N},
+    },
+}
+
+
+def test_every_claim_and_column_of_the_papers_has_an_expected_verdict():
+    assert set(PAPER_VERDICTS) == set(registry.names("experiment"))
+    for name, by_data_set in PAPER_VERDICTS.items():
+        experiment = registry.get("experiment", name)
+        assert set(by_data_set) == {None, *experiment.paper_numbers_elsewhere}, name
+        for expected in by_data_set.values():
+            assert list(expected) == [claim.name for claim in experiment.claims], name
+
+
+@pytest.mark.parametrize("name, data_set", [(name, data_set) for name, by_data_set in PAPER_VERDICTS.items()
+                                            for data_set in by_data_set])
+def test_claims_on_the_papers_own_numbers_get_the_verdict_the_table_supports(name, data_set):
+    experiment = registry.get("experiment", name)
+    table = experiment.paper_table(data_set)
+    verdicts = {claim.name: claim.check(table) for claim in experiment.claims}
+    assert {key: judgement.verdict for key, judgement in verdicts.items()} == PAPER_VERDICTS[name][data_set], {
+        key: judgement.detail for key, judgement in verdicts.items()}
+    for judgement in verdicts.values():  # judged claims carry the effect (or per-part effects) they were judged on
+        if judgement.verdict != N:
+            effects = [judgement.effect] if judgement.effect else [part.effect for _, part in judgement.parts]
+            assert effects and all(effect is not None for effect in effects)
+
+
+def test_the_papers_spread_enters_the_intervals_where_the_paper_gives_one():
+    experiment = registry.get("experiment", "two_stage_table1")
+    assert experiment.paper_trials == 10
+    table = experiment.paper_table()
+    fid = table.cell("2-Stage VAE", "FD")
+    assert (fid.mean, fid.std, fid.n) == (29.3, 1.0, 10) and fid.low < 29.3 < fid.high
+    mmd = table.cell("2-Stage VAE", "MMD q(u) vs N(0,I)")  # table 3 gives no spread: exact
+    assert mmd.exact and mmd.low == mmd.high == 0.40
+    learned_gamma = next(claim for claim in experiment.claims if claim.name == "learned_gamma").check(table)
+    assert learned_gamma.effect.method.startswith("Welch over 10/10 trials")
+    assert 23.0 < learned_gamma.effect.low < 24.6 < learned_gamma.effect.high < 26.0
+    with pytest.raises(ValueError, match="other columns \\['CIFAR-10', 'CelebA', 'MNIST'\\]. Received: "
+                                         "data_set='SVHN'"):
+        experiment.paper_table("SVHN")
+
+
+def test_every_scale_has_the_seeds_the_statistics_need():
+    for name in registry.names("experiment"):
+        experiment = registry.get("experiment", name)
+        assert len(experiment.scale("smoke").seeds) >= 2, name
+        assert len(experiment.scale("cpu").seeds) >= 3, name

@@ -1,8 +1,11 @@
-"""`trainers.reproduce` at the smoke scale: complete tables with every cell and claim, and a killed run that resumes
+"""`trainers.reproduce` at the smoke scale: complete tables with every cell and claim, two seeds merged into one
+table with intervals and three-way verdicts, a subset of rows with an ETA per cell, and a killed run that resumes
 without recomputing what was finished."""
 import dataclasses
 import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,41 +13,92 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, subprocess_env
+from tests.conftest import REPO, run_python, subprocess_env
 from tfvae import registry
 from trainers import experiments, reproduction  # noqa: F401  (registers the experiments)
+from trainers.experiments import statistics
 
 pytestmark = pytest.mark.slow
 
 
-def _check_complete(root, experiment):
+def _check_complete(root, experiment, seeds):
+    """Every cell of every seed is in table.json / table.md / report.html, every claim judged with its effect."""
     table = json.loads((root / "table.json").read_text())
-    assert table["cells_finished"] == table["cells"] == len(experiment.rows)
+    assert table["cells_finished"] == len(experiment.rows) * len(seeds)
+    assert table["seeds"] == {row.label: list(seeds) for row in experiment.rows}
+    judged_on = table["judged_on"]
     for row in experiment.rows:
         for column in experiment.columns:
-            runs = table["values"][table["judged_on"]][row.label].get(column.label)
-            assert (runs and len(runs) == 1) if column.applies_to(row.label) else runs is None, (row.label,
-                                                                                                  column.label)
-    assert len(table["claims"]) == len(experiment.claims)
-    assert all(claim["verdict"] in (True, False) for claim in table["claims"]), table["claims"]
+            cell = table["values"][judged_on][row.label].get(column.label)
+            if not column.applies_to(row.label):
+                assert cell is None, (row.label, column.label)
+                continue
+            assert cell["seeds"] == list(seeds) and len(cell["values"]) == cell["n"] == len(seeds), (row.label,
+                                                                                                     column.label)
+            assert (cell["low"] is None) == (len(seeds) == 1), (row.label, column.label)
+    assert [claim["name"] for claim in table["claims"]] == [claim.name for claim in experiment.claims]
+    for claim in table["claims"]:
+        assert claim["verdict"] in statistics.VERDICTS and claim["on_paper_numbers"]["verdict"] in statistics.VERDICTS
+        effects = [claim["effect"]] if claim["effect"] else [part["effect"] for part in claim.get("parts", [])]
+        assert effects and all(effects), claim  # every value is there, so every comparison has an effect
+        for effect in effects:
+            assert effect["n"] == len(seeds) and effect["seeds"] == list(seeds), claim
+            assert (effect["low"] is None) == (len(seeds) == 1), claim
+        if len(seeds) == 1:  # one seed gives no interval: no claim can be decided
+            assert claim["verdict"] == statistics.INCONCLUSIVE, claim
+        if "parts" in claim:
+            assert sum(claim["counts"].values()) == len(claim["parts"])
+    assert table["verdicts"] == {kind: sum(claim["verdict"] == kind for claim in table["claims"])
+                                 for kind in statistics.VERDICTS}
     markdown = (root / "table.md").read_text()
     for text in [row.label for row in experiment.rows] + [claim.text for claim in experiment.claims]:
         assert text in markdown, text
-    assert all(f"{column.label} ours [{table['judged_on']}] | paper" in markdown for column in experiment.columns)
+    assert all(f"{column.label} ours [{judged_on}] | paper" in markdown for column in experiment.columns)
+    assert "FID ours" not in markdown  # domain-classifier features are an FD, never an FID
     report_html = (root / "report.html").read_text()
-    assert report_html.count("<li>") == len(experiment.rows)
+    assert report_html.count("<li>") == len(experiment.rows) * len(seeds)
     assert [figure["caption"] for figure in table["figures"]] == [figure.caption for figure in experiment.figures]
     assert report_html.count("<svg") == len(experiment.figures)
     return table
 
 
-def test_two_stage_table1_smoke_writes_every_cell_and_claim(tmp_path):
+def _cell_records(root):
+    return {name: (root / "cells" / name / reproduction.CELL_FILE).read_text()
+            for name in sorted(os.listdir(root / "cells"))}
+
+
+def test_two_stage_table1_smoke_one_row_then_every_row_with_two_seeds(tmp_path, caplog):
     experiment = registry.get("experiment", "two_stage_table1")
-    table, path = reproduction.run_experiment("two_stage_table1", "smoke", str(tmp_path))
-    assert path == str(tmp_path / "two_stage_table1" / "table.md")
-    _check_complete(tmp_path / "two_stage_table1", experiment)
-    paper = {(p["row"], p["column"]): p["value"] for p in table["paper_numbers"]}
-    assert paper[("2-Stage VAE", "FID")] == 29.3  # the paper's number stands beside ours
+    root = tmp_path / "two_stage_table1"
+    caplog.set_level(logging.INFO)
+    table, path = reproduction.run_experiment("two_stage_table1", "smoke", str(tmp_path), rows=["2-Stage VAE"])
+    assert path == str(root / "table.md")
+    assert sorted(os.listdir(root / "cells")) == ["2_stage_vae-seed0", "2_stage_vae-seed1"]  # the smoke scale: 2 seeds
+    # An ETA per cell: unknown before anything ran, then from the first seed's measured phases.
+    progress = [record.getMessage() for record in caplog.records if "[reproduce two_stage_table1/smoke]" in
+                record.getMessage()]
+    assert any("cell 1/2 2-Stage VAE (seed 0): train; this cell ETA unknown" in line for line in progress), progress
+    assert any(re.search(r"cell 2/2 2-Stage VAE \(seed 1\): train; this cell ETA ~0:\d\d:\d\d \(at \d\d:\d\d:\d\d\); "
+                         r"run ETA \(2 phases left\) ~", line) for line in progress), progress
+    assert any("cell 2/2 2-Stage VAE (seed 1) finished: train" in line for line in progress), progress
+    claims = {claim["name"]: claim for claim in table["claims"]}
+    assert claims["two_stage_best"]["verdict"] == statistics.NOT_JUDGED  # the other rows have not run
+    assert claims["second_stage_mmd"]["effect"]["seeds"] == [0, 1]  # a within-row claim is judged on both seeds
+    assert table["seeds"]["2-Stage VAE"] == [0, 1] and table["seeds"]["WAE-MMD"] == []
+    finished_row = _cell_records(root)
+
+    caplog.clear()
+    table, _ = reproduction.run_experiment("two_stage_table1", "smoke", str(tmp_path))
+    records = _cell_records(root)
+    assert {name: records[name] for name in finished_row} == finished_row  # never recomputed
+    assert len(records) == 2 * len(experiment.rows)
+    first = next(record.getMessage() for record in caplog.records if "cell 1/12" in record.getMessage())
+    assert "this cell ETA ~" in first, first  # timed from the cells already in the folder
+    _check_complete(root, experiment, seeds=(0, 1))
+    paper = {(p["row"], p["column"]): (p["value"], p["std"]) for p in table["paper_numbers"]}
+    assert paper[("2-Stage VAE", "FD")] == (29.3, 1.0) and table["paper_trials"] == 10  # the paper's number beside ours
+    best = next(claim for claim in table["claims"] if claim["name"] == "two_stage_best")
+    assert sum(best["wins"].values()) == 2 and "ahead of" in best["detail"]  # wins counted over the 2 seeds
     log_gamma = next(figure for figure in table["figures"] if "log gamma" in figure["caption"])["data"]["log_gamma"]
     assert set(log_gamma) == {"VAE (learned gamma)", "VAE + Flow", "2-Stage VAE"}
     assert all(len(values) == 1 for values in log_gamma.values())  # one value per epoch (the smoke scale: 1 epoch)
@@ -56,9 +110,10 @@ def test_rae_table1_smoke_killed_run_resumes_without_recomputing(tmp_path):
     experiment = registry.get("experiment", "rae_table1")
     root = tmp_path / "rae_table1"
     first_cell = root / "cells" / "vae-seed0" / reproduction.CELL_FILE
+    # --rows by label and by cell folder, --seeds overriding the scale's two.
     process = subprocess.Popen([sys.executable, "-m", "trainers.reproduce", "--experiment=rae_table1",
-                                "--scale=smoke", f"--workdir={tmp_path}"], cwd=REPO, env=subprocess_env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--scale=smoke", "--seeds=0", "--rows=VAE,cv_vae", f"--workdir={tmp_path}"], cwd=REPO,
+                               env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
         if first_cell.is_file() and "evaluate" in json.loads(first_cell.read_text())["phases"]:
@@ -70,21 +125,34 @@ def test_rae_table1_smoke_killed_run_resumes_without_recomputing(tmp_path):
     process.wait()
     finished_before = json.loads(first_cell.read_text())
     assert not (root / "table.json").exists()
+    assert set(os.listdir(root / "cells")) <= {"vae-seed0", "cv_vae-seed0"}
 
-    reproduction.run_experiment("rae_table1", "smoke", str(tmp_path))
+    reproduction.run_experiment("rae_table1", "smoke", str(tmp_path), seeds=[0])
     assert json.loads(first_cell.read_text()) == finished_before  # never recomputed
-    _check_complete(root, experiment)
+    _check_complete(root, experiment, seeds=(0,))
     for row in experiment.rows:
         record = json.loads((root / "cells" / f"{reproduction._slug(row.label)}-seed0" / "cell.json").read_text())
         assert set(record["phases"]) == {"train", "evaluate"}, row.label
 
 
+def test_the_binary_refuses_unknown_rows_listing_the_valid_ones(tmp_path):
+    result = run_python(["-m", "trainers.reproduce", "--experiment=two_stage_table1", "--scale=smoke",
+                         "--rows=2-Stage VAE,Best GAN", f"--workdir={tmp_path}"], check=False)
+    assert result.returncode == 1, result.stdout
+    assert "error: Experiment two_stage_table1 has no rows ['Best GAN']. Valid rows: ['VAE (cross-entr.)'" in (
+        result.stdout), result.stdout
+    assert "Received: rows=['2-Stage VAE', 'Best GAN']" in result.stdout
+    assert not (tmp_path / "two_stage_table1").exists()
+
+
+# The other experiments run one seed here (the two-stage test above covers two seeds): every cell and claim of their
+# tables, within the suite's time.
 def test_dpvae_table1_smoke_writes_every_cell_claim_and_leakage_curve(tmp_path):
     experiment = registry.get("experiment", "dpvae_table1")
-    table, _ = reproduction.run_experiment("dpvae_table1", "smoke", str(tmp_path))
-    _check_complete(tmp_path / "dpvae_table1", experiment)
+    table, _ = reproduction.run_experiment("dpvae_table1", "smoke", str(tmp_path), seeds=[0])
+    _check_complete(tmp_path / "dpvae_table1", experiment, seeds=(0,))
     paper = {(p["row"], p["column"]): p["value"] for p in table["paper_numbers"]}
-    assert paper[("FactorVAE + dp", "LP")] == 121.3
+    assert paper[("FactorVAE + dp", "FD LP")] == 121.3
     for row in experiment.rows:  # the twins differ in the prior only
         if row.label.endswith(" + dp"):
             twin = next(r for r in experiment.rows if r.label == row.label[:-len(" + dp")])
@@ -103,8 +171,8 @@ def test_dpvae_table1_smoke_writes_every_cell_claim_and_leakage_curve(tmp_path):
 
 def test_dpvae_moons_smoke_draws_both_spaces_of_every_row(tmp_path):
     experiment = registry.get("experiment", "dpvae_moons")
-    table, _ = reproduction.run_experiment("dpvae_moons", "smoke", str(tmp_path))
-    _check_complete(tmp_path / "dpvae_moons", experiment)
+    table, _ = reproduction.run_experiment("dpvae_moons", "smoke", str(tmp_path), seeds=[0])
+    _check_complete(tmp_path / "dpvae_moons", experiment, seeds=(0,))
     (figure,) = table["figures"]
     assert set(figure["data"]) == {row.label for row in experiment.rows}
     assert all(len(points["low_posterior"]) == 30 and len(points["generated"]) == 600
@@ -114,14 +182,14 @@ def test_dpvae_moons_smoke_draws_both_spaces_of_every_row(tmp_path):
 
 def test_distribution_matching_smoke_judges_every_claim(tmp_path):
     experiment = registry.get("experiment", "distribution_matching")
-    table, _ = reproduction.run_experiment("distribution_matching", "smoke", str(tmp_path))
-    _check_complete(tmp_path / "distribution_matching", experiment)
+    table, _ = reproduction.run_experiment("distribution_matching", "smoke", str(tmp_path), seeds=[0])
+    _check_complete(tmp_path / "distribution_matching", experiment, seeds=(0,))
     values = table["values"][table["judged_on"]]
-    assert all(values[row]["active latents"][0] <= size for row, size in
+    assert all(values[row]["active latents"]["values"][0] <= size for row, size in
                [(f"{model} (L={size})", size) for model in ("VAE", "AAE") for size in (10, 250)])
     # The test set's diversity sits between that of identical images (0) and the noised test set's.
     for row in ("VAE", "DCGAN"):
-        assert 0 < values[row]["1 - MS-SSIM test"][0] < values[row]["1 - MS-SSIM noised test"][0]
+        assert 0 < values[row]["1 - MS-SSIM test"]["mean"] < values[row]["1 - MS-SSIM noised test"]["mean"]
 
 
 def _rows_sharing_a_folder(experiment):
@@ -130,9 +198,17 @@ def _rows_sharing_a_folder(experiment):
     return {"rows": (dataclasses.replace(row, label=row.label + " +"), dataclasses.replace(row, label=row.label + "+"))}
 
 
+def _sets_naming_an_unknown_column(experiment):
+    """A row's `sets` naming a column label the experiment does not have (e.g. after a column was renamed)."""
+    row = experiment.rows[0]
+    return {"rows": (dataclasses.replace(row, sets={"FID N": "samples/prior"}),) + experiment.rows[1:]}
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda experiment: {"metrics": ("fd", "no_such_metric")}, r"unknown metrics \['no_such_metric'\]"),
     (_rows_sharing_a_folder, "would share cell folders"),
+    (_sets_naming_an_unknown_column, r"sets name columns \['FID N'\] the experiment does not have"),
+    (lambda experiment: {"claims": experiment.claims[:1] * 2}, "claims must have distinct names"),
 ])
 def test_a_broken_experiment_is_refused_before_any_cell_trains(change, message, tmp_path, monkeypatch):
     experiment = registry.get("experiment", "rae_table1")

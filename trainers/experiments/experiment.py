@@ -3,7 +3,7 @@ its claims. `trainers.reproduction` runs an `Experiment` at a `Scale`; scales ch
 import dataclasses
 from typing import Callable, Mapping, Optional, Tuple
 
-import numpy as np
+from trainers.experiments import statistics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +97,8 @@ class Scale:
             with fewer couplings at the smoke scale).
         num_samples: int. Samples per evaluated set (against as many test images).
         extractors: tuple of str. Feature networks of the set metrics; the first is the one claims are judged on.
-        seeds: tuple of int.
+        seeds: tuple of int. One cell (its own workdir) per row and seed; `--seeds` overrides them. Claims need at
+            least 2 seeds for an interval (`trainers.experiments.statistics`).
         evaluate_kwargs: dict. Costs of the slower metrics (classifier_epochs, critic_steps, ...).
     """
 
@@ -122,10 +123,15 @@ class Claim:
     """A finding of the paper, checked on our table.
 
     Attributes:
-        text: str. The finding in the paper's words (or close to them), with where it is stated.
-        check: callable(`ResultTable`) -> (verdict: bool or None when it cannot be judged, detail: str).
+        name: str. A short stable key (table.json, tests).
+        text: str. The finding as the paper's table supports it (in the paper's words where they hold), with the
+            section and table it comes from and where it does not hold in the paper's own numbers.
+        check: callable(`ResultTable`) -> `statistics.Judgement`: reproduced, contradicted, inconclusive or not
+            judged, with the effect (positive where the paper's finding holds) and its interval
+            (`trainers.experiments.claims` builds them).
     """
 
+    name: str
     text: str
     check: Callable
 
@@ -155,6 +161,10 @@ class Experiment:
         metrics: tuple of str. The registered metrics evaluated (`trainers.evaluate --metrics`).
         paper_numbers: dict (row label, column label) -> (value, std or None): the paper's reported numbers.
         paper_note: str. Which of the paper's columns `paper_numbers` holds (e.g. its MNIST column).
+        paper_trials: int or None. The trials behind the paper's +- std (Dai & Wipf: 10); None when the paper gives
+            no spread, so its numbers are taken as exact when a claim is judged on them.
+        paper_numbers_elsewhere: dict data set -> numbers like `paper_numbers`: the same table's other columns (e.g.
+            CIFAR-10 and CelebA), so a claim's scope can be checked against the whole table (tests, docs).
         claims: tuple of `Claim`.
         scales: dict name -> `Scale`.
         figures: tuple of `Figure`, redrawn in report.html with their data in table.json.
@@ -171,39 +181,51 @@ class Experiment:
     claims: Tuple[Claim, ...]
     scales: Mapping
     figures: Tuple[Figure, ...] = ()
+    paper_trials: Optional[int] = None
+    paper_numbers_elsewhere: Mapping = dataclasses.field(default_factory=dict)
 
     def scale(self, name):
         if name not in self.scales:
             raise ValueError(f"Experiment {self.name} has scales {sorted(self.scales)}. Received: scale={name!r}")
         return self.scales[name]
 
+    def paper_table(self, data_set=None):
+        """The paper's own numbers as a `ResultTable`: the column of `paper_numbers`, or `data_set`'s."""
+        if data_set is None:
+            return ResultTable.from_paper(self.paper_numbers, self.paper_trials)
+        if data_set not in self.paper_numbers_elsewhere:
+            raise ValueError(f"Experiment {self.name} holds the paper's other columns "
+                             f"{sorted(self.paper_numbers_elsewhere)}. Received: data_set={data_set!r}")
+        return ResultTable.from_paper(self.paper_numbers_elsewhere[data_set], self.paper_trials)
+
 
 class ResultTable:
-    """Our numbers: values[row label][column label] -> list over seeds, for the judging extractor."""
+    """The numbers claims are judged on: a `statistics.Estimate` per row and column (None where missing).
 
-    def __init__(self, values):
-        self.values = values
+    Our tables hold per-seed values (`from_seeds`), so two rows of the same seeds compare seed by seed; a paper's
+    table holds its reported means (`from_paper`), with its +- std over trials where it gives one.
+    """
 
-    def mean(self, row, column):
-        """The mean over seeds, or NaN where the cell has no value yet."""
-        runs = self.values.get(row, {}).get(column, [])
-        return float(np.mean(runs)) if runs else float("nan")
+    def __init__(self, cells):
+        self.cells = {row: dict(columns) for row, columns in cells.items()}
+
+    @classmethod
+    def from_seeds(cls, values):
+        """values: {row: {column: {seed: value}}}."""
+        return cls({row: {column: statistics.over_seeds(per_seed) for column, per_seed in columns.items()}
+                    for row, columns in values.items()})
+
+    @classmethod
+    def from_paper(cls, numbers, trials=None):
+        """numbers: {(row, column): (value, std or None)}; trials: the trials behind every std (None: exact)."""
+        cells = {}
+        for (row, column), (value, std) in numbers.items():
+            cells.setdefault(row, {})[column] = statistics.summary(value, std, trials if std is not None else None)
+        return cls(cells)
+
+    def cell(self, row, column):
+        """The row's `Estimate` of `column`, or None where there is no value."""
+        return self.cells.get(row, {}).get(column)
 
     def rows(self):
-        return list(self.values)
-
-
-def count_rows(table, rows, predicate, description):
-    """A claim of the form "for every row ...": (all hold, "k/n rows: ..." detail); None if a value is missing."""
-    results = {}
-    for row in rows:
-        outcome = predicate(row)
-        if outcome is None:
-            return None, f"not judged: {row} has no value yet"
-        results[row] = outcome
-    held = [row for row, ok in results.items() if ok]
-    failed = [row for row, ok in results.items() if not ok]
-    detail = f"{len(held)}/{len(results)} {description}"
-    if failed:
-        detail += f" (not: {', '.join(failed)})"
-    return len(held) == len(results), detail
+        return list(self.cells)
