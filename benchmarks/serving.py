@@ -34,7 +34,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks.common import median_and_spread, print_table, write_json
-from export import saved_model
+from tfvae.export import saved_model
 from tfvae import models
 from tfvae.density import GaussianMixture, PriorSampler
 

@@ -1,1 +1,1 @@
-"""SavedModel export: the decoder plus every fitted sampler, in the TF Serving layout."""
+"""The export binary (`python -m export.export_saved_model`); the SavedModel-building library is `tfvae.export`."""

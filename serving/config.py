@@ -16,7 +16,7 @@ import os
 from absl import app, flags
 from google.protobuf import text_format
 
-from export.saved_model import DEFAULT_MAX_BATCH_SIZE
+from tfvae.export.saved_model import DEFAULT_MAX_BATCH_SIZE
 from serving.model_manager import available_versions
 from tfvae.files import atomic_write
 
@@ -27,7 +27,7 @@ BATCHING_PARAMETERS = "batching_parameters.txt"
 # size): a `sample` call costs a fixed overhead plus a per-row cost, and rows per second stop growing past a few
 # hundred rows, so merged batches up to 256 rows buy throughput while a 16-sample request waits at most 2 ms for
 # company. allowed_batch_sizes bound the number of distinct shapes the server warms and runs; every endpoint answers
-# row by row (export/saved_model.py), so padding rows, which the server drops, never change a client's answers,
+# row by row (tfvae/export/saved_model.py), so padding rows, which the server drops, never change a client's answers,
 # and requests to the path and score endpoints batch like those to `sample`. The queue is
 # bounded so an overloaded server answers UNAVAILABLE quickly instead of queueing without limit.
 BATCHING_DEFAULTS = {

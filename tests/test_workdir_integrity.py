@@ -139,7 +139,7 @@ def test_no_readable_checkpoint_is_refused_and_restart_moves_the_run_aside(workd
     kept = {name: (workdir / workdirs.PREVIOUS_DIR / previous[0] / name).read_bytes()
             for name in _files(previous[0])}
     assert kept == {name: value for name, value in before.items() if name.split(os.sep)[0] in workdirs.RUN_STATE}
-    assert sorted(os.listdir(workdir / "export" / "rae_l2")) == [workdirs.LOCK_FILE, "1", "2"]  # the new one is 2
+    assert sorted(os.listdir(workdir / "export" / "rae_l2")) == ["1", "2"]  # the new one is 2
 
 
 def test_a_checkpoint_of_another_model_everywhere_is_refused(workdir, tmp_path):
@@ -235,7 +235,7 @@ _WRITES = {
                 lambda m, w, n: _failing_fsync(m, f"{w}/density/gmm/", n), "{w}/density/gmm/.tmp-"),
     "export": (lambda w: jobs.export(str(w), samplers=["gaussian"]),
                lambda m, w, n: _failing_tensorflow_write(
-                   m, __import__("export.saved_model").saved_model, "_write_saved_model",
+                   m, __import__("tfvae.export.saved_model").export.saved_model, "_write_saved_model",
                    f"Failed to create a NewWriteableFile: {w}/export/rae_l2/.tmp-2/saved_model.pb : "
                    f"{os.strerror(n)}"),
                "{w}/export/rae_l2/.tmp-2/saved_model.pb"),

@@ -69,8 +69,12 @@ def _is_local(path):
 
 
 @contextlib.contextmanager
-def hold(workdir):
+def hold(workdir, lock_file=LOCK_FILE):
     """Holds the exclusive lock of `workdir` (created if missing) for the block; re-entrant within a process.
+
+    Args:
+        workdir: str. The folder to hold.
+        lock_file: str. The lock's file name inside `workdir`. Defaults to `LOCK_FILE`.
 
     Raises:
         WorkdirBusy: another live process holds it.
@@ -82,15 +86,15 @@ def hold(workdir):
         yield
         return
     os.makedirs(workdir, exist_ok=True)
-    key = os.path.realpath(workdir)
+    path = os.path.join(workdir, lock_file)
+    key = os.path.realpath(path)
     with _held_guard:
         if key in _held:
             _held[key][1] += 1
-            entry = None
         else:
-            entry = _acquire(workdir)
-            if entry is not None:
-                _held[key] = [entry, 1]
+            handle = _acquire(workdir, path)
+            if handle is not None:
+                _held[key] = [handle, 1]
     try:
         yield
     finally:
@@ -103,9 +107,8 @@ def hold(workdir):
                     handle.close()
 
 
-def _acquire(workdir):
-    """Opens and locks WORKDIR/.lock and writes the holder into it; None where the filesystem has no locks."""
-    path = os.path.join(workdir, LOCK_FILE)
+def _acquire(workdir, path):
+    """Opens and locks `path` and writes the holder into it; None where the filesystem has no locks."""
     handle = open(path, "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -171,6 +174,8 @@ def saved_state(workdir):
     parts.append(f"densities {', '.join(densities)}" if densities else "no fitted density")
     export_dir = os.path.join(workdir, "export")
     for model in sorted(os.listdir(export_dir)) if os.path.isdir(export_dir) else []:
+        if not os.path.isdir(os.path.join(export_dir, model)):  # the exports' lock files
+            continue
         versions = sorted(int(v) for v in os.listdir(os.path.join(export_dir, model)) if v.isdigit())
         if versions:
             parts.append(f"export {model} versions {', '.join(map(str, versions))}")

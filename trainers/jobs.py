@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from export import saved_model
+from tfvae.export import saved_model
 from tfvae import checkpoints, data, fingerprints, models, registry, training
 from tfvae import workdir as workdirs
 from tfvae import images as image_utils

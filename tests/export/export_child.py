@@ -7,7 +7,7 @@ argv: EXPORT_BASE [--hang]
 import sys
 import time
 
-from export import saved_model
+from tfvae.export import saved_model
 from tests import goldens
 from tfvae.density import PriorSampler
 

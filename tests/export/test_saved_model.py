@@ -1,11 +1,11 @@
-"""The SavedModel contract (export/saved_model.py) on a small trained model: endpoints, validation, atomic versions."""
+"""The SavedModel contract (tfvae/export/saved_model.py) on a small trained model: endpoints, validation, atomic versions."""
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import saved_model
+from tfvae.export import saved_model
 from tests import goldens
 from tfvae.density import GaussianMixture, PriorSampler
 from tfvae.models import VAE, Autoencoder
@@ -41,7 +41,7 @@ def test_endpoints_match_the_live_model(exported):
 
 
 def test_warmup_requests_replay_cleanly(exported):
-    from export import warmup
+    from tfvae.export import warmup
 
     _, _, _, path, loaded = exported
     requests = warmup.read_warmup_requests(path)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import saved_model
+from tfvae.export import saved_model
 from tests import goldens
 from tests.conftest import REPO, subprocess_env
 from tfvae.density import GaussianMixture, PriorSampler

@@ -13,7 +13,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from export import saved_model
+from tfvae.export import saved_model
 from tests import conftest as shared
 from tests import goldens
 

@@ -35,7 +35,7 @@ import time
 import tensorflow as tf
 from absl import logging
 
-from export import warmup
+from tfvae.export import warmup
 from tfvae import fingerprints, latent_paths, scoring
 from tfvae import workdir as workdirs
 from tfvae.models.autoencoder import Autoencoder
@@ -277,8 +277,9 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
     model_dir = os.path.join(export_base, model_name)
     os.makedirs(model_dir, exist_ok=True)
     # One exporter at a time per model folder: two processes exporting into one base (two workdirs sharing a
-    # serving base) would take the same next version.
-    with workdirs.hold(model_dir):
+    # serving base) would take the same next version. The lock file sits beside the model folder, which keeps the
+    # TF Serving layout (integer versions only).
+    with workdirs.hold(export_base, lock_file=f".{model_name}.lock"):
         _remove_abandoned_temporaries(model_dir)
         versions = existing_versions(model_dir)
         fingerprint = export_fingerprint(model, samplers, default_sampler, metadata, max_batch_size)
