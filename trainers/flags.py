@@ -44,8 +44,39 @@ def define_train_flags():
     flags.DEFINE_integer("components", _D.components, "Components of the gmm density.")
     flags.DEFINE_string("default_sampler", None, "Sampler behind the exported `sample` endpoint (default gmm).")
     flags.DEFINE_string("export_base", None, "TF Serving base folder (default WORKDIR/export).")
+    flags.DEFINE_list("callbacks", [], "Keras callbacks to attach, as MODULE:FACTORY (comma-separated): FACTORY() "
+                      "returns a keras.callbacks.Callback or a list of them, e.g. "
+                      "my_team.callbacks:wandb_callbacks.")
     flags.DEFINE_bool("restart", False, "Start over on purpose: move the workdir's checkpoints, logs, densities and "
                       "evaluations to WORKDIR/previous/TIMESTAMP (nothing is deleted), then train from scratch.")
+
+
+def load_callbacks(specs):
+    """The Keras callbacks named by `--callbacks` entries "MODULE:FACTORY": each FACTORY() returns a
+    `keras.callbacks.Callback` or a list of them."""
+    import importlib
+
+    import keras
+
+    callbacks = []
+    for spec in specs:
+        module_name, _, factory_name = spec.partition(":")
+        if not module_name or not factory_name:
+            raise ValueError(f"--callbacks entries are MODULE:FACTORY, e.g. my_package.callbacks:make. "
+                             f"Received: {spec!r}")
+        try:
+            factory = getattr(importlib.import_module(module_name), factory_name)
+        except (ImportError, AttributeError) as error:
+            raise ValueError(f"--callbacks: cannot load {factory_name} from {module_name} ({error}); the module "
+                             f"must be importable (on PYTHONPATH). Received: {spec!r}") from error
+        made = factory()
+        made = list(made) if isinstance(made, (list, tuple)) else [made]
+        for callback in made:
+            if not isinstance(callback, keras.callbacks.Callback):
+                raise ValueError(f"--callbacks: {spec} returned {callback!r}, not a keras.callbacks.Callback. "
+                                 f"Received: {spec!r}")
+        callbacks.extend(made)
+    return callbacks
 
 
 def train_config_from_flags():

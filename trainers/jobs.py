@@ -46,13 +46,14 @@ def prepare_run(config):
     return Run(config, splits, strategy, training.is_chief(strategy))
 
 
-def run_main_job(config, restart=False):
+def run_main_job(config, restart=False, callbacks=None):
     """Trains, fits the ex-post densities, exports the SavedModel and writes samples.png, holding the workdir for
     the whole job on the chief (`tfvae.workdir.job`: one writer, clean errors on a full or read-only disk).
 
     Args:
         config: TrainConfig.
         restart: bool. Move the workdir's previous run aside first (`tfvae.workdir.restart`) and train from scratch.
+        callbacks: list of keras.callbacks.Callback or None. Attached to the training (`tfvae.training.Trainer`).
 
     Returns:
         dict with the training history, density fit reports, export path and sample grid path.
@@ -60,7 +61,7 @@ def run_main_job(config, restart=False):
     run = prepare_run(config)
     config = run.config
     with workdirs.job(config.workdir, lock=run.is_chief):
-        trainer, model, result = _train_and_fit(run, restart)
+        trainer, model, result = _train_and_fit(run, restart, callbacks)
         if not run.is_chief:
             return result
         export_path = export(config.workdir, model=model)
@@ -70,7 +71,7 @@ def run_main_job(config, restart=False):
     return {**result, "export": export_path, "samples": grid_path}
 
 
-def train_and_fit_densities(config, restart=False):
+def train_and_fit_densities(config, restart=False, callbacks=None):
     """The main job's first half: trains (or resumes) the model and fits its ex-post densities on the chief, which
     holds the workdir meanwhile (workers of a multi-worker run write only their own checkpoint folders).
 
@@ -80,11 +81,11 @@ def train_and_fit_densities(config, restart=False):
     """
     run = prepare_run(config)
     with workdirs.job(run.config.workdir, lock=run.is_chief):
-        trainer, model, result = _train_and_fit(run, restart)
+        trainer, model, result = _train_and_fit(run, restart, callbacks)
     return trainer, model, run.splits, run.config, result
 
 
-def _train_and_fit(run, restart):
+def _train_and_fit(run, restart, callbacks=None):
     config, splits = run.config, run.splits
     if restart and run.is_chief:
         workdirs.restart(config.workdir)
@@ -95,7 +96,7 @@ def _train_and_fit(run, restart):
         learning_rate=config.learning_rate, seed=config.seed, patience=config.patience,
         halve_every_epochs=config.halve_every_epochs,
         steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile,
-        mixed_precision=config.mixed_precision)
+        mixed_precision=config.mixed_precision, callbacks=callbacks)
     result = {"history": trainer.fit()}
     model = trainer.model
     if trainer.is_chief:  # only the chief fits densities and exports: the others need no float32 rebuild

@@ -19,7 +19,8 @@ tfvae_flags.define_train_flags()
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    jobs.run_main_job(tfvae_flags.train_config_from_flags(), restart=flags.FLAGS.restart)
+    jobs.run_main_job(tfvae_flags.train_config_from_flags(), restart=flags.FLAGS.restart,
+                      callbacks=tfvae_flags.load_callbacks(flags.FLAGS.callbacks))
 
 
 def run():

@@ -3,6 +3,7 @@ learning-rate halving on plateau, TensorBoard, progress."""
 import json
 import math
 import os
+import sys
 import time
 
 import keras
@@ -92,19 +93,33 @@ class Trainer:
         on_epoch_end: callable or None. Called with each finished epoch's record (the dict `fit` returns and
             history.jsonl holds) after the epoch's checkpoint is written, on every worker; an exception it raises
             stops `fit` with the epoch already saved. Defaults to None.
+        callbacks: list of `keras.callbacks.Callback` or None. Called as `model.fit` calls them, with `self.model`
+            set: `on_train_begin`/`on_train_end` once per `fit` call, `on_epoch_begin` and `on_epoch_end` (logs as
+            Keras writes them: `loss`, each loss term, `val_loss`, `val_<term>`, `learning_rate`) for every epoch
+            trained in this call (after its checkpoint is written, so across a kill and a resume each epoch is
+            reported once when its callback had run), `on_train_batch_begin`/`on_train_batch_end` per call into the
+            compiled loop (`steps_per_execution` steps, as Keras does; logs are the epoch's running means). A
+            callback that sets `model.stop_training` ends `fit` after the current epoch (saved). Defaults to None.
+        progress_bar: bool or None. Show Keras' progress bar per epoch; None: when stdout is a terminal (otherwise
+            a log line every 15 s). Defaults to None.
     """
 
     def __init__(self, model_fn, splits, workdir, strategy=None, epochs=100, batch_size=100, learning_rate=1e-3,
                  seed=0, patience=10, halve_every_epochs=0, min_delta=1e-4, min_learning_rate=1e-6,
                  steps_per_execution=STEPS_PER_EXECUTION,
                  jit_compile=False, mixed_precision="float32", adam_beta_1=None, adam_beta_2=None, log_images=True,
-                 max_to_keep=3, on_epoch_end=None):
+                 max_to_keep=3, on_epoch_end=None, callbacks=None, progress_bar=None):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1. Received: epochs={epochs}")
         if learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive. Received: learning_rate={learning_rate}")
         if on_epoch_end is not None and not callable(on_epoch_end):
             raise ValueError(f"on_epoch_end must be callable or None. Received: on_epoch_end={on_epoch_end!r}")
+        callbacks = list(callbacks or [])
+        for callback in callbacks:
+            if not isinstance(callback, keras.callbacks.Callback):
+                raise ValueError(f"callbacks must be keras.callbacks.Callback instances (Keras 3). "
+                                 f"Received: {callback!r}")
         self.on_epoch_end = on_epoch_end
         self.splits = splits
         self.workdir = workdir
@@ -168,6 +183,9 @@ class Trainer:
         self.writer = None  # created by `fit` once a checkpoint (or none) is restored: a refused run writes nothing
         self._train_steps = self._make_train_function()
         self._test_step = self._make_test_function()
+        # Keras' own dispatcher: `set_model`, `set_params` and every hook of the standard Callback interface.
+        self.callbacks = keras.callbacks.CallbackList(callbacks, model=self.model)
+        self.progress_bar = sys.stdout.isatty() if progress_bar is None else bool(progress_bar)
 
     # ------------------------------------------------------------------------------------------ compiled
     def _make_train_function(self):
@@ -269,7 +287,11 @@ class Trainer:
         if steps_per_epoch == 0:
             raise ValueError(f"The training split has {len(self.splits.train)} examples, fewer than one batch of "
                              f"{self.batch_size}; lower --batch_size. Received: batch_size={self.batch_size}")
+        self.model.stop_training = False
+        self.callbacks.set_params({"epochs": self.epochs, "steps": steps_per_epoch, "verbose": 0})
+        self.callbacks.on_train_begin()
         for epoch in range(start_epoch, self.epochs):
+            self.callbacks.on_epoch_begin(epoch)
             started = time.perf_counter()
             train_logs = self._train_epoch(epoch, steps_per_epoch)
             seconds = time.perf_counter() - started
@@ -298,6 +320,13 @@ class Trainer:
                          time.strftime("%H:%M:%S", time.gmtime(remaining)))
             if self.on_epoch_end is not None:
                 self.on_epoch_end(record)
+            logs = {**train_logs, **{f"val_{k}": v for k, v in validation_logs.items()},
+                    "learning_rate": learning_rate}
+            self.callbacks.on_epoch_end(epoch, logs)
+            if self.model.stop_training:
+                logging.info("A callback stopped training after epoch %d (saved).", epoch + 1)
+                break
+        self.callbacks.on_train_end(logs)
         return history
 
     def evaluate(self, split="validation"):
@@ -319,18 +348,30 @@ class Trainer:
         dataset = make_dataset(self.splits, "train", self.batch_size, shuffle=True, seed=self.seed, epoch=epoch)
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         totals, done, last_report = {}, 0, time.perf_counter()
+        bar = (keras.utils.Progbar(steps_per_epoch, unit_name="step", stateful_metrics=list(self.model.trackers))
+               if self.progress_bar else None)
+        if bar is not None:
+            print(f"Epoch {epoch + 1}/{self.epochs}")
         while done < steps_per_epoch:
             num_steps = min(self.steps_per_execution, steps_per_epoch - done)
+            self.callbacks.on_train_batch_begin(done + num_steps - 1)
             chunk = {name: float(value) for name, value in self._train_steps(iterator, tf.constant(num_steps)).items()}
+            running = {name: (totals.get(name, 0.0) + value) / (done + num_steps) for name, value in chunk.items()}
+            # As Keras calls it after each call into the compiled loop: the index of its last step, running means.
+            self.callbacks.on_train_batch_end(done + num_steps - 1, running)
             _check_finite(chunk, f"training in epoch {epoch + 1}, steps {done + 1}-{done + num_steps}",
                           self.manager.latest_checkpoint)
             for name, value in chunk.items():
                 totals[name] = totals.get(name, 0.0) + value
             done += num_steps
-            if time.perf_counter() - last_report > 15:
+            if bar is not None:
+                bar.update(done, values=list(running.items()), finalize=False)
+            elif time.perf_counter() - last_report > 15:
                 logging.info("epoch %d: step %d/%d  loss %.4f", epoch + 1, done, steps_per_epoch,
                              totals["loss"] / done)
                 last_report = time.perf_counter()
+        if bar is not None:
+            bar.update(done, finalize=True)
         return {name: value / steps_per_epoch for name, value in totals.items()}
 
     def _update_plateau(self, validation_loss):
