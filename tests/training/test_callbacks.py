@@ -118,3 +118,22 @@ def test_callbacks_are_loaded_from_module_factory_specs():
         tfvae_flags.load_callbacks(["tests.training.test_callbacks:_vae"])
     with pytest.raises(ValueError, match="must be keras.callbacks.Callback instances"):
         training.Trainer(_vae, None, "/tmp/unused", callbacks=[print])
+
+
+def test_an_epoch_trained_density_shows_a_bar_on_a_terminal_and_log_lines_elsewhere(capsys, caplog, monkeypatch):
+    import logging
+
+    from tfvae.density import density_estimator
+
+    progress = density_estimator.EpochProgress("two_stage", epochs=4, first_epoch=1, progress_bar=True)
+    for epoch in (1, 2, 3):
+        progress.epoch_done(epoch, loss=float(epoch))
+    shown = capsys.readouterr().out
+    assert "two_stage density" in shown and "4/4" in shown and "loss: 3.0000" in shown
+
+    monkeypatch.setattr(density_estimator, "PROGRESS_SECONDS", 0.0)
+    with caplog.at_level(logging.INFO, logger="absl"):
+        quiet = density_estimator.EpochProgress("two_stage", epochs=4, progress_bar=False)
+        quiet.epoch_done(0, loss=2.5)
+    assert capsys.readouterr().out == ""
+    assert any("two_stage density: epoch 1/4  loss 2.5000" in r.getMessage() for r in caplog.records)

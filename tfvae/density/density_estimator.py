@@ -3,9 +3,11 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 import time
 from typing import Optional
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -81,15 +83,24 @@ class FitData:
 
 
 class EpochProgress:
-    """Logs an epoch-trained fit's progress: epoch, loss and an ETA, at most one line every `PROGRESS_SECONDS`
-    (a second-stage VAE on 60,000 latents trains for hours on a CPU; the log says how far it is)."""
+    """Shows an epoch-trained fit's progress (a second-stage VAE on 60,000 latents trains for hours on a CPU): Keras'
+    progress bar over the epochs when stdout is a terminal, else a log line with epoch, loss and an ETA at most
+    every `PROGRESS_SECONDS`."""
 
-    def __init__(self, name, epochs, first_epoch=0):
+    def __init__(self, name, epochs, first_epoch=0, progress_bar=None):
         self.name, self.epochs, self.first_epoch = name, int(epochs), int(first_epoch)
         self.started = self.last_report = time.perf_counter()
+        self.bar = None
+        if sys.stdout.isatty() if progress_bar is None else progress_bar:
+            print(f"{name} density")
+            self.bar = keras.utils.Progbar(self.epochs, unit_name="epoch", stateful_metrics=["loss"])
+            self.bar.update(self.first_epoch)
 
     def epoch_done(self, epoch, loss):
         """Call after epoch `epoch` (0-based) with its mean training loss."""
+        if self.bar is not None:
+            self.bar.update(epoch + 1, values=[("loss", loss)])
+            return
         now = time.perf_counter()
         if now - self.last_report < PROGRESS_SECONDS:
             return
