@@ -1,5 +1,5 @@
-"""Helpers shared by the benchmarks: medians over repeats, a printed table, a JSON record, fresh child processes (one
-at a time, or taking turns), the order of alternated runs."""
+"""Helpers shared by the benchmarks: medians over repeats, a printed table, a JSON record, a fresh child process per
+run, the order of alternated runs, and what a training process spent on its epochs."""
 import json
 import os
 import platform
@@ -7,38 +7,9 @@ import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-
-
-class PeriodicSampler:
-    """Base of the benchmarks' samplers: a subclass's `_run` loops on a daemon thread while the `with` block runs,
-    waiting `interval` seconds between samples with `self._stop.wait(self.interval)` (true once the block ends);
-    an error it stores in `self.error` is raised when the block ends, naming `WHAT`."""
-
-    WHAT = "the machine"
-
-    def __init__(self, interval):
-        if not interval > 0:
-            raise ValueError(f"interval must be positive. Received: {interval!r}")
-        self.interval, self.error = interval, None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        raise NotImplementedError
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        if self.error is not None and exc[0] is None:
-            raise RuntimeError(f"Could not sample {self.WHAT}: {self.error}")
 
 
 def process_usage():
@@ -51,40 +22,36 @@ def process_usage():
 
 class EpochUsage:
     """What a training process spent on its epochs after the first, to tell two kinds of slow run apart: one whose
-    threads kept both cores busy and still went slowly (each step cost more CPU time: a loaded memory system, a
-    slower core) from one whose threads waited (fewer cores busy). `between_epochs(wait)` gives the callback a
-    training loop calls after each epoch: it notes the usage when an epoch ends and, after `wait()` (a turn-taking
-    run's pause, if any), when the next begins, so the pauses are left out. `usage` is the clock (tests pass their
+    threads kept the cores busy and still went slowly (each step cost more CPU time: a loaded machine, a slower core)
+    from one whose threads waited (fewer cores busy). `between_epochs()` gives the callback a training loop calls
+    after each epoch (outside the epoch's timing): it marks the usage then. `usage` is the clock (tests pass their
     own)."""
 
     def __init__(self, usage=process_usage):
         self._usage = usage
-        self.ends, self.starts = [], []
+        self.marks = []
 
-    def between_epochs(self, wait=None):
+    def between_epochs(self):
         def callback():
-            self.ends.append(self._usage())
-            if wait is not None:
-                wait()
-            self.starts.append(self._usage())
+            self.marks.append(self._usage())
         return callback
 
     def summary(self, images_per_epoch):
-        """Over the epochs after the first (each from the mark after the previous epoch to its own end, so a path's
-        own work between epochs, validation or checkpoints, is in): {"cores_busy": CPU seconds per wall second,
-        "cpu_ms_per_image", "involuntary_per_second", "voluntary_per_second", "span": [first start, last end] in
-        time.time()}; None with fewer than two epochs."""
-        spans = list(zip(self.starts, self.ends[1:]))
-        if not spans:
+        """Over the epochs after the first (each from the mark after the previous epoch to its own, so a path's own
+        work between epochs, validation or checkpoints, is in): {"cores_busy": CPU seconds per wall second,
+        "cpu_ms_per_image", "involuntary_per_second", "voluntary_per_second", "span": [end of the first epoch, end of
+        the last] in time.time()}; None with fewer than two epochs."""
+        if len(self.marks) < 2:
             return None
-        def total(key):
-            return sum(end[key] - start[key] for start, end in spans)
-        wall, cpu = total("time"), total("cpu")
+        first, last = self.marks[0], self.marks[-1]
+        epochs = len(self.marks) - 1
+        wall, cpu = last["time"] - first["time"], last["cpu"] - first["cpu"]
         if not wall > 0:
             raise ValueError(f"The epochs after the first took no time ({wall} s): is the clock right?")
-        return {"cores_busy": cpu / wall, "cpu_ms_per_image": 1000 * cpu / (images_per_epoch * len(spans)),
-                "involuntary_per_second": total("involuntary") / wall,
-                "voluntary_per_second": total("voluntary") / wall, "span": [spans[0][0]["time"], spans[-1][1]["time"]]}
+        return {"cores_busy": cpu / wall, "cpu_ms_per_image": 1000 * cpu / (images_per_epoch * epochs),
+                "involuntary_per_second": (last["involuntary"] - first["involuntary"]) / wall,
+                "voluntary_per_second": (last["voluntary"] - first["voluntary"]) / wall,
+                "span": [first["time"], last["time"]]}
 
     # The table columns `columns` fills, in order.
     COLUMNS = ("cores busy", "CPU ms/image")
@@ -127,7 +94,7 @@ def cpu_flags():
     """The instruction-set flags that matter for training speed (AVX-512, bfloat16, AMX), from /proc/cpuinfo."""
     wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "amx_bf16", "amx_tile",
               "amx_int8", "avx_vnni")
-    from tfvae import precision  # here, not at the top: the machine probes import this module without TensorFlow
+    from tfvae import precision  # here, not at the top: the other helpers load without TensorFlow
 
     flags = precision.cpu_flags()
     return [flag for flag in wanted if flag in flags]
@@ -156,35 +123,6 @@ def run_child(module, arguments, environment=None):
         raise RuntimeError(f"`python -m {module} {' '.join(arguments)}` failed (exit {result.returncode}): "
                            f"{result.stderr[-2000:]}")
     return json.loads(lines[-1])
-
-
-# A child process that runs in turns with others (train_throughput --lockstep) prints this line when it waits, and
-# goes on when a line arrives on its stdin.
-WAITING = "tfvae-lockstep-waiting"
-
-
-def wait_for_parent():
-    """In a child run in turns: says it waits, then blocks until the parent writes a line."""
-    print(WAITING, flush=True)
-    if not sys.stdin.readline():
-        raise SystemExit("The parent process of this turn-taking run went away")
-
-
-def read_until_waiting(process, log, want_result):
-    """Reads a turn-taking child's stdout up to its next waiting line, or (want_result) to its end: its result is
-    its last line that starts with "{" (a library may print others before it). `log` is the file its stderr goes
-    to, quoted when the child ends without a result."""
-    result = None
-    for line in process.stdout:
-        if line.strip() == WAITING and not want_result:
-            return None
-        if line.startswith("{"):
-            result = line
-    process.wait()
-    if want_result and result is not None and process.returncode == 0:
-        return json.loads(result)
-    log.seek(0)
-    raise RuntimeError(f"A turn-taking child ended early (exit {process.returncode}): {log.read()[-2000:]}")
 
 
 def write_json(name, payload):
