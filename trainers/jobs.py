@@ -64,7 +64,7 @@ def run_main_job(config, restart=False, callbacks=None):
         trainer, model, result = _train_and_fit(run, restart, callbacks)
         if not run.is_chief:
             return result
-        export_path = export(config.workdir, model=model)
+        export_path = export(config.workdir, model=model, config=config)
         grid_path = write_sample_grid(export_path, os.path.join(config.workdir, SAMPLES_FILE), run.splits.is_image,
                                       seed=config.seed)
     logging.info("Main job done: export %s, samples %s", export_path, grid_path)
@@ -100,19 +100,22 @@ def _train_and_fit(run, restart, callbacks=None):
     result = {"history": trainer.fit()}
     model = trainer.model
     if trainer.is_chief:  # only the chief fits densities and exports: the others need no float32 rebuild
-        model = float32_model(model, config.workdir)
+        model = float32_model(model, config, splits)
         result["densities"] = fit_densities(config.workdir, config.densities, components=config.components,
                                             model=model, splits=splits)
     return trainer, model, result
 
 
-def float32_model(model, workdir):
-    """`model` if it computes in float32, else its float32 twin rebuilt from the workdir's latest checkpoint (the
-    same weights: mixed policies keep float32 variables). Ex-post densities and exports use it, so that the latents
-    they fit and the SavedModel's endpoints do not depend on the training policy."""
+def float32_model(model, config, splits):
+    """`model` if it computes in float32, else its float32 twin with the same weights (mixed policies keep float32
+    variables), built from the run's configuration in memory. Ex-post densities and exports use it, so that the
+    latents they fit and the SavedModel's endpoints do not depend on the training policy."""
     if model.mixed_precision == "float32":
         return model
-    return load_run(workdir)[2]
+    twin = models.build(config.model, splits.element_shape, mixed_precision="float32",
+                        **config.model_arguments(splits))
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def load_data(config):
@@ -248,11 +251,14 @@ def load_samplers(workdir, model, names=None):
 
 
 @workdirs.holding
-def export(workdir, export_base=None, samplers=None, checkpoint=None, model=None):
-    """Exports the workdir's model with its samplers to EXPORT_BASE/MODEL/VERSION; returns the version path."""
+def export(workdir, export_base=None, samplers=None, checkpoint=None, model=None, config=None):
+    """Exports the workdir's model with its samplers to EXPORT_BASE/MODEL/VERSION; returns the version path.
+
+    The main job hands down its trained `model` and resolved `config`; the export binary reads them from the
+    workdir (its latest readable checkpoint, or `checkpoint`)."""
     if model is None:
         config, _, model = load_run(workdir, checkpoint)
-    else:
+    elif config is None:
         config = read_config(workdir)
     bundled = load_samplers(workdir, model, samplers)
     default = config.default_sampler if config.default_sampler in bundled else "prior"
