@@ -1,12 +1,14 @@
 """One pass through the main job: configuration, data and model are resolved once and handed down; the job never
 reads its own workdir back to continue (reading a run back is for the standalone binaries)."""
 import numpy as np
+import pytest
 
 from tfvae import models
 from trainers import jobs
 from trainers.config import TrainConfig
 
 
+@pytest.mark.slow  # a whole main job (train, densities, export, grid)
 def test_the_main_job_loads_the_data_once_builds_the_model_once_and_reads_back_no_run(tmp_path, monkeypatch):
     counts = {"data": 0, "model": 0, "load_run": 0, "read_config": 0}
 
