@@ -73,7 +73,7 @@ def test_epoch_trained_densities_log_their_progress(rng, monkeypatch, caplog):
         "two_stage density: epoch 1/3", "two_stage density: epoch 2/3", "two_stage density: epoch 3/3",
         "flow density: epoch 1/2", "flow density: epoch 2/2"], lines
     assert all("loss " in line and "eta " in line for line in lines)
-    assert lines[-1].endswith("eta 00:00:00")
+    assert lines[-1].endswith("eta 0:00:00")
 
 
 class _Cut(Exception):

@@ -137,3 +137,17 @@ def test_an_epoch_trained_density_shows_a_bar_on_a_terminal_and_log_lines_elsewh
         quiet.epoch_done(0, loss=2.5)
     assert capsys.readouterr().out == ""
     assert any("two_stage density: epoch 1/4  loss 2.5000" in r.getMessage() for r in caplog.records)
+
+
+def test_an_eta_of_more_than_a_day_keeps_its_days(caplog, monkeypatch):
+    import logging
+
+    from tfvae.density import density_estimator
+
+    monkeypatch.setattr(density_estimator, "PROGRESS_SECONDS", 0.0)
+    clock = iter([1000.0, 1200.0])  # the first epoch takes 200 s: 999 more take 2 days, 7 h 30 min
+    monkeypatch.setattr(density_estimator.time, "perf_counter", lambda: next(clock))
+    progress = density_estimator.EpochProgress("two_stage", epochs=1000, progress_bar=False)
+    with caplog.at_level(logging.INFO, logger="absl"):
+        progress.epoch_done(0, loss=1.0)
+    assert caplog.records[-1].getMessage().endswith("eta 2 days, 7:30:00"), caplog.records[-1].getMessage()

@@ -1,5 +1,6 @@
 """The interface shared by every ex-post density estimator over latents."""
 import dataclasses
+import datetime
 import json
 import os
 import shutil
@@ -107,7 +108,7 @@ class EpochProgress:
         self.last_report = now
         remaining = (now - self.started) / (epoch + 1 - self.first_epoch) * (self.epochs - epoch - 1)
         logging.info("%s density: epoch %d/%d  loss %.4f  eta %s", self.name, epoch + 1, self.epochs, loss,
-                     time.strftime("%H:%M:%S", time.gmtime(remaining)))
+                     str(datetime.timedelta(seconds=round(remaining))))
 
 
 class EpochCheckpoint:

@@ -1,5 +1,6 @@
 """The training loop of the binaries: any tf.distribute strategy, checkpoints every epoch, resume, divergence stop,
 learning-rate halving on plateau, TensorBoard, progress."""
+import datetime
 import json
 import math
 import os
@@ -317,7 +318,7 @@ class Trainer:
             remaining = (self.epochs - epoch - 1) * seconds
             logging.info("epoch %d/%d  loss %.4f  val_loss %.4f  lr %.2g  %.0f ex/s  eta %s", epoch + 1, self.epochs,
                          train_logs["loss"], validation_logs["loss"], learning_rate, record["examples_per_second"],
-                         time.strftime("%H:%M:%S", time.gmtime(remaining)))
+                         str(datetime.timedelta(seconds=round(remaining))))
             if self.on_epoch_end is not None:
                 self.on_epoch_end(record)
             logs = {**train_logs, **{f"val_{k}": v for k, v in validation_logs.items()},
