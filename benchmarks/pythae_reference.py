@@ -22,7 +22,7 @@ RAE_L2_WEIGHT_DECAY = 1.024e-4
 
 def rates(model_name, images, epochs, batch=100, latent_dim=16, between_epochs=None):
     """images/second of each epoch after the first; `model_name` is "vae" or "rae_l2". `between_epochs`, if given,
-    is called at the end of each epoch, after its timing (train_throughput's lockstep mode waits there)."""
+    is called at the end of each epoch, after its timing (train_throughput marks its CPU use there)."""
     import numpy as np
     from pythae.models import RAE_L2, VAE, RAE_L2_Config, VAEConfig
     from pythae.models.base.base_utils import ModelOutput

@@ -97,7 +97,7 @@ def make_step(model_name, latent_dim=16, autocast=False):
 
 def rates(model_name, images, epochs, batch=100, latent_dim=16, between_epochs=None, autocast=False):
     """images/second of each epoch after the first (which pays for allocation and warm-up). `between_epochs`, if
-    given, is called after each epoch, outside its timing (train_throughput's lockstep mode waits there);
+    given, is called after each epoch, outside its timing (train_throughput marks its CPU use there);
     `autocast`, as `make_step`'s."""
     import torch
 
