@@ -16,7 +16,8 @@ Scales:
 - smoke: 300 digits (8x8, MLP), one epoch, 40 samples, 2 seeds.
 - cpu: Fashion-MNIST at 32 px, the first 10,000 training images, the `conv` net (the appendix-A architecture with
   32-64-128 filters instead of 128-...-1024: about 20x cheaper), fewer epochs, domain-classifier FD and PRD on
-  2,000 samples against 2,000 test images (not comparable in value with Inception FIDs, only in ranking), 3 seeds.
+  2,000 samples against 2,000 test images (not comparable in value with Inception FIDs; the directions of the
+  findings are compared), 3 seeds.
 - paper: the paper's net and epochs, Inception FID and PRD on 10,000 samples.
 """
 from tfvae import registry
@@ -123,7 +124,7 @@ RAE_TABLE1 = registry.register("experiment", "rae_table1")(Experiment(
     rows=ROWS, columns=COLUMNS, metrics=("fd", "prd"),
     paper_numbers=PAPER_NUMBERS,
     paper_note="the paper's MNIST column (Inception FID and PRD with 10,000 samples, no spread given); it has no "
-               "Fashion-MNIST column, so only rankings and directions compare.",
+               "Fashion-MNIST column, so only the directions of its findings are compared with ours.",
     paper_numbers_elsewhere={data_set: _numbers(data_set) for data_set in ("CIFAR-10", "CelebA")},
     claims=(
         Claim("gmm_below_n",

@@ -13,7 +13,8 @@ Scales:
 - smoke: 300 digits (8x8, MLP), one epoch, 40 samples, 2 seeds: runs every row end to end in seconds.
 - cpu: Fashion-MNIST (28 px) with the small `conv` net instead of the InfoGAN one, the first 10,000 training images,
   fewer epochs for both stages, FD of the domain classifier's features on 2,000 samples against 2,000 test images,
-  3 seeds; the paper's FIDs are Inception FIDs on 10,000 samples and are not comparable in value, only in ranking.
+  3 seeds; the paper's FIDs are Inception FIDs on 10,000 samples and are not comparable in value; the directions
+  of the findings are compared.
 - paper: the full training set, the authors' epochs, Inception FID with 10,000 samples against the test split.
 """
 import json
