@@ -42,6 +42,26 @@ def run_python(args, timeout=300, check=True, **env):
     return result
 
 
+def assert_same_values(actual, expected, rtol=0.0, atol=0.0, what="values"):
+    """Asserts that two sequences of weights (variables, tensors or arrays) are equally long, not empty, and equal
+    pair by pair: exactly by default, within `rtol`/`atol` otherwise.
+
+    A bare `for a, b in zip(...)` stops at the shorter sequence, so it passes when one side lost weights or both are
+    empty; this checks the lengths first. A failure names the variable's path where it has one.
+    """
+    actual, expected = list(actual), list(expected)
+    assert len(actual) == len(expected) > 0, (f"{what}: {len(actual)} to compare with {len(expected)} expected "
+                                              f"(both must be equally many and at least one)")
+    for index, (a, e) in enumerate(zip(actual, expected)):
+        label = f"{what} [{index}] {getattr(e, 'path', getattr(a, 'path', ''))}".rstrip()
+        a, e = (np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in (a, e))
+        assert a.shape == e.shape, f"{label}: shape {a.shape}, expected {e.shape}"  # numpy would broadcast
+        if rtol == 0.0 and atol == 0.0:
+            np.testing.assert_array_equal(a, e, err_msg=label)
+        else:
+            np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=label)
+
+
 # A prelude for child processes that must prove the SavedModel needs TensorFlow only.
 TF_ONLY_PRELUDE = (
     "import sys\n"
@@ -155,3 +175,28 @@ def fashion_mnist_dir():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def train_flags():
+    """trainers.train's flags on absl's global FlagValues for one test, parsed by `parse(argv)`; removed afterwards
+    so that no other binary's flags (fit_density's --density) clash with them in this process."""
+    from absl import flags
+
+    from trainers import flags as tfvae_flags
+    from trainers import jobs  # noqa: F401 - what trainers.train imports: registers the strategies, models, ...
+
+    before = set(flags.FLAGS)
+    tfvae_flags.define_train_flags()
+
+    def parse(argv):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["trainers.train", *argv])
+        return tfvae_flags.train_config_from_flags()
+
+    try:
+        yield parse
+    finally:
+        flags.FLAGS.unparse_flags()
+        for name in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, name)

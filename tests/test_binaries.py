@@ -78,31 +78,6 @@ FLAG_ERRORS = [
 ]
 
 
-@pytest.fixture
-def train_flags():
-    """trainers.train's flags on absl's global FlagValues for one test, parsed by `parse(argv)`; removed afterwards
-    so that no other binary's flags (fit_density's --density) clash with them in this process."""
-    from absl import flags
-
-    from trainers import flags as tfvae_flags
-    from trainers import jobs  # noqa: F401 - what trainers.train imports: registers the strategies, models, ...
-
-    before = set(flags.FLAGS)
-    tfvae_flags.define_train_flags()
-
-    def parse(argv):
-        flags.FLAGS.unparse_flags()
-        flags.FLAGS(["trainers.train", *argv])
-        return tfvae_flags.train_config_from_flags()
-
-    try:
-        yield parse
-    finally:
-        flags.FLAGS.unparse_flags()
-        for name in set(flags.FLAGS) - before:
-            delattr(flags.FLAGS, name)
-
-
 @pytest.mark.parametrize("argv, message", FLAG_ERRORS, ids=["model", "epochs", "model_kwargs"])
 def test_flag_errors_are_clear(train_flags, argv, message, tmp_path):
     """In-process: absl parses the flags, TrainConfig checks them before any work starts."""

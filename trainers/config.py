@@ -20,38 +20,52 @@ _IDENTITY_FIELDS = ("model", "dataset", "pad_to", "resize_to", "network", "laten
                     "model_kwargs")
 
 
+def _field(default, help, flag=None, choices=None):
+    """A configuration field with its command-line help; the flags of trainers.train are derived from these
+    (`trainers.flags.define_train_flags`), never written out a second time."""
+    metadata = {"help": help, "flag": flag, "choices": choices}
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything a run needs; `resolve` fills the dataset-dependent defaults (network, latent size, likelihood)."""
+    """Everything a run needs, declared once: the fields, their defaults and their command-line help (each field
+    is the flag of the same name; `densities` is --density). `resolve` fills the dataset-dependent defaults
+    (network, latent size, likelihood); WORKDIR/config.json holds the resolved values, and `--config=FILE` starts
+    a run from such a file."""
 
-    workdir: str = "/tmp/tfvae/main"
-    model: str = "rae_l2"
-    dataset: str = "digits"
-    data_dir: Optional[str] = None
-    pad_to: Optional[int] = None
-    resize_to: Optional[int] = None
-    max_train_examples: Optional[int] = None
-    max_validation_examples: Optional[int] = None
-    network: Optional[str] = None
-    latent_dim: Optional[int] = None
-    likelihood: Optional[str] = None
-    prior: str = "standard"
-    model_kwargs: dict = dataclasses.field(default_factory=dict)
-    epochs: int = 100
-    batch_size: int = 100
-    learning_rate: float = 1e-3
-    seed: int = 0
-    strategy: str = "default"
-    tpu: Optional[str] = None
-    patience: int = 10
-    halve_every_epochs: int = 0
-    steps_per_execution: int = STEPS_PER_EXECUTION
-    jit_compile: bool = False
-    mixed_precision: str = "float32"
-    densities: tuple = ("gaussian", "gmm")
-    components: int = 10
-    default_sampler: Optional[str] = None
-    export_base: Optional[str] = None
+    workdir: str = _field("/tmp/tfvae/main", "Folder of the run: config, checkpoints, logs, densities, export.")
+    model: str = _field("rae_l2", "Registered model name, e.g. vae, ae, rae, rae_l2.")
+    dataset: str = _field("digits", "digits, moons, fashion_mnist, npz:PATH, folder:PATH or a TFDS name.")
+    data_dir: Optional[str] = _field(None, "IDX folder (fashion_mnist) or prepared TFDS data_dir.")
+    pad_to: Optional[int] = _field(None, "Zero-pad images to this size (RAE protocol: 32 for 28 px).")
+    resize_to: Optional[int] = _field(None, "Resize images to this size.")
+    max_train_examples: Optional[int] = _field(None, "Train on the first N training examples only (a quick look).")
+    max_validation_examples: Optional[int] = _field(None, "Validate on the first N validation examples only.")
+    network: Optional[str] = _field(None, "mlp, conv or rae_conv; default by data (mlp below 28 px).")
+    latent_dim: Optional[int] = _field(None, "Latent dimensions; default 16 for images, 2 for points.")
+    likelihood: Optional[str] = _field(None, "Decoder likelihood: bernoulli, gaussian, gaussian_learned.")
+    prior: str = _field("standard", "Prior over latents.")
+    model_kwargs: dict = _field({}, 'JSON of extra model hyperparameters, e.g. \'{"beta": 0.5}\'.')
+    epochs: int = _field(100, "Training epochs.")
+    batch_size: int = _field(100, "Global batch size.")
+    learning_rate: float = _field(1e-3, "Initial Adam learning rate (halved on plateau).")
+    seed: int = _field(0, "Seed of initialization, shuffling and training noise.")
+    strategy: str = _field("default", "tf.distribute strategy; multi_worker reads TF_CONFIG.",
+                           choices=("default", "mirrored", "multi_worker", "tpu"))
+    tpu: Optional[str] = _field(None, "TPU address for --strategy=tpu.")
+    patience: int = _field(10, "Epochs without validation improvement before halving the LR; 0: a fixed LR.")
+    halve_every_epochs: int = _field(0, "Also halve the LR every N epochs; 0: never.")
+    steps_per_execution: int = _field(STEPS_PER_EXECUTION, "Training steps per compiled call.")
+    jit_compile: bool = _field(False, "Compile the train step with XLA.")
+    mixed_precision: str = _field("float32", "Dtype policy of the networks; priors, flows, likelihoods and losses "
+                                  "stay float32.", choices=tuple(precision.POLICIES))
+    densities: tuple = _field(("gaussian", "gmm"), "Ex-post densities fitted after training.", flag="density")
+    components: int = _field(10, "Components of the gmm density.")
+    default_sampler: Optional[str] = _field(None, "Sampler behind the exported `sample` endpoint (default gmm).")
+    export_base: Optional[str] = _field(None, "TF Serving base folder (default WORKDIR/export).")
 
     def validate(self):
         """Checks names and ranges before any work starts."""

@@ -1,49 +1,51 @@
-"""Command-line flags of the binaries, defined once so that train, fit_density, evaluate and export read a flag the
-same way, with defaults from `TrainConfig`. Every flag is optional."""
+"""Command-line flags of the binaries: trainers.train's are derived from `TrainConfig` (one declaration of the
+configuration); --workdir is shared by every binary. Every flag is optional."""
+import dataclasses
 import json
+import os
+import typing
 
 from absl import flags
 
-from tfvae import precision
-from trainers.config import TrainConfig
+from trainers.config import WORKDIR_FORMAT_KEY, TrainConfig
 
 _D = TrainConfig()
+_FIELDS = {field.name: field for field in dataclasses.fields(TrainConfig)}
 
-WORKDIR = flags.DEFINE_string("workdir", _D.workdir, "Folder of the run: config, checkpoints, logs, densities, export.")
+WORKDIR = flags.DEFINE_string("workdir", _D.workdir, _FIELDS["workdir"].metadata["help"])
+
+
+def flag_name(field):
+    """The command-line name of a TrainConfig field."""
+    return field.metadata.get("flag") or field.name
 
 
 def define_train_flags():
-    """Flags of trainers.train."""
-    flags.DEFINE_string("model", _D.model, "Registered model name, e.g. vae, ae, rae, rae_l2.")
-    flags.DEFINE_string("dataset", _D.dataset, "digits, moons, fashion_mnist, npz:PATH, folder:PATH or a TFDS name.")
-    flags.DEFINE_string("data_dir", None, "IDX folder (fashion_mnist) or prepared TFDS data_dir.")
-    flags.DEFINE_integer("pad_to", None, "Zero-pad images to this size (RAE protocol: 32 for 28 px).")
-    flags.DEFINE_integer("resize_to", None, "Resize images to this size.")
-    flags.DEFINE_integer("max_train_examples", None, "Train on the first N training examples only (a quick look).")
-    flags.DEFINE_integer("max_validation_examples", None, "Validate on the first N validation examples only.")
-    flags.DEFINE_string("network", None, "mlp, conv or rae_conv; default by data (mlp below 28 px).")
-    flags.DEFINE_integer("latent_dim", None, "Latent dimensions; default 16 for images, 2 for points.")
-    flags.DEFINE_string("likelihood", None, "Decoder likelihood: bernoulli, gaussian, gaussian_learned.")
-    flags.DEFINE_string("prior", _D.prior, "Prior over latents.")
-    flags.DEFINE_string("model_kwargs", "{}", 'JSON of extra model hyperparameters, e.g. \'{"beta": 0.5}\'.')
-    flags.DEFINE_integer("epochs", _D.epochs, "Training epochs.")
-    flags.DEFINE_integer("batch_size", _D.batch_size, "Global batch size.")
-    flags.DEFINE_float("learning_rate", _D.learning_rate, "Initial Adam learning rate (halved on plateau).")
-    flags.DEFINE_integer("seed", _D.seed, "Seed of initialization, shuffling and training noise.")
-    flags.DEFINE_enum("strategy", _D.strategy, ["default", "mirrored", "multi_worker", "tpu"],
-                      "tf.distribute strategy; multi_worker reads TF_CONFIG.")
-    flags.DEFINE_string("tpu", None, "TPU address for --strategy=tpu.")
-    flags.DEFINE_integer("patience", _D.patience,
-                         "Epochs without validation improvement before halving the LR; 0: a fixed LR.")
-    flags.DEFINE_integer("halve_every_epochs", _D.halve_every_epochs, "Also halve the LR every N epochs; 0: never.")
-    flags.DEFINE_integer("steps_per_execution", _D.steps_per_execution, "Training steps per compiled call.")
-    flags.DEFINE_bool("jit_compile", _D.jit_compile, "Compile the train step with XLA.")
-    flags.DEFINE_enum("mixed_precision", _D.mixed_precision, list(precision.POLICIES),
-                      "Dtype policy of the networks; priors, flows, likelihoods and losses stay float32.")
-    flags.DEFINE_list("density", list(_D.densities), "Ex-post densities fitted after training.")
-    flags.DEFINE_integer("components", _D.components, "Components of the gmm density.")
-    flags.DEFINE_string("default_sampler", None, "Sampler behind the exported `sample` endpoint (default gmm).")
-    flags.DEFINE_string("export_base", None, "TF Serving base folder (default WORKDIR/export).")
+    """Flags of trainers.train: one per TrainConfig field (its default and help), plus --config, --callbacks and
+    --restart, which are not part of a run's configuration."""
+    for field in dataclasses.fields(TrainConfig):
+        if field.name == "workdir":  # defined for every binary, above
+            continue
+        name, help_text, default = flag_name(field), field.metadata["help"], getattr(_D, field.name)
+        kind = typing.get_args(field.type)[0] if typing.get_origin(field.type) is typing.Union else field.type
+        if field.metadata.get("choices"):
+            flags.DEFINE_enum(name, default, list(field.metadata["choices"]), help_text)
+        elif kind is bool:
+            flags.DEFINE_bool(name, default, help_text)
+        elif kind is int:
+            flags.DEFINE_integer(name, default, help_text)
+        elif kind is float:
+            flags.DEFINE_float(name, default, help_text)
+        elif kind is tuple:
+            flags.DEFINE_list(name, list(default), help_text)
+        elif kind is dict:
+            flags.DEFINE_string(name, json.dumps(default), help_text)
+        elif kind is str:
+            flags.DEFINE_string(name, default, help_text)
+        else:
+            raise TypeError(f"TrainConfig.{field.name} has a type no flag is derived for. Received: {field.type}")
+    flags.DEFINE_string("config", None, "Start from a configuration file (JSON; a workdir's config.json works); "
+                        "flags given on the command line override its values.")
     flags.DEFINE_list("callbacks", [], "Keras callbacks to attach, as MODULE:FACTORY (comma-separated): FACTORY() "
                       "returns a keras.callbacks.Callback or a list of them, e.g. "
                       "my_team.callbacks:wandb_callbacks.")
@@ -79,23 +81,52 @@ def load_callbacks(specs):
     return callbacks
 
 
+def _flag_value(field):
+    value = flags.FLAGS[flag_name(field)].value
+    kind = typing.get_args(field.type)[0] if typing.get_origin(field.type) is typing.Union else field.type
+    if kind is tuple:
+        return tuple(value)
+    if kind is dict:
+        try:
+            value = json.loads(value)
+        except ValueError as error:
+            raise ValueError(f"--{flag_name(field)} must be a JSON object ({error}). Received: {value!r}") from error
+        if not isinstance(value, dict):
+            raise ValueError(f"--{flag_name(field)} must be a JSON object. Received: {value!r}")
+    return value
+
+
 def train_config_from_flags():
-    """Builds the TrainConfig of trainers.train from the parsed flags."""
+    """The TrainConfig of trainers.train: the --config file's values (if any), overridden by every flag given on
+    the command line; without --config, the flags with their defaults."""
     f = flags.FLAGS
+    values = {}
+    if f.config:
+        values = _read_config_file(f.config)
+        if f["workdir"].present and not f["export_base"].present and values.get("export_base") == os.path.join(
+                values.get("workdir", ""), "export"):
+            del values["export_base"]  # the old workdir's default export folder: the new workdir gets its own
+    for field in dataclasses.fields(TrainConfig):
+        if not f.config or f[flag_name(field)].present or field.name not in values:
+            values[field.name] = _flag_value(field)
+    return TrainConfig(**values)
+
+
+def _read_config_file(path):
     try:
-        model_kwargs = json.loads(f.model_kwargs)
+        with open(path) as handle:
+            values = json.load(handle)
+    except OSError as error:
+        raise FileNotFoundError(f"--config: cannot read {path} ({error.strerror}). Received: {path!r}") from error
     except ValueError as error:
-        raise ValueError(f"--model_kwargs must be a JSON object ({error}). Received: {f.model_kwargs!r}") from error
-    if not isinstance(model_kwargs, dict):
-        raise ValueError(f"--model_kwargs must be a JSON object. Received: {f.model_kwargs!r}")
-    return TrainConfig(
-        workdir=f.workdir, model=f.model, dataset=f.dataset, data_dir=f.data_dir, pad_to=f.pad_to,
-        resize_to=f.resize_to, max_train_examples=f.max_train_examples,
-        max_validation_examples=f.max_validation_examples, network=f.network, latent_dim=f.latent_dim,
-        likelihood=f.likelihood, prior=f.prior,
-        model_kwargs=model_kwargs, epochs=f.epochs, batch_size=f.batch_size, learning_rate=f.learning_rate,
-        seed=f.seed, strategy=f.strategy, tpu=f.tpu, patience=f.patience, halve_every_epochs=f.halve_every_epochs,
-        steps_per_execution=f.steps_per_execution,
-        jit_compile=f.jit_compile, mixed_precision=f.mixed_precision, densities=tuple(f.density),
-        components=f.components,
-        default_sampler=f.default_sampler, export_base=f.export_base)
+        raise ValueError(f"--config: {path} is not valid JSON ({error}). Received: {path!r}") from error
+    if not isinstance(values, dict):
+        raise ValueError(f"--config: {path} must hold a JSON object of TrainConfig fields. Received: {path!r}")
+    unknown = sorted(set(values) - set(_FIELDS) - {WORKDIR_FORMAT_KEY})
+    if unknown:
+        raise ValueError(f"--config: {path} has fields TrainConfig does not know: {unknown}; expected some of "
+                         f"{sorted(_FIELDS)}. Received: {path!r}")
+    values.pop(WORKDIR_FORMAT_KEY, None)
+    if "densities" in values:
+        values["densities"] = tuple(values["densities"])
+    return values
