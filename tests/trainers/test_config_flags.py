@@ -16,8 +16,10 @@ def test_every_field_is_a_flag_with_its_default_and_help(train_flags):
         flag = flags.FLAGS[tfvae_flags.flag_name(field)]
         assert flag.help.endswith(field.metadata["help"]), field.name  # enums put their choices first
     assert flags.FLAGS["density"].value == ["gaussian", "gmm"] and "densities" not in flags.FLAGS
-    assert set(flags.FLAGS["mixed_precision"].enum_values) == set(TrainConfig.__dataclass_fields__[
-        "mixed_precision"].metadata["choices"])
+    choices = TrainConfig.__dataclass_fields__["mixed_precision"].metadata["choices"]
+    assert flags.FLAGS["mixed_precision"].help.startswith(f"<{'|'.join(choices)}>")
+    with pytest.raises(flags.IllegalFlagValueError):
+        train_flags(["--mixed_precision=float64"])
 
 
 def test_each_flag_sets_its_field(train_flags):
