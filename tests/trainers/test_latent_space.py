@@ -2,6 +2,7 @@
 
 Before this was fixed, ex-post densities and latent metrics of a VAE + Flow were fitted on the Gaussian parameters
 before the flow, while the decoder reads f(z): the GMM then sampled codes the decoder never saw."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -39,14 +40,62 @@ def test_densities_are_fitted_on_the_codes_the_decoder_reads(flow_vae, digits, t
     assert np.isfinite(reports["gaussian"]["validation_log_likelihood"])
 
 
+def _log_standard_normal(z):
+    """log N(z; 0, I) per row, written out here rather than read from the model's prior."""
+    z = np.asarray(z, np.float64)
+    return -0.5 * np.sum(z ** 2 + np.log(2.0 * np.pi), axis=-1)
+
+
+def _real_nvp(networks, u):
+    """f(u) written from the RealNVP equations, independently of TFP's bijectors: each coupling keeps the first
+    L // 2 dimensions and maps the rest to rest * exp(log_scale) + shift (both computed by its network from the
+    kept ones), then the dimensions are reversed (`tfvae.priors.real_nvp.real_nvp_chain`'s documented order)."""
+    kept_size = u.shape[-1] // 2
+    for network in networks:
+        kept, rest = u[:, :kept_size], u[:, kept_size:]
+        shift, log_scale = network(kept)
+        u = tf.reverse(tf.concat([kept, rest * tf.exp(log_scale) + shift], axis=-1), axis=[-1])
+    return u
+
+
 def test_importance_sampling_terms_of_an_identity_flow_equal_the_plain_vae(digits):
-    """With zero-initialized couplings f is the identity (log-det 0): the flow VAE's NLL terms must equal those of
-    the same VAE without a flow; with a non-identity flow the change of variables adds the log-determinant."""
+    """With zero-initialized couplings f is the identity (log-det 0): the flow VAE's importance-sampling terms, and
+    the NLL estimated from them, equal those of the same VAE without a flow (same encoder and decoder weights). With
+    random couplings the terms follow the change of variables, checked against f written out here and its autodiff
+    Jacobian: log_prior(u) = log N(f(u); 0, I) + log|det df/du| and log_likelihood(x, u) = log p(x | f(u))."""
+    from tests.conftest import assert_same_values
+    from tfvae.metrics import likelihood
+
+    keras.utils.set_random_seed(0)  # the goldens' encoders and decoders start at random: one reproducible draw
     with_flow, _ = goldens.build_golden("vae_flow_posterior")
+    plain, _ = goldens.build_golden("vae")
+    assert with_flow.posterior_flow and not plain.posterior_flow
+    for network in ("encoder", "decoder"):
+        getattr(with_flow, network).set_weights(getattr(plain, network).get_weights())
+        assert_same_values(getattr(with_flow, network).weights, getattr(plain, network).weights, what=network)
     x = tf.constant(digits.as_float("test")[:8])
-    posterior, log_likelihood, log_prior = with_flow.importance_sampling_terms()
+    (flow_posterior, flow_likelihood, flow_prior), (posterior, log_likelihood, log_prior) = (
+        with_flow.importance_sampling_terms(), plain.importance_sampling_terms())
     mean, log_var = posterior(x)
-    u = mean + tf.exp(0.5 * log_var)
-    np.testing.assert_allclose(log_prior(u), with_flow.prior.log_prob(u), atol=1e-5)
-    np.testing.assert_allclose(log_likelihood(x, u),
-                               with_flow.likelihood.log_prob(x, with_flow.decoder(u, training=False)), atol=1e-4)
+    assert_same_values(flow_posterior(x), (mean, log_var), what="proposal")
+    u = mean + tf.exp(0.5 * log_var) * tf.random.stateless_normal(mean.shape, seed=[3, 8])
+    np.testing.assert_allclose(flow_prior(u), log_prior(u), rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(flow_likelihood(x, u), log_likelihood(x, u), rtol=1e-6, atol=1e-4)
+    nll = [likelihood.importance_sampled_nll(x.numpy(), *terms, num_samples=16, chunk_size=16, seed=5)
+           for terms in (with_flow.importance_sampling_terms(), plain.importance_sampling_terms())]
+    np.testing.assert_allclose(nll[0], nll[1], rtol=1e-6, atol=1e-4)
+
+    rng = np.random.default_rng(0)
+    for network in with_flow.posterior_flow:
+        for weight in network.weights:
+            weight.assign(rng.normal(scale=0.5, size=weight.shape).astype(np.float32))
+    flow_posterior, flow_likelihood, flow_prior = with_flow.importance_sampling_terms()
+    with tf.GradientTape() as tape:
+        tape.watch(u)
+        f_u = _real_nvp(with_flow.posterior_flow, u)
+    log_det = np.linalg.slogdet(tape.batch_jacobian(f_u, u).numpy().astype(np.float64))[1]
+    # Guards that the comparison below can see a missing or misapplied flow or log-determinant.
+    assert np.abs(f_u - u).max() > 0.1 and np.abs(log_det).max() > 0.5, (f_u - u, log_det)
+    assert_same_values(flow_posterior(x), (mean, log_var), what="proposal")  # the proposal is over u, before f
+    np.testing.assert_allclose(flow_prior(u), _log_standard_normal(f_u) + log_det, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(flow_likelihood(x, u), log_likelihood(x, f_u), rtol=1e-6, atol=1e-4)
