@@ -51,6 +51,9 @@ EXTRAS_REQUIRE = {
     # Only for benchmarks/train_throughput.py's PyTorch paths: our plain PyTorch loop and pythae, the PyTorch library
     # of generative autoencoders a user would compare with. tfvae itself never imports torch.
     "bench": ["torch>=2.1", "pythae==0.1.2"],
+    # The documentation site: mkdocs with the Material theme, the API reference generated from the docstrings by
+    # mkdocstrings (`mkdocs build --strict` in CI).
+    "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10", "mkdocstrings[python]>=0.26"],
 }
 
 setuptools.setup(

@@ -1,5 +1,5 @@
 """How well the SavedModel's scores separate Fashion-MNIST test images from a shifted set (scikit-learn's 8x8
-digits resized to 28 px), as AUROC: the README's "Scores for anomaly detection".
+digits resized to 28 px), as AUROC: docs/serving.md, "Scores for anomaly detection".
 
     python -m benchmarks.ood_scores [--workdir=/tmp/tfvae/ood] [--models=rae_l2,vae] [--network=mlp] [--epochs=10]
         [--max_train_examples=20000] [--num_test=2000] [--num_importance=16]

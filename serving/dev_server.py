@@ -7,7 +7,7 @@ The flags are those of `tensorflow_model_server`, so the same command line works
 development and tests on machines where the model server cannot be installed: it loads the same SavedModel with
 TensorFlow and answers the same requests (model status, metadata, predict in row and columnar form, TF Serving's
 `{"error": ...}` format), but it has no request batching, no GPU scheduling and no monitoring. Deploy with
-TensorFlow Serving (see serving/README section of the repository README).
+TensorFlow Serving (docs/serving.md).
 
 It binds 127.0.0.1 unless --host says otherwise, refuses bodies over --max_request_bytes and requests over
 --max_samples rows, answers concurrent requests (at most --rest_api_num_threads model calls at a time), polls the

@@ -1,6 +1,6 @@
 """Kill anywhere, lose nothing: the main job is SIGKILLed at random moments (training, checkpoint writing, density
 fitting, export, the sample grid) and restarted on the same workdir each time; it must end with the files of an
-uninterrupted run (README, "Crash safety")."""
+uninterrupted run (docs/training.md, "Crash safety")."""
 import json
 import os
 import random

@@ -1,4 +1,4 @@
-"""A workdir survives the faults of real machines (README, "Crash safety"): a damaged checkpoint index, a truncated
+"""A workdir survives the faults of real machines (docs/training.md, "Crash safety"): a damaged checkpoint index, a truncated
 newest checkpoint, a checkpoint of another model, no readable checkpoint at all, a second process, and a disk that is
 full, read-only or refuses permission at each kind of write. Each case checks what must hold afterwards: the epoch
 resumed from, history.jsonl, what was moved aside, export versions, the exit code and the message."""

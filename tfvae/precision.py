@@ -73,7 +73,7 @@ def bfloat16_hint(policy, device_types, cpuinfo="/proc/cpuinfo"):
     if not found:
         return None
     return (f"This CPU computes bfloat16 natively ({', '.join(found)}): mixed_precision='mixed_bfloat16' "
-            f"(--mixed_precision=mixed_bfloat16) may train faster here. The README (Speed, \"Dtype policies\") has "
+            f"(--mixed_precision=mixed_bfloat16) may train faster here. docs/speed.md (\"Dtype policies and XLA\") has "
             f"its conv nets at 1.37x-1.54x float32's rate on one such CPU, with the same validation loss; float32 "
             f"stays the default so that results do not depend on the machine.")
 

@@ -2,7 +2,7 @@
 SavedModel's `score` and `score_likelihood` endpoints).
 
 Every function works row by row: row b of the output depends on row b of the inputs only, so TF Serving may batch
-requests together. Which score to use for what: README, "Scores for anomaly detection".
+requests together. Which score to use for what: docs/serving.md, "Scores for anomaly detection".
 """
 import math
 

@@ -1,6 +1,6 @@
 """One writer per workdir, clean errors when a disk cannot take a write, and starting over without deleting.
 
-A workdir (README, "The workdir") is written by one process at a time: `hold(workdir)` takes an exclusive OS lock on
+A workdir (docs/training.md, "The workdir") is written by one process at a time: `hold(workdir)` takes an exclusive OS lock on
 WORKDIR/.lock for the life of a job and refuses a second process at once, naming the holder. The lock is the kernel's
 (`fcntl.flock`): it is released when its process ends however it ends, so the lock file a killed process leaves
 behind is taken over by the next run without a flag; the holder's host, pid and start time written into the file are

@@ -1,6 +1,6 @@
 """The evaluation job: every metric of the papers on one workdir, written to eval/report.json and eval/report.html.
 
-Image sets evaluated against the test split (report contract: README, "Evaluation"): reconstructions of test images,
+Image sets evaluated against the test split (report contract: docs/evaluation.md): reconstructions of test images,
 samples of every sampler (the prior and each fitted ex-post density), low-posterior samples (Rosca et al.
 algorithm 1) and interpolations (decoded midpoints between test codes, RAE paper section 6). Latent metrics compare
 the aggregate posterior with the prior; the NLL is importance-sampled for models with an explicit likelihood.

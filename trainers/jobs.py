@@ -1,6 +1,6 @@
 """The jobs behind the binaries: train (the main job), fit ex-post densities, export, write a sample grid.
 
-Each job reads and writes one workdir (its layout: README.md, "The workdir").
+Each job reads and writes one workdir (its layout: docs/training.md, "The workdir").
 """
 import contextlib
 import dataclasses

@@ -53,7 +53,7 @@ def test_decode_inside_a_tf_data_pipeline(version):
 
 
 def test_decode_endpoint_inside_a_keras_model(version):
-    """The README's frozen-generator example: the SavedModel's decode signature as a Keras layer."""
+    """docs/serving.md's frozen-generator example: the SavedModel's decode signature as a Keras layer."""
     import keras
 
     decoder = keras.layers.TFSMLayer(version, call_endpoint="decode")

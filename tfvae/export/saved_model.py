@@ -1,4 +1,4 @@
-"""Exports a trained autoencoder and its samplers as one SavedModel, the contract below (README.md, "Using the
+"""Exports a trained autoencoder and its samplers as one SavedModel, the contract below (docs/serving.md, "Using the
 exported SavedModel" and "Serving", shows it in use).
 
 Endpoints (named inputs, dict outputs, never XLA-compiled, stateless randomness driven by a seed input):

@@ -253,7 +253,7 @@ class InceptionExtractor(FeatureExtractor):
             state dict.
         batch_size: int. Images per forward pass. Defaults to 50.
         mixed_precision: str. Dtype policy of the network (`tfvae.precision`; features come back float32). Only
-            float32 gives the reference features; see the README's Speed section for what the mixed policies change
+            float32 gives the reference features; see docs/speed.md for what the mixed policies change
             in FID and speed. Defaults to "float32".
 
     Attributes:

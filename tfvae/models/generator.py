@@ -6,7 +6,7 @@ from tfvae import precision, registry
 from tfvae.models import noise_salts
 
 # Training steps per call into the compiled training function, in `compile` and the `Trainer`. Keras' default of one
-# step per call costs 3-5% of the training throughput on a 2-core CPU (README, Speed).
+# step per call costs 3-5% of the training throughput on a 2-core CPU (docs/speed.md).
 STEPS_PER_EXECUTION = 20
 
 

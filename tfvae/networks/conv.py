@@ -37,7 +37,7 @@ def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS
     exactly the MNIST/CIFAR net (FC 8x8x1024, ConvT 512, ConvT 256, ConvT C); for 64 px the CelebA net
     (with kernel_size=5); 28 px images get a 7x7 base grid. A layer followed by batch norm has no bias (batch norm
     subtracts it again and its gradient is zero; batch norm's offset is the shift), so the function is the paper's
-    with fewer parameters and a faster step (see the README's Speed section).
+    with fewer parameters and a faster step (see docs/speed.md).
 
     Args:
         input_shape: tuple (H, W, C).
