@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.conftest import assert_same_values
 from tfvae.density import FitData, TwoStage
 from tfvae.losses import mmd
 
@@ -96,9 +97,7 @@ def test_a_second_stage_fit_cut_midway_resumes_to_the_uninterrupted_weights(rng,
     log_variances = np.full_like(means, np.log(0.1))
     reference, reference_report = _second_stage(means, log_variances)  # no checkpoints
     checkpointed, _ = _second_stage(means, log_variances, str(tmp_path / "whole"))
-    assert len(reference.vae.get_weights()) == len(checkpointed.vae.get_weights()) > 0
-    for expected, actual in zip(reference.vae.get_weights(), checkpointed.vae.get_weights()):
-        np.testing.assert_array_equal(actual, expected)  # checkpointing does not change the fit
+    assert_same_values(checkpointed.vae.weights, reference.vae.weights)  # checkpointing does not change the fit
 
     # Cut after 2 of 4 epochs (the third epoch's data fails), then the same call again on the same folder.
     original, epochs_run = FitData.epoch_latents, []
@@ -117,9 +116,7 @@ def test_a_second_stage_fit_cut_midway_resumes_to_the_uninterrupted_weights(rng,
         resumed, resumed_report = _second_stage(means, log_variances, folder)
     assert epochs_run == [0, 1, 2, 2, 3]  # the cut epoch again, never the done ones
     assert any("resumed from" in r.getMessage() and "after 2 epochs" in r.getMessage() for r in caplog.records)
-    assert len(reference.vae.get_weights()) == len(resumed.vae.get_weights()) > 0
-    for expected, actual in zip(reference.vae.get_weights(), resumed.vae.get_weights()):
-        np.testing.assert_array_equal(actual, expected)
+    assert_same_values(resumed.vae.weights, reference.vae.weights)
     assert resumed_report["final_loss"] == reference_report["final_loss"]
 
     # A checkpoint of other latents is not resumed: the fit starts over and trains every epoch.
@@ -156,6 +153,5 @@ def test_a_second_stage_fit_resumes_past_a_damaged_index_and_a_cut_newest_checkp
     os.truncate(data, 16)
     resumed, _ = _second_stage(means, log_variances, str(folder))
     assert epochs_run == [0, 1, 2, 3, 2, 3]  # from ckpt-2: the damaged ckpt-3's epoch again, never from scratch
-    for expected, actual in zip(reference.vae.get_weights(), resumed.vae.get_weights()):
-        np.testing.assert_array_equal(actual, expected)
+    assert_same_values(resumed.vae.weights, reference.vae.weights)
     assert glob.glob(str(folder / "damaged" / "*" / "ckpt-3.index"))

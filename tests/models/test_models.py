@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tests import goldens
+from tests.conftest import assert_same_values
 from tfvae import models, registry
 from tfvae.models import Autoencoder, DiscriminatorTraining
 
@@ -37,6 +38,7 @@ def test_train_step_is_finite_and_changes_weights(key):
     model, shape = goldens.build_golden(key)
     model.compile(optimizer="adam")
     before = [w.numpy().copy() for w in model.trainable_weights]
+    assert before, f"{key} has no trainable weights"
     # Two steps: flows start as the identity (zero-initialized output layers), so their hidden layers receive a
     # gradient only once the output layer has moved.
     model.train_step(_data(shape))
@@ -83,9 +85,7 @@ def test_save_and_load_give_same_outputs(key, tmp_path):
     assert len(model.auxiliary_layers()) == len(getattr(type(model), "discriminator_names", ()))
     for layer in model.auxiliary_layers():  # Discriminators travel with the model, built, with every weight.
         twin = getattr(loaded, next(name for name in dir(model) if getattr(model, name, None) is layer))
-        assert layer.weights and [w.shape for w in twin.weights] == [w.shape for w in layer.weights], layer.name
-        for a, b in zip(layer.weights, twin.weights):
-            np.testing.assert_array_equal(a.numpy(), b.numpy())
+        assert_same_values(twin.weights, layer.weights, what=layer.name)
     if isinstance(model, DiscriminatorTraining):  # So do the discriminators' optimizers (compile config).
         assert set(loaded.discriminator_optimizers) == set(model.discriminator_names)
         for name, optimizer in model.discriminator_optimizers.items():

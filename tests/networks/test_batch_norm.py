@@ -37,6 +37,8 @@ def test_training_step_matches_keras(shape, kwargs):
     x = tf.constant(np.random.RandomState(1).randn(*shape).astype("float32") * 3 + 1)
     expected, got = _step(keras_layer, x), _step(fused, x)
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=1e-5)
+    # d/dx, then d/dgamma and d/dbeta where the layer has them: a bare zip would skip a weight the fused layer lacks
+    assert len(got[1]) == len(expected[1]) == 1 + kwargs.get("scale", True) + kwargs.get("center", True)
     for g, e in zip(got[1], expected[1]):
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4 * np.abs(e).max())
     # Moving statistics use the biased batch variance, as Keras: the kernel's unbiased one is rescaled.
@@ -109,6 +111,7 @@ def test_16_bit_inputs_go_into_the_kernel_uncast(policy):
     got, expected = step(half, half.trainable_weights, x16), step(cast_around, fused.trainable_weights, x16)
     assert got[0].dtype == got[1].dtype == x16.dtype and got[2].dtype == tf.float32
     resolution = {"mixed_bfloat16": 2 ** -7, "mixed_float16": 2 ** -10}[policy]  # an ulp at 1
+    assert len(got) == len(expected) == 4  # output, d/dx, d/dgamma, d/dbeta
     for g, e in zip(got[:2], expected[:2]):  # output and input gradient, each rounded once to 16 bits
         g, e = tf.cast(g, tf.float32).numpy(), tf.cast(e, tf.float32).numpy()
         np.testing.assert_allclose(g, e, rtol=resolution, atol=resolution * np.abs(e).max())

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import REPO, subprocess_env
+from tests.conftest import REPO, assert_same_values, subprocess_env
 from tfvae import models, training
 
 
@@ -39,8 +39,7 @@ def test_one_mirrored_step_equals_one_device_step(digits, mirrored):
     replica_logs = tf.function(lambda b: strategy.run(mirrored.replica_step, args=(b,)))(batch)
     loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, replica_logs["loss"], axis=None)
     np.testing.assert_allclose(float(loss), float(single_logs["loss"]), rtol=1e-5)
-    for a, b in zip(single.weights, mirrored.weights):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
+    assert_same_values(mirrored.weights, single.weights, atol=1e-6)
     assert not np.allclose(single.get_weights()[0], _model().get_weights()[0])  # The step did move the weights.
 
 

@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tests.conftest import assert_same_values
 from tfvae.optimizers import FusedAdam
 
 SHAPES = [(5, 3), (3,), (2, 2, 1, 4)]
@@ -23,10 +24,8 @@ def _train(optimizer_class, steps=6, dtype="float32", **kwargs):
 def test_same_weights_and_moments_as_keras_adam():
     keras_adam, expected = _train(keras.optimizers.Adam)
     fused, actual = _train(FusedAdam)
-    for a, e in zip(actual, expected):
-        np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-6)
-    for a, e in zip(fused.variables, keras_adam.variables):  # iterations, moments and velocities
-        np.testing.assert_allclose(np.asarray(a), np.asarray(e), rtol=1e-6, atol=1e-6)
+    assert_same_values(actual, expected, rtol=1e-6, atol=1e-6)
+    assert_same_values(fused.variables, keras_adam.variables, rtol=1e-6, atol=1e-6)  # iterations, moments, velocities
     assert not np.allclose(actual[0], np.random.default_rng(0).normal(size=SHAPES[0]))  # the weights moved
 
 
@@ -46,15 +45,13 @@ def test_float64_update_is_adam_in_numpy():
             v[k] += (g * g - v[k]) * (1 - beta_2)
             alpha = lr * np.sqrt(1 - beta_2 ** (step + 1)) / (1 - beta_1 ** (step + 1))
             weights[k] -= alpha * m[k] / (np.sqrt(v[k]) + epsilon)
-    for a, e in zip(actual, weights):
-        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+    assert_same_values(actual, weights, rtol=1e-12, atol=1e-12)
 
 
 def test_amsgrad_takes_keras_update():
     _, expected = _train(keras.optimizers.Adam, amsgrad=True)
     _, actual = _train(FusedAdam, amsgrad=True)
-    for a, e in zip(actual, expected):
-        np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-6)
+    assert_same_values(actual, expected, rtol=1e-6, atol=1e-6)
 
 
 def test_checkpoints_interchange_with_keras_adam(tmp_path):
@@ -64,15 +61,13 @@ def test_checkpoints_interchange_with_keras_adam(tmp_path):
     restored = keras.optimizers.Adam(learning_rate=0.05, beta_1=0.5, beta_2=0.9)
     restored.build(variables)
     tf.train.Checkpoint(optimizer=restored).read(path).assert_consumed()
-    for a, e in zip(restored.variables, fused.variables):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(e))
+    assert_same_values(restored.variables, fused.variables)
 
 
 def test_tensor_hyperparameters_are_accepted():
     _, expected = _train(FusedAdam)
     _, actual = _train(lambda **kwargs: FusedAdam(**{**kwargs, "beta_1": tf.constant(0.5), "beta_2": tf.constant(0.9)}))
-    for a, e in zip(actual, expected):
-        np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7)
+    assert_same_values(actual, expected, rtol=1e-6, atol=1e-7)
 
 
 def test_config_round_trip():

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tests import goldens
+from tests.conftest import assert_same_values
 from tfvae import models, precision, training
 from tfvae.models import AE, Autoencoder
 
@@ -47,10 +48,10 @@ def test_train_step_under_policy(key, policy):
         # are skipped until the scale has come down (what the tests below check).
         optimizer.dynamic_scale.assign(2.0 ** 4)
     before = [w.numpy().copy() for w in model.trainable_weights]
-    assert all(w.dtype == "float32" for w in model.weights)
+    assert before and all(w.dtype == "float32" for w in model.weights)
     for seed in range(2):  # flows start as the identity: their hidden layers move from the second step on
         logs = model.train_step(_data(shape, seed=seed))
-    assert all(np.isfinite(float(v)) for v in logs.values()), logs
+    assert logs and all(np.isfinite(float(v)) for v in logs.values()), logs
     changed = [not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
     unchanged = [w.path for w, c in zip(model.trainable_weights, changed) if not c]
     assert all(changed), f"{key}: weights not updated: {unchanged}"
@@ -105,10 +106,8 @@ def test_float16_step_with_overflowing_gradients_is_skipped_not_applied():
     model.factor = 1e30
     logs = model.train_step(x)
     assert np.isfinite(float(logs["loss"]))  # the loss is finite: only its scaled float16 gradients overflow
-    for before, variable in zip(weights, model.weights):
-        np.testing.assert_array_equal(before, variable.numpy())
-    for before, variable in zip(moments[1:], model.optimizer.inner_optimizer.variables[1:]):  # [0]: iterations
-        np.testing.assert_array_equal(before, variable.numpy())
+    assert_same_values(model.weights, weights)
+    assert_same_values(model.optimizer.inner_optimizer.variables[1:], moments[1:])  # [0]: iterations
     assert int(model.optimizer.iterations) == iterations and float(model.optimizer.dynamic_scale) == scale / 2
     model.factor = 1.0
     model.train_step(x)  # and training goes on
@@ -136,8 +135,7 @@ def test_every_optimizer_scales_its_loss_and_skips_on_overflow(key):
     for optimizer in _optimizers(model):
         # none applied; the scale halved once per skipped update (WGAN-GP's critic updates five times a step)
         assert int(optimizer.iterations) == 0 and float(optimizer.dynamic_scale) <= 2.0 ** 59
-    for b, w in zip(before, model.weights):
-        np.testing.assert_array_equal(b, w.numpy(), err_msg=w.path)
+    assert_same_values(model.weights, before)
 
 
 def test_keras_global_policy_is_refused():
@@ -212,11 +210,11 @@ def test_checkpoint_resumes_under_the_same_policy_bit_for_bit(digits, tmp_path, 
     resumed, history = run("b", 2)
     assert [record["epoch"] for record in history] == [2]
     assert resumed.model.mixed_precision == policy
-    for a, b in zip(straight.model.weights, resumed.model.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    for a, b in zip(_optimizers(straight.model), _optimizers(resumed.model)):
-        for x, y in zip(a.variables, b.variables):  # moments, iterations and (float16) the loss scales
-            np.testing.assert_array_equal(x.numpy(), y.numpy())
+    assert_same_values(resumed.model.weights, straight.model.weights)
+    optimizers = [_optimizers(trainer.model) for trainer in (straight, resumed)]
+    assert len(optimizers[0]) == len(optimizers[1])
+    for a, b in zip(*optimizers):  # moments, iterations and (float16) the loss scales
+        assert_same_values(b.variables, a.variables, what=b.name)
 
 
 def test_resuming_across_policies(digits, tmp_path):
@@ -239,8 +237,7 @@ def test_resuming_across_policies(digits, tmp_path):
         model = _vae()
     model.build_for()
     training.restore_weights(model, resumed.manager.latest_checkpoint)
-    for a, b in zip(model.weights, resumed.model.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert_same_values(model.weights, resumed.model.weights)
 
 
 def test_trainer_logs_the_bfloat16_hint_once_for_float32_only(digits, tmp_path, monkeypatch, caplog):
@@ -312,8 +309,7 @@ def test_float16_overflow_on_one_replica_skips_the_step_on_all(mirrored):
     batch = next(iter(mirrored.experimental_distribute_dataset(
         tf.data.Dataset.from_tensors(_data((8, 8, 1), count=16)))))
     tf.function(lambda b: mirrored.run(model.replica_step, args=(b,)))(batch)
-    for b, w in zip(before, model.weights):
-        np.testing.assert_array_equal(b, w.numpy(), err_msg=w.path)
+    assert_same_values(model.weights, before)
     assert int(model.optimizer.iterations.numpy()) == 0 and float(model.optimizer.dynamic_scale.numpy()) == 8.0
 
 
