@@ -97,11 +97,13 @@ def test_score_endpoints_match_the_live_model_and_answer_row_by_row(exported):
     np.testing.assert_allclose(alone["iwae"], bounds["iwae"][2:], rtol=1e-5)
 
 
-def test_wrong_shapes_are_rejected_by_the_signature(exported):
+def test_wrong_dtypes_and_latent_widths_are_rejected(exported):
+    """A wrong dtype is refused by the signature itself. A wrong latent width is not (a loaded signature does not
+    check static shapes): it fails in the decoder's first layer, without a message of the endpoint's own."""
     loaded = exported[-1]
-    with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Matrix size-incompatible: In\[0\]: \[2,5\]"):
         loaded.signatures["decode"](latents=tf.zeros((2, 5)))
-    with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a int32 tensor but is a float tensor"):
         loaded.signatures["sample"](seed=tf.zeros((2, 2), tf.float32))
 
 
