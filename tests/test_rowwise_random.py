@@ -16,11 +16,42 @@ from tfvae.density import PriorSampler
     ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
      (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
 ])
-def test_philox_known_answers(counter, key, expected):
+@pytest.mark.parametrize("thirty_two_bit", [False, True], ids=["64-bit products", "32-bit ops (TFLite)"])
+def test_philox_known_answers(counter, key, expected, thirty_two_bit):
     def words(values):
         return tuple(tf.constant([v], tf.uint32) for v in values)
 
-    assert tuple(int(w.numpy()[0]) for w in rowwise_random.philox4x32(words(counter), words(key))) == expected
+    def draw():
+        return rowwise_random.philox4x32(words(counter), words(key))
+
+    if thirty_two_bit:  # the choice is made when a function is traced: trace inside the context
+        with rowwise_random.thirty_two_bit_integer_ops():
+            draw = tf.function(draw).get_concrete_function()
+    assert tuple(int(w.numpy()[0]) for w in draw()) == expected
+
+
+def test_thirty_two_bit_rounds_give_the_same_words():
+    """The 32-bit formulation of the rounds (for TFLite) against the 64-bit products on random words, including
+    the extremes of every 16-bit half, and its 32x32-bit products against NumPy's 64-bit ones."""
+    rng = np.random.default_rng(0)
+    edges = np.array([0, 1, 0xFFFF, 0x10000, 0xFFFF0000, 0xFFFFFFFF, 0x7FFFFFFF, 0x80000000], np.uint32)
+    columns = [np.concatenate([edges, rng.integers(0, 2 ** 32, 4000, dtype=np.uint64).astype(np.uint32)])
+               for _ in range(6)]
+    words = [tf.constant(rng.permutation(column) if i else column) for i, column in enumerate(columns)]
+
+    def draw(*w):
+        return rowwise_random.philox4x32(w[:4], w[4:])
+
+    with rowwise_random.thirty_two_bit_integer_ops():
+        thirty_two_bit = tf.function(draw).get_concrete_function(*words)
+    plain = tf.function(draw).get_concrete_function(*words)
+    for got, want in zip(thirty_two_bit(*words), plain(*words)):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    a = columns[0].astype(np.uint64)
+    for multiplier in (0xD2511F53, 0xCD9E8D57, 0xFFFFFFFF, 0x10001, 1):
+        high, low = rowwise_random._mulhilo_32bit(words[0], multiplier)
+        np.testing.assert_array_equal(high.numpy(), (a * np.uint64(multiplier)) >> np.uint64(32))
+        np.testing.assert_array_equal(low.numpy(), (a * np.uint64(multiplier)) & np.uint64(0xFFFFFFFF))
 
 
 def test_rows_depend_on_their_own_seed_only():

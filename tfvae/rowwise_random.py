@@ -15,7 +15,9 @@ Math:
 References:
     [1] Salmon, Moraes, Dror, Shaw. Parallel random numbers: as easy as 1, 2, 3. SC 2011 (Philox, its test vectors).
 """
+import contextlib
 import math
+import threading
 
 import tensorflow as tf
 
@@ -31,29 +33,87 @@ def _mulhilo(a, multiplier):
     return high, low
 
 
+def _low_half(word):
+    """The low 16 bits of uint32 words, with the ops TFLite's builtin kernels have: the wrapping multiply by 2^16
+    drops the high half, the shift brings the low half back down."""
+    return tf.bitwise.right_shift(word * tf.constant(1 << 16, tf.uint32), tf.constant(16, tf.uint32))
+
+
+def _mulhilo_32bit(a, multiplier):
+    """`_mulhilo` in uint32 arithmetic only (multiply modulo 2^32, add, right shift): the same two words.
+
+    Math (16-bit halves a = a1 2^16 + a0, m = m1 2^16 + m0; all partial sums below 2^32):
+        a m = a1 m1 2^32 + (a1 m0 + a0 m1) 2^16 + a0 m0
+        carry = (a0 m0 >> 16) + low16(a0 m1) + low16(a1 m0)             < 3 * 2^16
+        high  = a1 m1 + (a0 m1 >> 16) + (a1 m0 >> 16) + (carry >> 16)
+        low   = a m mod 2^32                                             (the wrapping multiply)
+    """
+    sixteen = tf.constant(16, tf.uint32)
+    high_a, low_a = tf.bitwise.right_shift(a, sixteen), _low_half(a)
+    high_m = tf.constant(multiplier >> 16, tf.uint32)
+    low_m = tf.constant(multiplier & 0xFFFF, tf.uint32)
+    low_low, low_high, high_low = low_a * low_m, low_a * high_m, high_a * low_m
+    carry = tf.bitwise.right_shift(low_low, sixteen) + _low_half(low_high) + _low_half(high_low)
+    high = (high_a * high_m + tf.bitwise.right_shift(low_high, sixteen) + tf.bitwise.right_shift(high_low, sixteen)
+            + tf.bitwise.right_shift(carry, sixteen))
+    return high, a * tf.constant(multiplier, tf.uint32)
+
+
+_THIRTY_TWO_BIT = threading.local()  # `.active`: whether `philox4x32` traces the 32-bit rounds in this thread
+
+
+@contextlib.contextmanager
+def thirty_two_bit_integer_ops():
+    """Functions traced inside this context draw their numbers with Philox rounds written in 32-bit integer ops only
+    (`_mulhilo_32bit`): the same bits, about twice the ops.
+
+    TensorFlow Lite's builtin kernels have no 64-bit unsigned multiply or shift and no bitwise and, so the plain
+    rounds convert only with the TensorFlow ops fallback (`SELECT_TF_OPS`, the Flex delegate: several MB more
+    runtime on a device, and absent from the TFLite interpreter of TensorFlow's pip package). The TFLite export
+    (`tfvae.export.tflite`) traces inside this context; everything else keeps the shorter graph. The choice is made
+    when a function is traced: a function traced before keeps its rounds.
+    """
+    previous = getattr(_THIRTY_TWO_BIT, "active", False)
+    _THIRTY_TWO_BIT.active = True
+    try:
+        yield
+    finally:
+        _THIRTY_TWO_BIT.active = previous
+
+
 def philox4x32(counter, key):
     """Philox-4x32-10 on broadcastable uint32 tensors: counter (c0, c1, c2, c3), key (k0, k1) -> 4 uint32 words."""
     c0, c1, c2, c3 = counter
     k0, k1 = key
-    return _philox_rounds(c0, c1, c2, c3, k0, k1)
+    rounds = _philox_rounds_32bit if getattr(_THIRTY_TWO_BIT, "active", False) else _philox_rounds
+    return rounds(c0, c1, c2, c3, k0, k1)
 
 
 _WORD = tf.TensorSpec(None, tf.uint32)  # any shape: the rounds are elementwise and broadcast
+
+
+def _rounds(mulhilo, c0, c1, c2, c3, k0, k1):
+    for round_index in range(_ROUNDS):
+        if round_index:
+            k0 = k0 + tf.constant(_WEYL[0], tf.uint32)
+            k1 = k1 + tf.constant(_WEYL[1], tf.uint32)
+        high0, low0 = mulhilo(c0, _MULTIPLIERS[0])
+        high1, low1 = mulhilo(c2, _MULTIPLIERS[1])
+        c0, c1, c2, c3 = (tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(high1, c1), k0), low1,
+                          tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(high0, c3), k1), low0)
+    return c0, c1, c2, c3
 
 
 # One traced graph function per process, called (not inlined) by every function that draws numbers: the ten
 # unrolled rounds are ~250 ops, and tracing them again inside each exported endpoint was a third of an export's time.
 @tf.function(input_signature=[_WORD] * 6, autograph=False)
 def _philox_rounds(c0, c1, c2, c3, k0, k1):
-    for round_index in range(_ROUNDS):
-        if round_index:
-            k0 = k0 + tf.constant(_WEYL[0], tf.uint32)
-            k1 = k1 + tf.constant(_WEYL[1], tf.uint32)
-        high0, low0 = _mulhilo(c0, _MULTIPLIERS[0])
-        high1, low1 = _mulhilo(c2, _MULTIPLIERS[1])
-        c0, c1, c2, c3 = (tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(high1, c1), k0), low1,
-                          tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(high0, c3), k1), low0)
-    return c0, c1, c2, c3
+    return _rounds(_mulhilo, c0, c1, c2, c3, k0, k1)
+
+
+@tf.function(input_signature=[_WORD] * 6, autograph=False)
+def _philox_rounds_32bit(c0, c1, c2, c3, k0, k1):
+    return _rounds(_mulhilo_32bit, c0, c1, c2, c3, k0, k1)
 
 
 def _words(seeds, count, stream, index=0):
