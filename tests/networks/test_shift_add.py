@@ -121,6 +121,18 @@ def test_processes_with_an_accelerator_run_keras_code(monkeypatch):
     np.testing.assert_array_equal(call(x), keras_layer(x))
 
 
+def test_layers_traced_in_keras_kernels_run_keras_code():
+    """`keras_kernels()` (the TFLite export's tracing) leaves the shift-add out while it is open, and only then."""
+    keras_layer, shift_add = _pair((2, 5, 5, 4), 1, 4, strides=2, padding="same")
+    with shift_add_module.keras_kernels():
+        call = tf.function(shift_add).get_concrete_function(tf.TensorSpec((None, 5, 5, 4)))
+    assert "MatMul" not in {op.type for op in call.graph.get_operations()}
+    x = tf.constant(np.random.RandomState(6).randn(2, 5, 5, 4).astype("float32"))
+    np.testing.assert_array_equal(call(x), keras_layer(x))
+    after = tf.function(shift_add).get_concrete_function(tf.TensorSpec((None, 5, 5, 4)))
+    assert "MatMul" in {op.type for op in after.graph.get_operations()}
+
+
 def test_unknown_spatial_size_runs_keras_code():
     keras_layer, shift_add = _pair((2, 5, 5, 4), 1, 3)
     x = tf.constant(np.random.RandomState(4).randn(2, 5, 5, 4).astype("float32"))

@@ -13,6 +13,9 @@ channels-first data, dilation, output padding, unknown spatial sizes) runs Keras
 a process with a GPU or TPU: the gain was measured on CPU, where oneDNN runs the convolutions, and cuDNN's kernels
 were not measured against it. `shift_add_conv_transpose` itself computes any number of channels.
 """
+import contextlib
+import threading
+
 import keras
 import tensorflow as tf
 
@@ -20,6 +23,25 @@ import tensorflow as tf
 # 100, kernel 4): 0.62x the time of Keras' layer for 32 -> 1 at 28 px, 0.70x for 64 -> 1 at stride 2; no gain at 3
 # channels (1.01x), 1.6-1.9x slower at 32 and 64.
 MAX_SHIFT_ADD_FILTERS = 1
+
+
+_KERAS_KERNELS = threading.local()  # `.active`: whether layers traced in this thread skip the shift-add
+
+
+@contextlib.contextmanager
+def keras_kernels():
+    """Layers traced inside this context run Keras' transposed convolution, never the shift-add.
+
+    For TensorFlow Lite (`tfvae.export.tflite`): the shift-add holds its taps in a 6-D tensor, which TFLite's
+    strided slice refuses at run time (at most 5-D), and TFLite's builtin TRANSPOSE_CONV is the kernel on-device
+    runtimes optimize. The results agree to float round-off (the class docstring).
+    """
+    previous = getattr(_KERAS_KERNELS, "active", False)
+    _KERAS_KERNELS.active = True
+    try:
+        yield
+    finally:
+        _KERAS_KERNELS.active = previous
 
 
 def accelerator_present():
@@ -119,7 +141,7 @@ class ShiftAddConv2DTranspose(keras.layers.Conv2DTranspose):
     written with Keras' layer restores into it.
     The shift-add runs on CPU-only processes for channels-last inputs of static height and width with at most
     `MAX_SHIFT_ADD_FILTERS` output channels, a kernel at least as large as the stride, no dilation and no output
-    padding; anything else runs Keras' code.
+    padding; anything else runs Keras' code, and so does a layer traced inside `keras_kernels()`.
 
     Args:
         **kwargs: those of `keras.layers.Conv2DTranspose`.
@@ -129,7 +151,8 @@ class ShiftAddConv2DTranspose(keras.layers.Conv2DTranspose):
         return (self.filters <= MAX_SHIFT_ADD_FILTERS and self.data_format == "channels_last"
                 and tuple(self.dilation_rate) == (1, 1) and self.output_padding is None
                 and all(k >= s for k, s in zip(self.kernel_size, self.strides))
-                and inputs.shape.rank == 4 and None not in inputs.shape[1:] and not accelerator_present())
+                and inputs.shape.rank == 4 and None not in inputs.shape[1:] and not accelerator_present()
+                and not getattr(_KERAS_KERNELS, "active", False))
 
     def call(self, inputs):
         if not self._shift_add_applies(inputs):
