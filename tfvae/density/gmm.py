@@ -61,8 +61,12 @@ class GaussianMixture(DensityEstimator):
         weights' CDF at a uniform of the row's stream 1, then mean_k + L_k eps with eps from its stream 0."""
         self._check_fitted()
         cdf = tf.cumsum(tf.nn.softmax(self.params["logits"]))
-        u = rowwise_random.uniform(seeds, 1, stream=1)[:, 0]
-        component = tf.minimum(tf.searchsorted(cdf, u, side="right"), tf.shape(cdf)[0] - 1)
+        u = rowwise_random.uniform(seeds, 1, stream=1)
+        # k = #{j : cdf_j <= u}, what `tf.searchsorted(cdf, u, side="right")` returns for the sorted CDF, counted
+        # with a comparison (K of them per row) because TensorFlow Lite has no kernel for searchsorted; the minimum
+        # guards a float CDF whose last entry rounds below u.
+        below = tf.reduce_sum(tf.cast(cdf[None, :] <= u, tf.int32), axis=1)
+        component = tf.minimum(below, tf.shape(cdf)[0] - 1)
         eps = rowwise_random.normal(seeds, self.latent_dim)
         loc = tf.gather(self.params["loc"], component)
         return loc + tf.linalg.matvec(tf.gather(self.params["scale_tril"], component), eps)
