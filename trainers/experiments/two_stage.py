@@ -184,7 +184,8 @@ TWO_STAGE_TABLE1 = registry.register("experiment", "two_stage_table1")(Experimen
                        network="mlp", model_kwargs={"second_stage_epochs": 1}, num_samples=40,
                        extractors=("domain",), seeds=(0, 1), evaluate_kwargs={"classifier_epochs": 1}),
         "cpu": Scale("cpu", "Fashion-MNIST 28 px, first 10,000 training images, the `conv` net (32-64-128 filters; "
-                            "the InfoGAN net trains at about 150 images/s on 2 CPU cores), the first 10 epochs of "
+                            "the InfoGAN net trained at 205-790 images/s at batch 64 on 2 CPU cores shared with other "
+                            "jobs, 2026-12-07), the first 10 epochs of "
                             "the schedule (stage 2: 40; no halving happens that early), domain-classifier FD on "
                             "2,000 samples vs 2,000 test images",
                      dataset="fashion_mnist", max_train_examples=10000, max_validation_examples=2000, epochs=10,
