@@ -70,7 +70,7 @@ def _cell_records(root):
 def test_two_stage_table1_smoke_one_row_then_every_row_with_two_seeds(tmp_path, caplog):
     experiment = registry.get("experiment", "two_stage_table1")
     root = tmp_path / "two_stage_table1"
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="absl")  # absl's own logger: parsed flags set its level
     table, path = reproduction.run_experiment("two_stage_table1", "smoke", str(tmp_path), rows=["2-Stage VAE"])
     assert path == str(root / "table.md")
     assert sorted(os.listdir(root / "cells")) == ["2_stage_vae-seed0", "2_stage_vae-seed1"]  # the smoke scale: 2 seeds

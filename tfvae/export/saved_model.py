@@ -353,17 +353,32 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
 
 
 def _write_saved_model(functions, path):
-    """Saves the endpoint functions as the SavedModel's signatures with exactly the variables they read: each
-    endpoint is traced once (attaching the functions to the root object as well made the save walk and re-wrap every
-    one of them); the Keras model's object graph is not saved, so the SavedModel loads without Keras."""
+    """Saves the endpoint functions as the SavedModel's signatures (the first also as serving_default)."""
     concrete = {name: function.get_concrete_function() for name, function in functions.items()}
+    save_signatures(concrete, path, serving_default=next(iter(concrete)))
+
+
+def save_signatures(concrete, path, serving_default=None):
+    """Saves concrete functions as a SavedModel's signatures with exactly the variables they read.
+
+    Each function is traced once (attaching the functions to the root object as well made the save walk and re-wrap
+    every one of them); no Keras object graph is saved, so the SavedModel loads without Keras.
+
+    Args:
+        concrete: dict signature name -> concrete function.
+        path: str. The SavedModel folder to write.
+        serving_default: str or None. The signature also saved as `serving_default`. Defaults to None.
+    """
     variables = {}
     for function in concrete.values():
         for variable in function.variables:
             variables.setdefault(id(variable), variable)
     root = tf.__internal__.tracking.AutoTrackable()
     root.endpoint_variables = list(variables.values())
-    tf.saved_model.save(root, path, signatures={**concrete, "serving_default": concrete[next(iter(concrete))]})
+    signatures = dict(concrete)
+    if serving_default is not None:
+        signatures["serving_default"] = concrete[serving_default]
+    tf.saved_model.save(root, path, signatures=signatures)
 
 
 def read_metadata(version_dir):

@@ -110,13 +110,7 @@ def _convert(functions, names):
     try:
         with rowwise_random.thirty_two_bit_integer_ops(), shift_add.keras_kernels():
             concrete = {name: functions[name].get_concrete_function() for name in names}
-        variables = {}
-        for function in concrete.values():
-            for variable in function.variables:
-                variables.setdefault(id(variable), variable)
-        root = tf.__internal__.tracking.AutoTrackable()
-        root.endpoint_variables = list(variables.values())
-        tf.saved_model.save(root, workspace, signatures=concrete)
+        saved_model.save_signatures(concrete, workspace)
         converter = tf.lite.TFLiteConverter.from_saved_model(workspace, signature_keys=list(names))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         return converter.convert()
