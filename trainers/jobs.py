@@ -13,11 +13,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfvae.export import saved_model
 from tfvae import checkpoints, data, fingerprints, models, registry, training
-from tfvae import workdir as workdirs
 from tfvae import images as image_utils
+from tfvae import workdir as workdirs
 from tfvae.density import DensityEstimator, PriorSampler
+from tfvae.export import saved_model
 from tfvae.models import Autoencoder
 from trainers.config import TrainConfig, read_config, write_config
 

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from tfvae import checkpoints
 from tfvae import images as image_utils
 from tfvae import precision
 from tfvae.data import make_dataset
@@ -19,7 +20,6 @@ from tfvae.files import atomic_write
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.generator import STEPS_PER_EXECUTION
 from tfvae.optimizers import FusedAdam
-from tfvae import checkpoints
 from tfvae.training.strategies import is_chief
 
 _MEAN = tf.distribute.ReduceOp.MEAN
