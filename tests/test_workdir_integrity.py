@@ -97,15 +97,16 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(workdir, run
     assert len(moved) == 2 and os.path.getsize(next(p for p in moved if ".data-" in p)) == 100  # kept as it was
 
 
-def _other_model_checkpoint(tmp_path):
+@pytest.fixture(scope="module")
+def other_model_checkpoint(tmp_path_factory):
     """ckpt-1 of the same model with 8 latents instead of 16: whole, readable, and of other shapes."""
-    other = tmp_path / "other"
+    other = tmp_path_factory.mktemp("other")
     jobs.train_and_fit_densities(TrainConfig(workdir=str(other), epochs=1, latent_dim=8, **_SETTINGS))
     return str(other / "checkpoints" / "ckpt-1")
 
 
-def test_a_newest_checkpoint_of_another_model_is_skipped(workdir, runs, tmp_path):
-    for path in glob.glob(_other_model_checkpoint(tmp_path) + ".*"):
+def test_a_newest_checkpoint_of_another_model_is_skipped(workdir, runs, other_model_checkpoint):
+    for path in glob.glob(other_model_checkpoint + ".*"):
         shutil.copy(path, str(workdir / "checkpoints" / os.path.basename(path).replace("ckpt-1", "ckpt-5")))
     _resume_to_five_and_check(workdir, runs, expected_epochs=[5])
     assert glob.glob(str(workdir / "checkpoints" / checkpoints.DAMAGED_DIR / "*" / "ckpt-5.index"))
@@ -142,9 +143,9 @@ def test_no_readable_checkpoint_is_refused_and_restart_moves_the_run_aside(workd
     assert sorted(os.listdir(workdir / "export" / "rae_l2")) == ["1", "2"]  # the new one is 2
 
 
-def test_a_checkpoint_of_another_model_everywhere_is_refused(workdir, tmp_path):
+def test_a_checkpoint_of_another_model_everywhere_is_refused(workdir, other_model_checkpoint):
     directory = workdir / "checkpoints"
-    other = _other_model_checkpoint(tmp_path)
+    other = other_model_checkpoint
     for name in os.listdir(directory):
         os.unlink(directory / name)
     for path in glob.glob(other + ".*"):
@@ -245,10 +246,10 @@ _WRITES = {
 }
 
 
-# Each kind of write once, each errno more than once.
-@pytest.mark.parametrize("kind, number", [("checkpoint", errno.ENOSPC), ("checkpoint", errno.EROFS),
-                                          ("history", errno.EACCES), ("density", errno.ENOSPC),
-                                          ("export", errno.EACCES), ("report", errno.ENOSPC)])
+# Each kind of write once, each errno at least once (the translation of every errno: the unit tests).
+@pytest.mark.parametrize("kind, number", [("checkpoint", errno.ENOSPC), ("history", errno.EACCES),
+                                          ("density", errno.ENOSPC), ("export", errno.EACCES),
+                                          ("report", errno.EROFS)])
 def test_a_refused_write_ends_in_one_message_and_nothing_saved_changes(workdir, monkeypatch, capsys, kind, number):
     job, inject, path = _WRITES[kind]
     saved = {name: (workdir / name).read_bytes() for name in _files(workdir)  # what the earlier run saved
