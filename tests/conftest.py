@@ -74,7 +74,7 @@ TF_ONLY_PRELUDE = (
 # Modules whose tests take 20-80 s each: scheduled first, so that the two workers share the many short tests at the
 # end instead of one of them finishing a long test alone.
 _LONG_FIRST = ("tests/trainers/test_reproduce.py", "tests/trainers/test_evaluate.py", "tests/test_crash_safety.py",
-               "tests/test_model_zoo_training.py", "tests/test_workdir_integrity.py", "tests/export/test_tflite.py")
+               "tests/test_model_zoo_training.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group markers
