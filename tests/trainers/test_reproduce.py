@@ -133,6 +133,8 @@ def test_rae_table1_smoke_killed_run_resumes_without_recomputing(tmp_path):
     for row in experiment.rows:
         record = json.loads((root / "cells" / f"{reproduction._slug(row.label)}-seed0" / "cell.json").read_text())
         assert set(record["phases"]) == {"train", "evaluate"}, row.label
+    report = json.loads((root / "cells" / "vae-seed0" / "eval" / "report.json").read_text())
+    assert report["protocol"]["prd_f8_domain"]["runs"] == 2  # the smoke scale's PRD cost, said in the report
 
 
 def test_the_binary_refuses_unknown_rows_listing_the_valid_ones(tmp_path):

@@ -111,6 +111,7 @@ class EvaluationContext:
         seed: int. Seeds every draw.
         num_latent_samples: int. Test posteriors used by the latent metrics.
         critic_steps, ratio_steps, nll_samples: costs of the slower metrics.
+        prd_runs: int. k-means clusterings averaged by PRD (the authors' 10; fewer only to save time).
     """
 
     images: Optional[ImageSets] = None
@@ -121,6 +122,7 @@ class EvaluationContext:
     critic_steps: int = 2000
     ratio_steps: int = 2000
     nll_samples: int = 100
+    prd_runs: int = 10
     _features: dict = dataclasses.field(default_factory=dict, repr=False)
     _moments: dict = dataclasses.field(default_factory=dict, repr=False)
 

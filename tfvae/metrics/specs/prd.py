@@ -6,7 +6,8 @@ from tfvae.metrics.precision_recall import prd
 
 @registry.register("metric", "prd")
 class PRD(Metric):
-    """F8 (recall-weighted) and F1/8 (precision-weighted) of the PRD curve on 20 k-means clusters, 10 runs.
+    """F8 (recall-weighted) and F1/8 (precision-weighted) of the PRD curve on 20 k-means clusters, averaged over
+    `context.prd_runs` clusterings (the authors' 10 by default).
 
     The RAE paper (table 2) reports these for its GMM samples.
 
@@ -19,7 +20,7 @@ class PRD(Metric):
             reference = context.features(extractor, "test")
             for set_name in context.images.sets:
                 features = context.features(extractor, set_name)
-                result = prd(features, reference, seed=context.seed)
-                base = {**context.set_protocol(extractor, len(features)), "clusters": 20, "runs": 10}
+                result = prd(features, reference, num_runs=context.prd_runs, seed=context.seed)
+                base = {**context.set_protocol(extractor, len(features)), "clusters": 20, "runs": context.prd_runs}
                 yield Measurement(f"prd_f8_{extractor}", set_name, result["f_beta"], {**base, "beta": 8})
                 yield Measurement(f"prd_f1/8_{extractor}", set_name, result["f_beta_inv"], {**base, "beta": 0.125})
