@@ -27,6 +27,19 @@ def grid(images, columns=None, padding=1):
     return canvas
 
 
+def stretch_each(images):
+    """Each image [N, H, W, C] stretched to span [0, 1]: (x - min) / (max - min) over its own pixels and channels.
+
+    Dai & Wipf's FID code applies this to every generated image (not to the real ones) before the Inception features
+    of the two-stage VAE paper's tables. An image of one value, which that code turns into NaN, is left as it is.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    axes = tuple(range(1, images.ndim))
+    low, high = images.min(axis=axes, keepdims=True), images.max(axis=axes, keepdims=True)
+    span = high - low
+    return np.where(span > 0, (images - low) / np.where(span > 0, span, 1.0), images).astype(np.float32)
+
+
 def scatter(points, size=256, margin=0.1):
     """Rasterizes 2-D points into a grey image [size, size, 1] (dark = many points), for point data sets."""
     points = np.asarray(points, dtype=np.float64)[:, :2]

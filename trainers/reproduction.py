@@ -102,11 +102,22 @@ def _check_before_training(experiment, scale):
                              f"hyperparameters {extra}")
 
 
-class _Cell:
-    """One row x seed: its workdir and the record of its finished phases."""
+def evaluation_settings(experiment, scale, seed):
+    """Everything `_evaluate` passes to `trainers.evaluation.evaluate` for a cell of `seed` (JSON values)."""
+    return json.loads(json.dumps({"metrics": list(experiment.metrics), "num_samples": scale.num_samples,
+                                  "extractors": list(scale.extractors), "seed": seed, **scale.evaluate_kwargs}))
 
-    def __init__(self, root, row, seed):
-        self.row, self.seed = row, seed
+
+class _Cell:
+    """One row x seed: its workdir and the record of its finished phases.
+
+    The evaluate phase counts as done only for the evaluation settings it ran with (recorded with it): when a
+    scale's protocol changes (say, a new preprocessing of generated images), its cells are evaluated again, never
+    merged stale into a table; their training is kept.
+    """
+
+    def __init__(self, root, row, seed, settings):
+        self.row, self.seed, self.settings = row, seed, settings
         self.workdir = os.path.join(root, "cells", f"{_slug(row.label)}-seed{seed}")
         self.path = os.path.join(self.workdir, CELL_FILE)
         self.record = {"row": row.label, "seed": seed, "phases": {}}
@@ -115,11 +126,25 @@ class _Cell:
                 self.record = json.load(f)
 
     def done(self, phase):
+        if phase == "evaluate" and phase in self.record["phases"]:
+            return self.stale_evaluation() is None
         return phase in self.record["phases"]
+
+    def stale_evaluation(self):
+        """None, or what differs between the recorded evaluation's settings and the scale's current ones."""
+        recorded = self.record["phases"].get("evaluate", {}).get("settings")
+        if recorded == self.settings:
+            return None
+        if recorded is None:
+            return "settings not recorded (an older tfvae)"
+        keys = sorted(key for key in set(recorded) | set(self.settings) if recorded.get(key) != self.settings.get(key))
+        return ", ".join(f"{key}: {recorded.get(key)!r} -> {self.settings.get(key)!r}" for key in keys)
 
     def mark(self, phase, seconds):
         self.record["phases"][phase] = {"seconds": round(seconds, 1),
                                         "finished": datetime.datetime.now().isoformat(timespec="seconds")}
+        if phase == "evaluate":
+            self.record["phases"][phase]["settings"] = self.settings
         atomic_write(self.path, json.dumps(self.record, indent=2))
 
 
@@ -208,9 +233,15 @@ def run_experiment(name, scale_name="cpu", workdir="/tmp/tfvae/reproduce", data_
     root = os.path.join(workdir, experiment.name)
     os.makedirs(root, exist_ok=True)
     _claim_experiment_folder(root, experiment, scale)
-    cells = [_Cell(root, row, seed) for row in selected for seed in seeds]
+    cells = [_Cell(root, row, seed, evaluation_settings(experiment, scale, seed)) for row in selected for seed in seeds]
+    for cell in cells:
+        if "evaluate" in cell.record["phases"] and not cell.done("evaluate"):
+            logging.warning("[reproduce %s/%s] %s (seed %d) was evaluated with other settings (%s): evaluating it "
+                            "again; its training is kept", experiment.name, scale.name, cell.row.label, cell.seed,
+                            cell.stale_evaluation())
     planned = {(cell.row.label, cell.seed) for cell in cells}
-    timed = cells + [cell for cell in _cells_on_disk(root, experiment) if (cell.row.label, cell.seed) not in planned]
+    timed = cells + [cell for cell in _cells_on_disk(root, experiment, scale)
+                     if (cell.row.label, cell.seed) not in planned]
     todo = [(cell, phase) for cell in cells for phase in _PHASES if not cell.done(phase)]
     started = time.perf_counter()
     for index, cell in enumerate(cells, 1):
@@ -270,7 +301,7 @@ def _progress(index, total, cell, phase, todo, timed):
 _CELL_FOLDER = re.compile(r"^(?P<slug>.+)-seed(?P<seed>[0-9]+)$")
 
 
-def _cells_on_disk(root, experiment):
+def _cells_on_disk(root, experiment, scale):
     """Every cell of `experiment` under root/cells that has a cell.json, whatever its seed, in row then seed order."""
     rows = {_slug(row.label): row for row in experiment.rows}
     folder = os.path.join(root, "cells")
@@ -278,7 +309,8 @@ def _cells_on_disk(root, experiment):
     for name in os.listdir(folder) if os.path.isdir(folder) else ():
         match = _CELL_FOLDER.match(name)
         if match and match["slug"] in rows and os.path.isfile(os.path.join(folder, name, CELL_FILE)):
-            found.append(_Cell(root, rows[match["slug"]], int(match["seed"])))
+            seed = int(match["seed"])
+            found.append(_Cell(root, rows[match["slug"]], seed, evaluation_settings(experiment, scale, seed)))
     order = {row.label: index for index, row in enumerate(experiment.rows)}
     return sorted(found, key=lambda cell: (order[cell.row.label], cell.seed))
 
@@ -339,7 +371,7 @@ def _machine():
 def write_table(experiment, scale, root):
     """Writes table.json, table.md and report.html from every finished cell in `root` (any seed, any process);
     returns (table dict, table.md path)."""
-    cells = [cell for cell in _cells_on_disk(root, experiment) if cell.done("evaluate")]
+    cells = [cell for cell in _cells_on_disk(root, experiment, scale) if cell.done("evaluate")]
     values, protocols = _values(experiment, scale, cells)
     judged_on = scale.extractors[0]
     ours = ResultTable.from_seeds(values[judged_on])

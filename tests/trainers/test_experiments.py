@@ -131,3 +131,22 @@ def test_every_scale_has_the_seeds_the_statistics_need():
         experiment = registry.get("experiment", name)
         assert len(experiment.scale("smoke").seeds) >= 2, name
         assert len(experiment.scale("cpu").seeds) >= 3, name
+
+
+def test_a_cell_evaluated_with_other_settings_is_evaluated_again_and_keeps_its_training(tmp_path):
+    experiment = registry.get("experiment", "two_stage_table1")
+    scale, row = experiment.scale("smoke"), experiment.rows[0]
+    settings = reproduction.evaluation_settings(experiment, scale, 1)
+    assert settings["seed"] == 1 and settings["stretch_generated"] is True  # the authors' FID preprocessing
+    cell = reproduction._Cell(str(tmp_path), row, 1, settings)
+    cell.mark("train", 3.0)
+    cell.mark("evaluate", 2.0)
+    assert reproduction._Cell(str(tmp_path), row, 1, settings).done("evaluate")
+
+    changed = reproduction._Cell(str(tmp_path), row, 1, {**settings, "stretch_generated": False})
+    assert changed.done("train") and not changed.done("evaluate")
+    assert changed.stale_evaluation() == "stretch_generated: True -> False"
+
+    older = reproduction._Cell(str(tmp_path), row, 1, settings)
+    del older.record["phases"]["evaluate"]["settings"]  # a record written before settings were kept
+    assert not older.done("evaluate") and "not recorded" in older.stale_evaluation()

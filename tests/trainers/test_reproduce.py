@@ -84,6 +84,8 @@ def test_two_stage_table1_smoke_one_row_then_every_row_with_two_seeds(tmp_path, 
     claims = {claim["name"]: claim for claim in table["claims"]}
     assert claims["two_stage_best"]["verdict"] == statistics.NOT_JUDGED  # the other rows have not run
     assert claims["second_stage_mmd"]["effect"]["seeds"] == [0, 1]  # a within-row claim is judged on both seeds
+    report = json.loads((root / "cells" / "2_stage_vae-seed0" / "eval" / "report.json").read_text())
+    assert "Dai & Wipf" in report["protocol"]["fd_domain"]["generated_preprocessing"]  # the authors' FID input
     assert table["seeds"]["2-Stage VAE"] == [0, 1] and table["seeds"]["WAE-MMD"] == []
     finished_row = _cell_records(root)
 

@@ -19,6 +19,8 @@ class ImageSets:
         extractors: dict name -> `FeatureExtractor`.
         default_set: str. The set of the default sampler (the critic scores it only).
         is_image: bool. False for point data (no image-only metric such as MS-SSIM).
+        generated_preprocessing: str or None. What was done to every generated set before the metrics (e.g. Dai &
+            Wipf's per-image stretch); None when the sets are the decoder's outputs as they are.
     """
 
     sets: Dict[str, np.ndarray]
@@ -27,6 +29,7 @@ class ImageSets:
     extractors: Dict[str, object]
     default_set: str
     is_image: bool = True
+    generated_preprocessing: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -159,6 +162,9 @@ class EvaluationContext:
 
     def set_protocol(self, extractor_name, num_samples):
         """The protocol shared by every set metric: extractor, reference, sample count, seed."""
-        return {**self.images.extractors[extractor_name].protocol(),
-                "reference": f"test split ({len(self.images.reference)} examples)", "seed": self.seed,
-                "num_samples": int(num_samples)}
+        protocol = {**self.images.extractors[extractor_name].protocol(),
+                    "reference": f"test split ({len(self.images.reference)} examples)", "seed": self.seed,
+                    "num_samples": int(num_samples)}
+        if self.images.generated_preprocessing:
+            protocol["generated_preprocessing"] = self.images.generated_preprocessing
+        return protocol
