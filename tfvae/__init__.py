@@ -9,5 +9,6 @@ from tfvae import networks
 from tfvae import priors
 from tfvae import models
 from tfvae import density
+from tfvae import legacy  # noqa: F401  (registers the class names older .keras files hold)
 
 __version__ = "0.1.0"

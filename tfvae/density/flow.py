@@ -1,4 +1,5 @@
 """A RealNVP normalizing flow fitted to the latents by maximum likelihood."""
+import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -66,15 +67,13 @@ class Flow(DensityEstimator):
         return self.params["shift"] + self.params["scale"] * self.flow.from_generation(eps)
 
     def _fit(self, data):
-        from tfvae.optimizers import FusedAdam
-
         latents = data.latents.astype(np.float32)
         shift, scale = latents.mean(axis=0), latents.std(axis=0) + 1e-6
         standardized = (latents - shift) / scale
         # log q(z) is the standardized flow's log-density minus sum log s, a constant: both rank epochs alike.
         validation = (None if data.validation_latents is None
                       else tf.constant((data.validation_latents.astype(np.float32) - shift) / scale))
-        optimizer = FusedAdam(self.learning_rate)
+        optimizer = keras.optimizers.Adam(self.learning_rate)
         variables = self.flow.trainable_variables
         optimizer.build(variables)
 

@@ -1,4 +1,5 @@
 """The second-stage VAE of the two-stage VAE (Dai & Wipf 2019) as an ex-post density over latents."""
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -73,10 +74,9 @@ class TwoStage(DensityEstimator):
         self.vae.build_for()
 
     def _fit(self, data):
-        from tfvae.optimizers import FusedAdam
         from tfvae.training.trainer import weights_by_position
 
-        self.vae.compile(optimizer=FusedAdam(self.learning_rate))
+        self.vae.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
         self.vae.optimizer.build(self.vae.trainable_variables)
         checkpoint = EpochCheckpoint(self, data, weights=weights_by_position(self.vae), optimizer=self.vae.optimizer)
         start = checkpoint.restore()

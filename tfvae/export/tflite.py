@@ -10,12 +10,11 @@ tfvae/export/saved_model.py):
 For the same seeds the numbers are the SavedModel's to float round-off: the random bits are the same Philox words
 (`tfvae.rowwise_random`), and only the float kernels differ (TFLite's and XNNPACK's log, cos, matmul and convolution
 against TensorFlow's). The model needs TFLite's builtin ops only (no `SELECT_TF_OPS`, no Flex delegate): it runs on
-the plain TFLite / LiteRT runtime of a phone or an embedded Linux board. Two things are
+the plain TFLite / LiteRT runtime of a phone or an embedded Linux board. One thing is
 traced differently from the SavedModel to get there, with the same results: Philox's 32x32-bit products in 32-bit
-integer ops (`rowwise_random.thirty_two_bit_integer_ops`; TFLite has no 64-bit unsigned multiply), and the decoders'
-last transposed convolution with Keras' kernel instead of the shift-add (`shift_add.keras_kernels`; the shift-add's
-6-D taps exceed TFLite's 5-D strided slice). Every bundled sampler kind converts (prior with either prior, gaussian,
-gmm, flow, two_stage); a sampler whose ops have no TFLite kernel is refused with the ops named.
+integer ops (`rowwise_random.thirty_two_bit_integer_ops`; TFLite has no 64-bit unsigned multiply). Every bundled
+sampler kind converts (prior with either prior, gaussian, gmm, flow, two_stage); a sampler whose ops have no TFLite
+kernel is refused with the ops named.
 
 The SavedModel's request checks (at most `max_batch_size` rows, finite latents) are not in the TFLite model: an
 on-device caller owns its inputs. Every export is checked before it is written: the interpreter's answers for a few
@@ -40,7 +39,6 @@ from absl import logging
 from tfvae import fingerprints, rowwise_random
 from tfvae.export import saved_model
 from tfvae.files import atomic_write
-from tfvae.networks import shift_add
 
 TFLITE_FORMAT = 1  # bumped when the signatures change: an export of an older format is never reused
 # Largest |TFLite - TensorFlow| accepted by the check of every export, relative to max(1, |TensorFlow|): float
@@ -108,7 +106,7 @@ def _convert(functions, names):
     """
     workspace = tempfile.mkdtemp(prefix="tfvae-tflite-")
     try:
-        with rowwise_random.thirty_two_bit_integer_ops(), shift_add.keras_kernels():
+        with rowwise_random.thirty_two_bit_integer_ops():
             concrete = {name: functions[name].get_concrete_function() for name in names}
         saved_model.save_signatures(concrete, workspace)
         converter = tf.lite.TFLiteConverter.from_saved_model(workspace, signature_keys=list(names))

@@ -10,7 +10,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.losses import critic_gradient_penalty
-from tfvae.optimizers import FusedAdam
 
 
 def _critic_network(input_shape, hidden_units, seed):
@@ -48,7 +47,7 @@ def independent_critic_distance(train_real, train_fake, test_real, test_fake, st
                          f"{[a.shape for a in arrays]}")
     train_real, train_fake, test_real, test_fake = arrays
     critic = _critic_network(train_real.shape[1:], hidden_units, seed)
-    optimizer = FusedAdam(learning_rate, beta_1=0.5, beta_2=0.9)
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9)
     optimizer.build(critic.trainable_variables)
 
     @tf.function

@@ -14,7 +14,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.metrics.feature_extractor import FeatureExtractor
-from tfvae.optimizers import FusedAdam
 
 MODEL_FILE = "classifier.keras"
 INFO_FILE = "info.json"
@@ -73,7 +72,7 @@ class DomainClassifier(FeatureExtractor):
         keras.utils.set_random_seed(seed)
         model = _network(train_x.shape[1:], num_classes, feature_dim)
         trainer = keras.Model(model.input, model.output[1])
-        trainer.compile(FusedAdam(1e-3),
+        trainer.compile(keras.optimizers.Adam(1e-3),
                         keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         trainer.fit(train_x, train_labels, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True)
         accuracy = float(np.mean(np.argmax(trainer.predict(test_x, batch_size=1024, verbose=0), axis=1)

@@ -19,7 +19,6 @@ import tensorflow as tf
 
 from tfvae.density.latent_samplers import aggregate_posterior_log_density
 from tfvae.losses import mmd
-from tfvae.optimizers import FusedAdam
 
 
 def mmd_to_standard_normal(latents, kernel="rbf", bandwidth=None, num_reference=None, seed=0):
@@ -104,7 +103,7 @@ def marginal_kl_density_ratio(posterior_samples, prior_samples, eval_posterior_s
     classifier = keras.Sequential([keras.Input(posterior.shape[1:])] + [
         layer for units in hidden_units for layer in (keras.layers.Dense(units), keras.layers.LeakyReLU(0.2))] +
         [keras.layers.Dense(1)])
-    optimizer = FusedAdam(learning_rate, beta_1=0.9, beta_2=0.9)
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.9)
     optimizer.build(classifier.trainable_variables)
 
     @tf.function

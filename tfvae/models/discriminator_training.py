@@ -3,7 +3,6 @@ import keras
 import tensorflow as tf
 
 from tfvae import precision, registry
-from tfvae.optimizers import FusedAdam
 
 # Sizes of the code discriminator (Rosca et al., appendix K: a 3-layer MLP of 1000 leaky-ReLU units).
 CODE_DISCRIMINATOR_UNITS = (1000, 1000, 1000)
@@ -86,7 +85,7 @@ class DiscriminatorTraining:
             **kwargs: see `keras.Model.compile`.
         """
         if optimizer is None:
-            optimizer = FusedAdam(1e-4, beta_1=self.adam_betas[0], beta_2=self.adam_betas[1])
+            optimizer = keras.optimizers.Adam(1e-4, beta_1=self.adam_betas[0], beta_2=self.adam_betas[1])
         super().compile(optimizer=optimizer, **kwargs)
         given = dict(discriminator_optimizers or {})
         unknown = sorted(set(given) - set(self.discriminator_names))
@@ -95,7 +94,7 @@ class DiscriminatorTraining:
                              f"optimizer can be given for others. Received: {unknown}")
         self.discriminator_optimizers = {}
         for name, layer in self.discriminators().items():
-            discriminator_optimizer = precision.loss_scaled(given.get(name) or FusedAdam(
+            discriminator_optimizer = precision.loss_scaled(given.get(name) or keras.optimizers.Adam(
                 self.discriminator_learning_rate, beta_1=self.discriminator_adam_betas[0],
                 beta_2=self.discriminator_adam_betas[1]), self.mixed_precision)
             discriminator_optimizer.build(layer.trainable_variables)

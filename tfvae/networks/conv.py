@@ -3,7 +3,6 @@ import keras
 
 from tfvae import registry
 from tfvae.networks.batch_norm import FusedBatchNormalization
-from tfvae.networks.shift_add import ShiftAddConv2DTranspose
 from tfvae.networks.spectral import spectral_wrapper
 
 RAE_FILTERS = (128, 256, 512, 1024)
@@ -83,7 +82,7 @@ def build_rae_conv(input_shape, encoder_outputs, latent_dim, filters=RAE_FILTERS
         f = decoder_filters[min(step, len(decoder_filters) - 1)]
         decoder_layers += _conv_block(
             wrap(keras.layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same", use_bias=bias)), batch_norm)
-    decoder_layers.append(wrap(ShiftAddConv2DTranspose(channels, kernel_size, strides=1, padding="same")))
+    decoder_layers.append(wrap(keras.layers.Conv2DTranspose(channels, kernel_size, strides=1, padding="same")))
     decoder = keras.Sequential(decoder_layers, name="decoder")
     return encoder, decoder
 

@@ -3,7 +3,6 @@ import keras
 
 from tfvae import registry
 from tfvae.networks.batch_norm import FusedBatchNormalization
-from tfvae.networks.shift_add import ShiftAddConv2DTranspose
 
 
 def _base(size):
@@ -40,7 +39,7 @@ def build_dcgan(input_shape, encoder_outputs, latent_dim, kernel_size=5):
         keras.layers.Conv2DTranspose(32, kernel_size, strides=1, padding="same", use_bias=False),
         FusedBatchNormalization(),
         keras.layers.ReLU(),
-        ShiftAddConv2DTranspose(channels, kernel_size, strides=2, padding="same")], name="decoder")
+        keras.layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same")], name="decoder")
     return encoder, decoder
 
 

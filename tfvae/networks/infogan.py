@@ -3,7 +3,6 @@ import keras
 
 from tfvae import registry
 from tfvae.networks.batch_norm import FusedBatchNormalization
-from tfvae.networks.shift_add import ShiftAddConv2DTranspose
 
 
 @registry.register("network", "infogan")
@@ -30,5 +29,5 @@ def build_infogan(input_shape, encoder_outputs, latent_dim):
         keras.layers.Reshape((height // 4, width // 4, 128)),
         keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same", use_bias=False), FusedBatchNormalization(),
         keras.layers.ReLU(),
-        ShiftAddConv2DTranspose(channels, 4, strides=2, padding="same")], name="decoder")
+        keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same")], name="decoder")
     return encoder, decoder

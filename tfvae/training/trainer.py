@@ -19,7 +19,6 @@ from tfvae.data import make_dataset
 from tfvae.files import atomic_write
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.generator import STEPS_PER_EXECUTION
-from tfvae.optimizers import FusedAdam
 from tfvae.training.strategies import is_chief
 
 _MEAN = tf.distribute.ReduceOp.MEAN
@@ -156,7 +155,7 @@ class Trainer:
                                  f"the Trainer runs mixed_precision={self.mixed_precision!r}: leave the model's "
                                  f"policy unset or make the two agree.")
             beta_1, beta_2 = self.model.adam_betas
-            self.model.compile(optimizer=FusedAdam(
+            self.model.compile(optimizer=keras.optimizers.Adam(
                 learning_rate, beta_1=beta_1 if adam_beta_1 is None else adam_beta_1,
                 beta_2=beta_2 if adam_beta_2 is None else adam_beta_2))
             self.optimizer = self.model.optimizer  # a LossScaleOptimizer around the Adam under mixed_float16
