@@ -48,14 +48,10 @@ def cell_config(experiment, scale, row, seed, workdir, data_dir=None):
     """The `TrainConfig` of one cell: the row's protocol at the scale's sizes."""
     protocol = row.protocol
     return TrainConfig(
-        workdir=workdir, model=protocol.model, dataset=scale.dataset, data_dir=data_dir, pad_to=scale.pad_to,
-        max_train_examples=scale.max_train_examples, max_validation_examples=scale.max_validation_examples,
-        network=scale.network or protocol.network, latent_dim=protocol.latent_dim, likelihood=protocol.likelihood,
-        prior=protocol.prior, model_kwargs=_model_kwargs(protocol, scale),
-        epochs=scale.epochs or protocol.epochs, batch_size=protocol.batch_size,
-        learning_rate=protocol.learning_rate, seed=seed, patience=protocol.patience,
-        halve_every_epochs=protocol.halve_every_epochs,
-        densities=protocol.densities).validate()
+        **{**protocol.settings, "model_kwargs": _model_kwargs(protocol, scale),
+           "network": scale.network or protocol.network, "epochs": scale.epochs or protocol.epochs},
+        workdir=workdir, dataset=scale.dataset, data_dir=data_dir, pad_to=scale.pad_to, seed=seed,
+        max_train_examples=scale.max_train_examples, max_validation_examples=scale.max_validation_examples).validate()
 
 
 def _model_kwargs(protocol, scale):
@@ -389,7 +385,7 @@ def write_table(experiment, scale, root):
         "cells_finished": len(cells), "seeds": seeds,
         "seconds_per_cell": {f"{cell.row.label} (seed {cell.seed})": round(sum(
             phase["seconds"] for phase in cell.record["phases"].values()), 1) for cell in cells},
-        "rows": [{"label": row.label, "protocol": dataclasses.asdict(row.protocol), "sets": dict(row.sets)}
+        "rows": [{"label": row.label, "protocol": row.protocol.as_dict(), "sets": dict(row.sets)}
                  for row in experiment.rows],
         "columns": [dataclasses.asdict(column) for column in experiment.columns],
         "values": {extractor: {row: {column: statistics.over_seeds(per_seed).as_dict()

@@ -2,9 +2,12 @@
 passes the checks `run_experiment` makes before any cell trains (the smoke tests train the smoke scale only), a
 scale's prior arguments reach the rows of that prior only, and every claim gets, on the paper's own numbers, the
 verdict the paper's table supports (in the column the experiment follows and in the table's other columns)."""
+import dataclasses
+
 import pytest
 
 from tfvae import registry
+from trainers.config import TrainConfig
 from trainers import experiments, reproduction  # noqa: F401  (registers the experiments)
 from trainers.experiments import statistics
 
@@ -150,3 +153,24 @@ def test_a_cell_evaluated_with_other_settings_is_evaluated_again_and_keeps_its_t
     older = reproduction._Cell(str(tmp_path), row, 1, settings)
     del older.record["phases"]["evaluate"]["settings"]  # a record written before settings were kept
     assert not older.done("evaluate") and "not recorded" in older.stale_evaluation()
+
+
+def test_a_protocol_is_a_partial_train_config():
+    protocol = experiments.Protocol("vae", epochs=400, sources={"epochs": "the paper"})
+    assert protocol.epochs == 400 and protocol.batch_size == TrainConfig().batch_size  # TrainConfig's default
+    assert protocol.settings == {"model": "vae", "epochs": 400}
+    assert set(protocol.as_dict()) == set(experiments.experiment.PROTOCOL_FIELDS) | {"sources"}
+    with pytest.raises(ValueError, match=r"belong to the scale and the cell. Received: \['seed'\]"):
+        experiments.Protocol("vae", seed=3)
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
+    assert set(experiments.experiment.PROTOCOL_FIELDS) <= fields
+    for name in registry.names("experiment"):  # every cell trains with its protocol's settings
+        experiment = registry.get("experiment", name)
+        scale = experiment.scale("paper")
+        for row in experiment.rows:
+            config = reproduction.cell_config(experiment, scale, row, 0, "/tmp/unused")
+            for field, value in row.protocol.settings.items():
+                if field == "model_kwargs":
+                    assert value.items() <= config.model_kwargs.items(), (name, row.label)
+                elif not (field in ("epochs", "network") and getattr(scale, field)):
+                    assert getattr(config, field) == value, (name, row.label, field)

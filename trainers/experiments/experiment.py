@@ -3,38 +3,53 @@ its claims. `trainers.reproduction` runs an `Experiment` at a `Scale`; scales ch
 import dataclasses
 from typing import Callable, Mapping, Optional, Tuple
 
+from trainers.config import TrainConfig
 from trainers.experiments import statistics
 
+_TRAIN_CONFIG_DEFAULTS = {field.name: (field.default if field.default is not dataclasses.MISSING
+                                       else field.default_factory())
+                          for field in dataclasses.fields(TrainConfig)}
 
-@dataclasses.dataclass(frozen=True)
+
+# The `TrainConfig` fields a protocol sets: how its model is trained. The data, sizes and seed are the scale's and
+# the cell's.
+PROTOCOL_FIELDS = ("model", "model_kwargs", "network", "latent_dim", "likelihood", "prior", "learning_rate",
+                   "batch_size", "epochs", "patience", "halve_every_epochs", "densities")
+
+
+@dataclasses.dataclass(frozen=True, init=False)
 class Protocol:
-    """How one model is trained in a paper's experiment, in tfvae's units.
+    """How one model is trained in a paper's experiment: a partial `TrainConfig` in tfvae's units, and where each
+    setting comes from.
+
+    `Protocol(model="vae", epochs=400, sources={...})` sets TrainConfig fields (`PROTOCOL_FIELDS`); every field it
+    leaves out keeps TrainConfig's default, so `protocol.epochs` reads what a cell trains with either way.
 
     Attributes:
-        model: str. Registered model name.
-        model_kwargs: dict. Hyperparameters in tfvae's units (the conversion is in `sources`).
-        network, latent_dim, likelihood, prior: as the `trainers.train` flags.
-        learning_rate, batch_size, epochs: Adam's initial rate, the global batch, the paper's epochs.
-        patience: int. Plateau halving patience; 0 keeps the learning rate fixed.
-        halve_every_epochs: int. A step schedule: the learning rate is halved every this many epochs; 0: none.
-        densities: tuple of str. Ex-post densities fitted after training.
+        settings: dict. The TrainConfig fields the protocol sets (`model` always), in tfvae's units.
         sources: dict setting -> where its value comes from (paper section, authors' code file) and how it was
             converted.
     """
 
-    model: str
-    model_kwargs: Mapping = dataclasses.field(default_factory=dict)
-    network: Optional[str] = None
-    latent_dim: Optional[int] = None
-    likelihood: Optional[str] = None
-    prior: str = "standard"
-    learning_rate: float = 1e-3
-    batch_size: int = 100
-    epochs: int = 100
-    patience: int = 10
-    halve_every_epochs: int = 0
-    densities: Tuple[str, ...] = ("gaussian", "gmm")
-    sources: Mapping = dataclasses.field(default_factory=dict)
+    settings: Mapping
+    sources: Mapping
+
+    def __init__(self, model, sources=None, **settings):
+        unknown = sorted(set(settings) - set(PROTOCOL_FIELDS))
+        if unknown:
+            raise ValueError(f"A protocol sets how a model trains, the TrainConfig fields {PROTOCOL_FIELDS}; the data, "
+                             f"sizes and seed belong to the scale and the cell. Received: {unknown}")
+        object.__setattr__(self, "settings", {"model": model, **settings})
+        object.__setattr__(self, "sources", dict(sources or {}))
+
+    def __getattr__(self, name):
+        if name in PROTOCOL_FIELDS:
+            return self.settings.get(name, _TRAIN_CONFIG_DEFAULTS[name])
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def as_dict(self):
+        """Every protocol field (set or TrainConfig's default) and the sources, as table.json shows a row."""
+        return {**{name: getattr(self, name) for name in PROTOCOL_FIELDS}, "sources": dict(self.sources)}
 
 
 @dataclasses.dataclass(frozen=True)
