@@ -168,3 +168,21 @@ def test_every_scale_that_reconstructs_validation_images_keeps_enough_of_them():
                 assert scale.max_validation_examples is None or (
                     scale.max_validation_examples >= scale.num_samples), (name, scale.name)
 
+
+def test_no_column_sets_a_kernel_density_of_codes_beside_a_mixture_of_posteriors():
+    """The marginal KL's `monte_carlo` is algorithm 2 for a VAE and a kernel density estimate for deterministic codes
+    (an AAE): a column holds one kind only."""
+    from tfvae.models import VAE
+
+    checked = 0
+    for name in registry.names("experiment"):
+        experiment = registry.get("experiment", name)
+        for column in experiment.columns:
+            if (column.metric, column.set) != ("marginal_kl", "monte_carlo"):
+                continue
+            kinds = {issubclass(registry.get("model", row.protocol.model), VAE) and
+                     not row.protocol.model_kwargs.get("posterior_flow_couplings")
+                     for row in experiment.rows if column.applies_to(row.label)}
+            assert len(kinds) == 1, (name, column.label)
+            checked += 1
+    assert checked == 2  # distribution_matching: the VAEs' algorithm 2 and the AAEs' kernel density
