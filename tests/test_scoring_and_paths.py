@@ -85,6 +85,25 @@ def test_paths_closed_forms():
     np.testing.assert_array_equal(moved, [[0, 0, 1.5], [-1, 0, 0]])
 
 
+
+def test_slerp_stays_on_the_sphere_and_splits_the_angle_as_t():
+    """On unit vectors a, b at angle w the slerp point at t is a unit vector at angle t w from a and (1 - t) w from
+    b; for codes of other norms the midpoint is (a + b) / (2 cos(w / 2)) (the RAE authors' interpolation FID point)."""
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 16))
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    omega = np.arccos(a @ b)
+    t = np.linspace(0.0, 1.0, 11)
+    path = latent_paths.interpolate(np.tile(a, (11, 1)), np.tile(b, (11, 1)), t, spherical=True).numpy()
+    np.testing.assert_allclose(path[0], a, atol=1e-6)
+    np.testing.assert_allclose(path[-1], b, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.arccos(np.clip(path @ a, -1, 1)), t * omega, atol=1e-3)
+    np.testing.assert_allclose(np.arccos(np.clip(path @ b, -1, 1)), (1 - t) * omega, atol=1e-3)
+    u, v = 3.0 * a, 0.5 * b  # the angle comes from the directions; the weights act on the codes as they are
+    middle = latent_paths.interpolate(u[None], v[None], [0.5], spherical=True).numpy()[0]
+    np.testing.assert_allclose(middle, (u + v) / (2 * np.cos(omega / 2)), rtol=1e-5)
+
 @pytest.mark.parametrize("spherical", [False, True])
 def test_interpolate_codes_follows_the_model_family(spherical):
     from tests import goldens

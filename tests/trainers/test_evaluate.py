@@ -47,6 +47,8 @@ def test_report_json_is_complete_and_says_how_each_number_was_measured(evaluated
     assert report["protocol"]["fid"]["weights_sha256"] == \
         "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
     assert report["protocol"]["fd_domain"]["reference"] == "test split (20 examples)"
+    held_out = report["protocol"]["fd_domain"]["held_out_sets"]  # the defaults: test images, means, linear midpoints
+    assert "the first 20 test images, each decoded from its posterior mean" in held_out and "linear" in held_out
     assert report["protocol"]["leakage"]["h"] == "g (generation space)"
     assert report["protocol"]["nll"]["importance_samples"] == 20 and report["metrics"]["nll"]["test"] > 0
     assert all(value > 0 for value in report["metrics"]["fid"].values())
@@ -110,6 +112,19 @@ def test_evaluate_a_gan_and_refuse_bad_arguments(trained_run, tmp_path):
         evaluation.evaluate(str(tmp_path), ["fd", "bogus"])
     with pytest.raises(ValueError, match="num_samples must be at least 20"):
         evaluation.evaluate(str(tmp_path), num_samples=5)
+    with pytest.raises(ValueError, match=r"interpolation must be one of \['linear', 'spherical'\]. Received: "
+                                         r"interpolation='cubic'"):
+        evaluation.evaluate(str(tmp_path), interpolation="cubic")
+
+
+def test_reconstructions_from_a_validation_split_smaller_than_the_reference_are_refused(evaluated):
+    """digits keeps 180 validation and 270 test images: 250 reconstructions cannot come from the validation split."""
+    from trainers import evaluation
+
+    workdir, _ = evaluated
+    with pytest.raises(ValueError, match=r"The validation split of digits has 180 examples; .* Received: "
+                                         r"held_out_split='validation', num_samples=250"):
+        evaluation.evaluate(str(workdir), num_samples=250, held_out_split="validation")
 
 
 def test_evaluate_points_with_two_latent_dimensions(tmp_path):
@@ -125,3 +140,25 @@ def test_evaluate_points_with_two_latent_dimensions(tmp_path):
     assert {"samples/gmm", "reconstructions"} <= set(report["metrics"]["precision_raw"])
     assert len(report["protocol"]["singular_values"]["all"]) == 2
     assert "test posterior means over the prior" in open(html_path).read()
+
+
+def test_reconstruction_codes_are_posterior_draws_or_the_codes():
+    """`reconstruction_code="sample"`: a Gaussian posterior's reconstruction decodes z = mu + sigma * eps (the CV-VAE's
+    sigma is the constant 0.7, so (z - mu) / 0.7 must be standard normal); a deterministic encoder decodes its code."""
+    import numpy as np
+
+    from tests import goldens
+    from trainers import evaluation
+
+    images = np.random.default_rng(0).uniform(size=(400, 8, 8, 1)).astype(np.float32)
+    for key in ("cv_vae", "rae"):
+        model, _ = goldens.build_golden(key)
+        codes = model.encode(images).numpy()
+        assert evaluation._reconstruction_codes(model, images, codes, "mean", seed=0) is codes
+        drawn = evaluation._reconstruction_codes(model, images, codes, "sample", seed=0)
+        if key == "rae":
+            assert drawn is codes
+            continue
+        noise = (drawn - codes) / model.posterior_std
+        assert abs(noise.mean()) < 0.05 and abs(noise.std() - 1.0) < 0.05  # 400 x latent_dim draws
+        np.testing.assert_array_equal(drawn, evaluation._reconstruction_codes(model, images, codes, "sample", 0))

@@ -21,6 +21,8 @@ class ImageSets:
         is_image: bool. False for point data (no image-only metric such as MS-SSIM).
         generated_preprocessing: str or None. What was done to every generated set before the metrics (e.g. Dai &
             Wipf's per-image stretch); None when the sets are the decoder's outputs as they are.
+        held_out_sets: str or None. How the "reconstructions" and "interpolations" sets were made (which split's
+            images, which code, which path); None when there are none (a model without an encoder).
     """
 
     sets: Dict[str, np.ndarray]
@@ -30,6 +32,7 @@ class ImageSets:
     default_set: str
     is_image: bool = True
     generated_preprocessing: Optional[str] = None
+    held_out_sets: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -167,4 +170,6 @@ class EvaluationContext:
                     "num_samples": int(num_samples)}
         if self.images.generated_preprocessing:
             protocol["generated_preprocessing"] = self.images.generated_preprocessing
+        if self.images.held_out_sets:
+            protocol["held_out_sets"] = self.images.held_out_sets
         return protocol
