@@ -4,6 +4,7 @@ one table with our numbers beside the paper's and a verdict for each of its clai
     DIR/EXPERIMENT/experiment.json        the experiment and scale this folder belongs to
     DIR/EXPERIMENT/cells/ROW-seedK/       a workdir per cell, plus cell.json (finished phases and their times)
     DIR/EXPERIMENT/table.md, table.json, report.html
+    DIR/EXPERIMENT/figures/FIGURE.png      the paper's figures we redraw, as PNG files (also inline in report.html)
 
 A killed run resumes where it stopped: a finished phase of a cell is never run again (cell.json says which are
 done, written atomically after each), and a killed training resumes from its last checkpoint. Each seed's cell is
@@ -27,7 +28,7 @@ from absl import logging
 
 from tfvae import models, registry
 from tfvae.files import atomic_write
-from trainers import evaluation, jobs
+from trainers import evaluation, jobs, report_html
 from trainers.config import TrainConfig
 from trainers.experiments import statistics
 from trainers.experiments.experiment import ResultTable
@@ -396,9 +397,11 @@ def write_table(experiment, scale, root):
         "paper_numbers": [{"row": r, "column": c, "value": v[0], "std": v[1]}
                           for (r, c), v in experiment.paper_numbers.items()],
         "claims": claims, "verdicts": _tally(claims), "protocols": protocols,
-        "figures": [{"caption": caption, "summary": drawn["summary"], "data": drawn["data"]}
+        "figures": [{"caption": caption, "summary": drawn["summary"], "data": drawn["data"], "png": drawn["png"]}
                     for caption, drawn in figures.items()],
     }
+    for drawn in figures.values():
+        report_html.save_png(os.path.join(root, drawn["png"]), drawn["figure"])
     atomic_write(os.path.join(root, "table.json"), json.dumps(table, indent=2, default=str))
     markdown = render_markdown(experiment, scale, table)
     md_path = atomic_write(os.path.join(root, "table.md"), markdown)
@@ -418,7 +421,9 @@ def _figures(experiment, cells):
         if cell.done("evaluate"):
             finished.setdefault(cell.row.label, []).append(cell.workdir)
     drawn = {figure.caption: figure.draw(finished) for figure in experiment.figures}
-    return {caption: figure for caption, figure in drawn.items() if figure is not None}
+    # Each also as a PNG file for a paper or a slide, its path under the experiment's folder.
+    return {caption: {**figure, "png": f"{evaluation.FIGURES_DIR}/{_slug(caption)}.png"}
+            for caption, figure in drawn.items() if figure is not None}
 
 
 def _format(cell):
@@ -483,8 +488,8 @@ def render_markdown(experiment, scale, table):
         paper_side = claim["on_paper_numbers"]
         lines.append(f"  - on the paper's own numbers: {paper_side['verdict']} ({paper_side['detail']})")
     if table["figures"]:
-        lines += ["", "## Figures (drawn in report.html, data in table.json)", ""]
-        lines += [f"- {figure['caption']}: {figure['summary']}" for figure in table["figures"]]
+        lines += ["", "## Figures (drawn in report.html and as PNG files, data in table.json)", ""]
+        lines += [f"- {figure['caption']} (`{figure['png']}`): {figure['summary']}" for figure in table["figures"]]
     lines += ["", "## How each number was measured", ""]
     for name, protocol in table["protocols"].items():
         if protocol:
@@ -510,6 +515,6 @@ def _render_html(experiment, table, markdown, figures, cells):
             f"<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto}}"
             f"pre{{white-space:pre-wrap;font-size:0.85em}}</style></head><body>"
             f"<pre>{html.escape(markdown)}</pre>"
-            + "".join(f"<figure>{drawn['svg']}<figcaption>{html.escape(caption)}</figcaption></figure>"
-                      for caption, drawn in figures.items())
+            + "".join(f"<figure>{report_html.svg(drawn['figure'])}<figcaption>{html.escape(caption)} "
+                      f"({html.escape(drawn['png'])})</figcaption></figure>" for caption, drawn in figures.items())
             + f"<h2>Cells</h2><ul>{''.join(links)}</ul></body></html>")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, run_python, subprocess_env
+from tests.conftest import REPO, assert_drawn_png, run_python, subprocess_env
 from tfvae import registry
 from trainers import experiments, reproduction  # noqa: F401  (registers the experiments)
 from trainers.experiments import statistics
@@ -59,6 +59,10 @@ def _check_complete(root, experiment, seeds):
     assert report_html.count("<li>") == len(experiment.rows) * len(seeds)
     assert [figure["caption"] for figure in table["figures"]] == [figure.caption for figure in experiment.figures]
     assert report_html.count("<svg") == len(experiment.figures)
+    pngs = [figure["png"] for figure in table["figures"]]
+    assert len(set(pngs)) == len(pngs) and all(path.startswith("figures/") and path in report_html for path in pngs)
+    for path in pngs:
+        assert_drawn_png(root / path)
     return table
 
 
