@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import json
+import textwrap
 
 import numpy as np
 import tensorflow as tf
@@ -92,6 +93,11 @@ def _figure(width, height):
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _wrap(text, width):
+    """`text` on lines of at most `width` characters: matplotlib cuts a title wider than its figure."""
+    return "\n".join(textwrap.wrap(text, width))
+
+
 def svg(figure):
     """The figure as an inline `<svg>` element for the page (its text kept as text: searchable, and smaller)."""
     import matplotlib
@@ -126,7 +132,7 @@ def line_plot(title, xs, series, x_label, y_label, log_y=False):
         axes.plot(xs, np.asarray(ys, np.float64), marker="o", markersize=3, label=label)
     if log_y:
         axes.set_yscale("log", nonpositive="mask")
-    axes.set(title=title, xlabel=x_label, ylabel=y_label)
+    axes.set(title=_wrap(title, 64), xlabel=x_label, ylabel=y_label)
     axes.grid(alpha=0.3)
     if len(series) > 1:
         axes.legend()
@@ -148,8 +154,8 @@ def scatter_panels(title, panels, columns=2):
         A matplotlib `Figure`, for `svg` and `save_png`.
     """
     rows = -(-len(panels) // columns)
-    figure = _figure(3.2 * columns, 3.4 * rows)
-    figure.suptitle(title)
+    figure = _figure(3.2 * columns, 4.0 * rows)
+    figure.suptitle(_wrap(title, 32 * columns))
     for index, panel in enumerate(panels):
         axes = figure.add_subplot(rows, columns, index + 1)
         low, high = panel["extent"]
@@ -159,9 +165,10 @@ def scatter_panels(title, panels, columns=2):
             points = np.asarray(points, np.float64)
             axes.scatter(points[:, 0], points[:, 1], s=(2 * radius) ** 2, color=color, linewidths=0, label=label)
         x_label, y_label = panel.get("axes", ("", ""))
-        axes.set(title=panel["title"], xlim=(low, high), ylim=(low, high), aspect="equal", xlabel=x_label,
+        axes.set(title=_wrap(panel["title"], 30), xlim=(low, high), ylim=(low, high), aspect="equal", xlabel=x_label,
                  ylabel=y_label)
-        axes.legend(loc="upper left", fontsize="x-small", markerscale=1.5, framealpha=0.8)
+        # Under the panel, where it hides no point.
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="x-small", frameon=False)
     return figure
 
 
@@ -206,7 +213,8 @@ def latent_scatter(latents, log_prior, size=256, levels=(0.5, 0.9, 0.99),
     axes.clabel(contours, fmt=thresholds, fontsize="small")
     axes.plot([], [], color="tab:blue", linewidth=1, label="contours of the prior mass")
     axes.scatter(latents[:, 0], latents[:, 1], s=6, color="tab:red", linewidths=0, label="test posterior means")
-    axes.set(title=title, xlabel="$z_1$", ylabel="$z_2$", xlim=(-span, span), ylim=(-span, span), aspect="equal")
+    axes.set(title=_wrap(title, 50), xlabel="$z_1$", ylabel="$z_2$", xlim=(-span, span), ylim=(-span, span),
+             aspect="equal")
     axes.legend(loc="upper right", fontsize="small", framealpha=0.8)
     return figure
 

@@ -84,6 +84,10 @@ def _check_before_training(experiment, scale):
     if len(set(slugs)) < len(slugs):
         raise ValueError(f"Experiment {experiment.name}: rows {[row.label for row in experiment.rows]} would share "
                          f"cell folders {slugs}")
+    files = [_figure_file(figure.caption) for figure in experiment.figures]
+    if len(set(files)) < len(files):
+        raise ValueError(f"Experiment {experiment.name}: figures {[figure.caption for figure in experiment.figures]} "
+                         f"would share PNG files {files}")
     labels = {column.label for column in experiment.columns}
     for row in experiment.rows:
         stray = sorted(set(row.sets) - labels)
@@ -421,9 +425,13 @@ def _figures(experiment, cells):
         if cell.done("evaluate"):
             finished.setdefault(cell.row.label, []).append(cell.workdir)
     drawn = {figure.caption: figure.draw(finished) for figure in experiment.figures}
-    # Each also as a PNG file for a paper or a slide, its path under the experiment's folder.
-    return {caption: {**figure, "png": f"{evaluation.FIGURES_DIR}/{_slug(caption)}.png"}
+    return {caption: {**figure, "png": _figure_file(caption)}
             for caption, figure in drawn.items() if figure is not None}
+
+
+def _figure_file(caption):
+    """Where a figure's PNG file goes under the experiment's folder (for a paper or a slide)."""
+    return f"{evaluation.FIGURES_DIR}/{_slug(caption)[:80].rstrip('_')}.png"
 
 
 def _format(cell):

@@ -17,6 +17,7 @@ from tests.conftest import REPO, assert_drawn_png, run_python, subprocess_env
 from tfvae import registry
 from trainers import experiments, reproduction  # noqa: F401  (registers the experiments)
 from trainers.experiments import statistics
+from trainers.experiments.experiment import Figure
 
 pytestmark = pytest.mark.slow
 
@@ -217,6 +218,8 @@ def _sets_naming_an_unknown_column(experiment):
     (_rows_sharing_a_folder, "would share cell folders"),
     (_sets_naming_an_unknown_column, r"sets name columns \['FID N'\] the experiment does not have"),
     (lambda experiment: {"claims": experiment.claims[:1] * 2}, "claims must have distinct names"),
+    (lambda experiment: {"figures": (Figure("Figure 1: a", lambda finished: None),
+                                     Figure("Figure 1 (a)", lambda finished: None))}, "would share PNG files"),
 ])
 def test_a_broken_experiment_is_refused_before_any_cell_trains(change, message, tmp_path, monkeypatch):
     experiment = registry.get("experiment", "rae_table1")
