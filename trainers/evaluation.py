@@ -34,6 +34,7 @@ from trainers import jobs, report_html
 ALL_METRICS = tuple(registry.names("metric"))
 EXTRACTORS = ("domain", "inception")
 EVAL_DIR = "eval"
+FIGURES_DIR = "figures"  # the plots' PNG files, in eval/ and in an experiment's folder
 # The aggregate posterior is a mixture over at most this many training posteriors.
 _MAX_TRAIN_POSTERIORS = 5000
 # Importance-sampled NLL on at most this many test examples (its cost is K forward passes per example).
@@ -305,10 +306,13 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
                 extras[measurement.metric] = measurement.extra
         progress("%s done", name)
     figures = _figures(model, sets, reference, splits.is_image, held_out, held_out_split)
+    plots = report_html.metric_plots(extras)
     if is_autoencoder and context.latents.test_means.shape[1] == 2:
-        figures["test posterior means over the prior (contours: 50/90/99% of the prior mass)"] = \
+        plots["test posterior means over the prior (contours: 50/90/99% of the prior mass)"] = \
             report_html.latent_scatter(context.latents.test_means, context.latents.log_prior)
-    json_path, html_path = _write_report(workdir, report, figures, extras)
+    # Each plot also as a PNG file for a paper or a slide, listed with its path under eval/ (the workdir can move).
+    report["figures"] = {caption: f"{FIGURES_DIR}/{_file_name(caption)}.png" for caption in plots}
+    json_path, html_path = _write_report(workdir, report, figures, plots)
     progress("wrote %s and %s", json_path, html_path)
     return report, json_path, html_path
 
@@ -368,13 +372,15 @@ def _figures(model, sets, reference, is_image, held_out, held_out_split, count=6
     return figures
 
 
-def _write_report(workdir, report, figures, extras):
+def _write_report(workdir, report, figures, plots):
     directory = os.path.join(workdir, EVAL_DIR)
     for name, image in figures.items():
         image_utils.write_png(os.path.join(directory, _file_name(name) + ".png"), image)
+    for caption, path in report["figures"].items():
+        report_html.save_png(os.path.join(directory, path), plots[caption])
     json_path = atomic_write(os.path.join(directory, "report.json"),
                              json.dumps(report, indent=2, default=_json_default))
-    html_path = atomic_write(os.path.join(directory, "report.html"), report_html.render(report, figures, extras))
+    html_path = atomic_write(os.path.join(directory, "report.html"), report_html.render(report, figures, plots))
     return json_path, html_path
 
 

@@ -1,10 +1,17 @@
-"""eval/report.html: one self-contained page (inline CSS, PNGs as data URIs, plots as inline SVG; no network)."""
+"""eval/report.html: one self-contained page (inline CSS, PNGs as data URIs, plots as inline SVG; no network).
+
+Its plots, and an experiment's, are matplotlib figures: `svg` inlines one in a page, `save_png` writes it as a PNG
+file for a paper or a slide."""
 import base64
 import html
+import io
 import json
+import textwrap
 
 import numpy as np
 import tensorflow as tf
+
+from tfvae.files import atomic_write
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -14,6 +21,7 @@ th { background: #f4f4f4; text-align: left; } td.number { text-align: right; fon
 figure { display: inline-block; margin: 0.5em; vertical-align: top; text-align: center; }
 figure img { image-rendering: pixelated; border: 1px solid #ccc; max-width: 380px; }
 figcaption { font-size: 0.8em; max-width: 380px; } pre { font-size: 0.75em; white-space: pre-wrap; }
+figure svg { max-width: 100%; height: auto; }
 """
 
 # After loading, count the images the browser could not decode; a headless browser dumps the DOM with this marker.
@@ -78,134 +86,163 @@ def _metric_tables(report, sets):
     return "".join(parts)
 
 
-def line_plot(title, xs, series, x_label, y_label, width=520, height=300, log_y=False):
-    """An inline SVG line plot; series: {label: ys}."""
-    margin = 50
-    values = [np.asarray(ys, np.float64) for ys in series.values()]
-    all_y = np.concatenate(values)
-    all_y = all_y[np.isfinite(all_y)]
+def _figure(width, height):
+    """An empty matplotlib figure (inches). No pyplot: nothing global, no display; PNGs are drawn by Agg."""
+    from matplotlib.figure import Figure  # imported where figures are drawn: no tfvae module needs it on import
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _wrap(text, width):
+    """`text` on lines of at most `width` characters: matplotlib cuts a title wider than its figure."""
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def svg(figure):
+    """The figure as an inline `<svg>` element for the page (its text kept as text: searchable, and smaller)."""
+    import matplotlib
+
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue().decode("utf-8")
+    return text[text.index("<svg"):]  # without the XML declaration and doctype of a standalone file
+
+
+def save_png(path, figure, dpi=150):
+    """Writes the figure as a PNG file (for a paper or a slide), atomically; returns `path`."""
+    return atomic_write(path, lambda f: figure.savefig(f, format="png", dpi=dpi))
+
+
+def line_plot(title, xs, series, x_label, y_label, log_y=False):
+    """A line plot of one or more series over shared x values, with a legend when there are several.
+
+    Args:
+        title, x_label, y_label: str.
+        xs: [N] x values.
+        series: dict label -> [N] y values (NaN or None leaves a gap).
+        log_y: bool. A logarithmic y axis (non-positive values left out). Defaults to False.
+
+    Returns:
+        A matplotlib `Figure`, for `svg` and `save_png`.
+    """
+    figure = _figure(6.4, 4.0)
+    axes = figure.subplots()
+    for label, ys in series.items():
+        axes.plot(xs, np.asarray(ys, np.float64), marker="o", markersize=3, label=label)
     if log_y:
-        all_y = np.log10(np.maximum(all_y, 1e-12))
-    xs = np.asarray(xs, np.float64)
-    x0, x1 = xs.min(), xs.max() if xs.max() > xs.min() else xs.min() + 1
-    y0, y1 = (all_y.min(), all_y.max()) if len(all_y) else (0.0, 1.0)
-    if y1 <= y0:
-        y0, y1 = y0 - 1, y1 + 1
-
-    def point(x, y):
-        y = np.log10(max(y, 1e-12)) if log_y else y
-        return (margin + (x - x0) / (x1 - x0) * (width - 2 * margin),
-                height - margin - (y - y0) / (y1 - y0) * (height - 2 * margin))
-
-    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
-    parts = [f'<svg width="{width}" height="{height}" role="img">',
-             f'<title>{html.escape(title)}</title>',
-             f'<rect x="{margin}" y="{margin}" width="{width - 2 * margin}" height="{height - 2 * margin}" '
-             'fill="none" stroke="#999"/>',
-             f'<text x="{width / 2}" y="{height - 10}" text-anchor="middle" font-size="12">{html.escape(x_label)}'
-             '</text>',
-             f'<text x="12" y="{height / 2}" font-size="12" transform="rotate(-90 12 {height / 2})" '
-             f'text-anchor="middle">{html.escape(y_label)}{" (log10)" if log_y else ""}</text>',
-             f'<text x="{margin}" y="{margin - 8}" font-size="11">{y1:.3g}</text>',
-             f'<text x="{margin}" y="{height - margin + 14}" font-size="11">{y0:.3g} | x from {x0:.3g} to '
-             f'{x1:.3g}</text>']
-    for index, (label, ys) in enumerate(series.items()):
-        points = [point(x, y) for x, y in zip(xs, ys) if np.isfinite(y)]
-        color = colors[index % len(colors)]
-        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
-                     + " ".join(f"{px:.1f},{py:.1f}" for px, py in points) + '"/>')
-        parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}"/>' for px, py in points]
-        parts.append(f'<text x="{width - margin - 150}" y="{margin + 16 + 14 * index}" font-size="12" '
-                     f'fill="{color}">{html.escape(label)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        axes.set_yscale("log", nonpositive="mask")
+    axes.set(title=_wrap(title, 64), xlabel=x_label, ylabel=y_label)
+    axes.grid(alpha=0.3)
+    if len(series) > 1:
+        axes.legend()
+    return figure
 
 
-def scatter_panels(title, panels, columns=2, size=240):
-    """An inline SVG of square scatter panels in a grid (e.g. a model's latent space beside its data space).
+def scatter_panels(title, panels, columns=2):
+    """Square scatter panels in a grid (e.g. a model's latent space beside its data space), a legend in each.
 
     Args:
         title: str.
         panels: list of dicts with `title` (str), `extent` ((low, high) of both axes), `series` (list of
-            (points [N, 2], color, radius, label)) and optionally `background` (an image [H, W, 3] in [0, 1]
-            spanning the extent, drawn under the points, first row at the top).
+            (points [N, 2], color, radius in points, label)), optionally `axes` ((x label, y label)) and
+            `background` (a relative density [H, W] in [0, 1] over the extent, first row at the top, shaded grey
+            under the points; `density_background`).
         columns: int. Panels per row.
-        size: int. Pixels per panel side.
+
+    Returns:
+        A matplotlib `Figure`, for `svg` and `save_png`.
     """
-    gap, header = 12, 30
     rows = -(-len(panels) // columns)
-    width, height = columns * (size + gap) + gap, rows * (size + header + gap) + gap
-    parts = [f'<svg width="{width}" height="{height}" role="img"><title>{html.escape(title)}</title>']
+    figure = _figure(3.2 * columns, 4.0 * rows)
+    figure.suptitle(_wrap(title, 32 * columns))
     for index, panel in enumerate(panels):
-        left = gap + (index % columns) * (size + gap)
-        top = gap + (index // columns) * (size + header + gap) + header
+        axes = figure.add_subplot(rows, columns, index + 1)
         low, high = panel["extent"]
-
-        def position(points):
-            scaled = (np.asarray(points, np.float64) - low) / (high - low) * size
-            return left + scaled[:, 0], top + size - scaled[:, 1]
-
-        parts.append(f'<text x="{left}" y="{top - 8}" font-size="11">{html.escape(panel["title"])}</text>')
         if panel.get("background") is not None:
-            parts.append(f'<image x="{left}" y="{top}" width="{size}" height="{size}" preserveAspectRatio="none" '
-                         f'href="{png_data_uri(panel["background"])}"/>')
-        parts.append(f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#999"/>')
-        for number, (points, color, radius, label) in enumerate(panel["series"]):
-            xs, ys = position(points)
-            inside = (xs >= left) & (xs <= left + size) & (ys >= top) & (ys <= top + size)
-            parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{color}"/>'
-                      for x, y in zip(xs[inside], ys[inside])]
-            parts.append(f'<text x="{left + 4}" y="{top + 12 + 12 * number}" font-size="10" fill="{color}">'
-                         f'{html.escape(label)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+            axes.imshow(panel["background"], extent=(low, high, low, high), cmap="Greys", vmin=0.0, vmax=2.0)
+        for points, color, radius, label in panel["series"]:
+            points = np.asarray(points, np.float64)
+            axes.scatter(points[:, 0], points[:, 1], s=(2 * radius) ** 2, color=color, linewidths=0, label=label)
+        x_label, y_label = panel.get("axes", ("", ""))
+        axes.set(title=_wrap(panel["title"], 30), xlim=(low, high), ylim=(low, high), aspect="equal", xlabel=x_label,
+                 ylabel=y_label)
+        # Under the panel, where it hides no point.
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="x-small", frameon=False)
+    return figure
 
 
 def density_background(log_density, extent, size=96):
-    """A grey image of exp(log_density) over the square extent (darker = denser), first row at the top, for
-    `scatter_panels`; log_density: callable [M, 2] -> [M]."""
+    """exp(log_density) relative to its maximum over a grid of the square extent, first row at the top: the
+    `background` of a `scatter_panels` panel; log_density: callable [M, 2] -> [M]."""
     low, high = extent
     axis = np.linspace(low, high, size)
     grid = np.stack(np.meshgrid(axis, axis[::-1]), axis=-1).reshape(-1, 2).astype(np.float32)
     values = np.asarray(log_density(grid), np.float64).reshape(size, size)
-    density = np.exp(values - values.max())
-    return np.repeat((1.0 - 0.45 * density)[..., None], 3, axis=-1)
+    return np.exp(values - values.max())
 
 
-def latent_scatter(latents, log_prior, size=256, levels=(0.5, 0.9, 0.99)):
-    """A picture of 2-D latents over the prior: grey shading of p(z), contour lines enclosing the given prior
-    probability mass, latents as dark dots.
+def latent_scatter(latents, log_prior, size=256, levels=(0.5, 0.9, 0.99),
+                   title="Test posterior means over the prior"):
+    """2-D latents over the prior: grey shading of p(z), labelled contours enclosing the given prior probability
+    mass, the latents as dots.
 
     Args:
         latents: [N, 2].
         log_prior: callable [M, 2] -> [M].
+        size: int. Grid points per axis for the density.
+        levels: tuple of float. Prior mass inside each contour.
+        title: str.
+
+    Returns:
+        A matplotlib `Figure`, for `svg` and `save_png`.
     """
     latents = np.asarray(latents, np.float64)
     span = max(3.5, float(np.abs(latents).max()) * 1.05)
     axis = np.linspace(-span, span, size)
-    grid = np.stack(np.meshgrid(axis, axis[::-1]), axis=-1).reshape(-1, 2)
-    log_density = np.asarray(log_prior(grid.astype(np.float32)), np.float64).reshape(size, size)
-    density = np.exp(log_density - log_density.max())
-    picture = np.repeat((1.0 - 0.35 * density)[..., None], 3, axis=-1)
-    # Contour of the region holding `level` of the prior mass on the grid: threshold the sorted cell masses.
+    density = density_background(log_prior, (-span, span), size)[::-1]  # first row at the bottom, as contour reads
+    # The contour of the region holding `level` of the prior mass on the grid: the density of the cell where the
+    # cumulative mass of the cells, densest first, reaches `level`.
     cells = np.sort(density.ravel())[::-1]
     cumulative = np.cumsum(cells) / cells.sum()
-    for level in levels:
-        threshold = cells[min(np.searchsorted(cumulative, level), len(cells) - 1)]
-        inside = density >= threshold
-        edge = inside ^ np.roll(inside, 1, axis=0) | inside ^ np.roll(inside, 1, axis=1)
-        picture[edge] = [0.2, 0.4, 0.9]
-    pixels = np.clip(((latents + span) / (2 * span) * (size - 1)).round().astype(int), 0, size - 1)
-    for dx in (0, 1):
-        for dy in (0, 1):
-            rows = np.clip(size - 1 - pixels[:, 1] + dy, 0, size - 1)
-            cols = np.clip(pixels[:, 0] + dx, 0, size - 1)
-            picture[rows, cols] = [0.8, 0.1, 0.1]
-    return picture
+    thresholds = {cells[min(np.searchsorted(cumulative, level), len(cells) - 1)]: f"{level:.0%}" for level in levels}
+    figure = _figure(5.2, 4.8)
+    axes = figure.subplots()
+    axes.imshow(density, extent=(-span, span, -span, span), origin="lower", cmap="Greys", vmin=0.0, vmax=2.0)
+    contours = axes.contour(axis, axis, density, levels=sorted(thresholds), colors="tab:blue", linewidths=1)
+    axes.clabel(contours, fmt=thresholds, fontsize="small")
+    axes.plot([], [], color="tab:blue", linewidth=1, label="contours of the prior mass")
+    axes.scatter(latents[:, 0], latents[:, 1], s=6, color="tab:red", linewidths=0, label="test posterior means")
+    axes.set(title=_wrap(title, 50), xlabel="$z_1$", ylabel="$z_2$", xlim=(-span, span), ylim=(-span, span),
+             aspect="equal")
+    axes.legend(loc="upper right", fontsize="small", framealpha=0.8)
+    return figure
 
 
-def render(report, figures, extras):
-    """The HTML text of the report."""
+def metric_plots(extras):
+    """{title: Figure} of the curves some metrics return besides their numbers (`Measurement.extra`)."""
+    figures = {}
+    if extras.get("leakage"):
+        leakage = extras["leakage"]
+        title = "Leakage score LS(tau) (dpVAE eq. 6)"
+        figures[title] = line_plot(title, leakage["thresholds"], {"LS(tau)": leakage["scores"]},
+                                   "tau = log p(h(z)) threshold", "LS(tau)")
+    if extras.get("singular_values"):
+        values = extras["singular_values"]
+        title = "Singular values of the test posterior means"
+        figures[title] = line_plot(title, np.arange(1, len(values) + 1), {"singular value": values}, "index",
+                                   "singular value", log_y=True)
+    if extras.get("sample_spectrum"):
+        spectra = extras["sample_spectrum"]
+        title = "Singular values of latent sample matrices (two-stage VAE paper, figure 2)"
+        figures[title] = line_plot(title, np.arange(1, len(spectra["N(0, I)"]) + 1), spectra, "index",
+                                   "singular value / sqrt(N)", log_y=True)
+    return figures
+
+
+def render(report, figures, plots):
+    """The HTML text of the report: `figures` {caption: image [H, W, C]} as PNGs, `plots` {caption: matplotlib
+    Figure} as inline SVG."""
     title = f"tfvae evaluation: {report['model']} on {report['dataset']}"
     sections = [f"<h1>{html.escape(title)}</h1>",
                 f"<p>Samplers: {html.escape(', '.join(report['samplers']))} (default "
@@ -218,22 +255,9 @@ def render(report, figures, extras):
     for caption, image in figures.items():
         sections.append(f'<figure><img alt="{html.escape(caption)}" src="{png_data_uri(image)}">'
                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    plots = []
-    if extras.get("leakage"):
-        leakage = extras["leakage"]
-        plots.append(line_plot("Leakage score LS(tau) (dpVAE eq. 6)", leakage["thresholds"],
-                                {"LS(tau)": leakage["scores"]}, "tau = log p(h(z)) threshold", "LS(tau)"))
-    if extras.get("singular_values"):
-        values = extras["singular_values"]
-        plots.append(line_plot("Singular values of the test posterior means", np.arange(1, len(values) + 1),
-                                {"singular value": values}, "index", "singular value", log_y=True))
-    if extras.get("sample_spectrum"):
-        spectra = extras["sample_spectrum"]
-        plots.append(line_plot("Singular values of latent sample matrices (two-stage VAE paper, figure 2)",
-                               np.arange(1, len(spectra["N(0, I)"]) + 1), spectra, "index",
-                               "singular value / sqrt(N)", log_y=True))
-    if plots:
-        sections += ["<h2>Plots</h2>"] + [f"<figure>{plot}</figure>" for plot in plots]
+    if plots:  # each also a PNG file, named in report.json's "figures" (its path under the report's folder)
+        sections += ["<h2>Plots</h2>"] + [f"<figure>{svg(plot)}<figcaption>{html.escape(report['figures'][caption])}"
+                                          "</figcaption></figure>" for caption, plot in plots.items()]
     sections += ["<h2>Protocol</h2>", "<p>How every number was measured (also in report.json).</p>",
                  f"<pre>{html.escape(json.dumps(report['protocol'], indent=1, default=str))}</pre>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

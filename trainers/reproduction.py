@@ -4,6 +4,7 @@ one table with our numbers beside the paper's and a verdict for each of its clai
     DIR/EXPERIMENT/experiment.json        the experiment and scale this folder belongs to
     DIR/EXPERIMENT/cells/ROW-seedK/       a workdir per cell, plus cell.json (finished phases and their times)
     DIR/EXPERIMENT/table.md, table.json, report.html
+    DIR/EXPERIMENT/figures/FIGURE.png      the paper's figures we redraw, as PNG files (also inline in report.html)
 
 A killed run resumes where it stopped: a finished phase of a cell is never run again (cell.json says which are
 done, written atomically after each), and a killed training resumes from its last checkpoint. Each seed's cell is
@@ -27,7 +28,7 @@ from absl import logging
 
 from tfvae import models, registry
 from tfvae.files import atomic_write
-from trainers import evaluation, jobs
+from trainers import evaluation, jobs, report_html
 from trainers.config import TrainConfig
 from trainers.experiments import statistics
 from trainers.experiments.experiment import ResultTable
@@ -83,6 +84,10 @@ def _check_before_training(experiment, scale):
     if len(set(slugs)) < len(slugs):
         raise ValueError(f"Experiment {experiment.name}: rows {[row.label for row in experiment.rows]} would share "
                          f"cell folders {slugs}")
+    files = [_figure_file(figure.caption) for figure in experiment.figures]
+    if len(set(files)) < len(files):
+        raise ValueError(f"Experiment {experiment.name}: figures {[figure.caption for figure in experiment.figures]} "
+                         f"would share PNG files {files}")
     labels = {column.label for column in experiment.columns}
     for row in experiment.rows:
         stray = sorted(set(row.sets) - labels)
@@ -396,9 +401,11 @@ def write_table(experiment, scale, root):
         "paper_numbers": [{"row": r, "column": c, "value": v[0], "std": v[1]}
                           for (r, c), v in experiment.paper_numbers.items()],
         "claims": claims, "verdicts": _tally(claims), "protocols": protocols,
-        "figures": [{"caption": caption, "summary": drawn["summary"], "data": drawn["data"]}
+        "figures": [{"caption": caption, "summary": drawn["summary"], "data": drawn["data"], "png": drawn["png"]}
                     for caption, drawn in figures.items()],
     }
+    for drawn in figures.values():
+        report_html.save_png(os.path.join(root, drawn["png"]), drawn["figure"])
     atomic_write(os.path.join(root, "table.json"), json.dumps(table, indent=2, default=str))
     markdown = render_markdown(experiment, scale, table)
     md_path = atomic_write(os.path.join(root, "table.md"), markdown)
@@ -418,7 +425,13 @@ def _figures(experiment, cells):
         if cell.done("evaluate"):
             finished.setdefault(cell.row.label, []).append(cell.workdir)
     drawn = {figure.caption: figure.draw(finished) for figure in experiment.figures}
-    return {caption: figure for caption, figure in drawn.items() if figure is not None}
+    return {caption: {**figure, "png": _figure_file(caption)}
+            for caption, figure in drawn.items() if figure is not None}
+
+
+def _figure_file(caption):
+    """Where a figure's PNG file goes under the experiment's folder (for a paper or a slide)."""
+    return f"{evaluation.FIGURES_DIR}/{_slug(caption)[:80].rstrip('_')}.png"
 
 
 def _format(cell):
@@ -483,8 +496,8 @@ def render_markdown(experiment, scale, table):
         paper_side = claim["on_paper_numbers"]
         lines.append(f"  - on the paper's own numbers: {paper_side['verdict']} ({paper_side['detail']})")
     if table["figures"]:
-        lines += ["", "## Figures (drawn in report.html, data in table.json)", ""]
-        lines += [f"- {figure['caption']}: {figure['summary']}" for figure in table["figures"]]
+        lines += ["", "## Figures (drawn in report.html and as PNG files, data in table.json)", ""]
+        lines += [f"- {figure['caption']} (`{figure['png']}`): {figure['summary']}" for figure in table["figures"]]
     lines += ["", "## How each number was measured", ""]
     for name, protocol in table["protocols"].items():
         if protocol:
@@ -510,6 +523,6 @@ def _render_html(experiment, table, markdown, figures, cells):
             f"<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto}}"
             f"pre{{white-space:pre-wrap;font-size:0.85em}}</style></head><body>"
             f"<pre>{html.escape(markdown)}</pre>"
-            + "".join(f"<figure>{drawn['svg']}<figcaption>{html.escape(caption)}</figcaption></figure>"
-                      for caption, drawn in figures.items())
+            + "".join(f"<figure>{report_html.svg(drawn['figure'])}<figcaption>{html.escape(caption)} "
+                      f"({html.escape(drawn['png'])})</figcaption></figure>" for caption, drawn in figures.items())
             + f"<h2>Cells</h2><ul>{''.join(links)}</ul></body></html>")

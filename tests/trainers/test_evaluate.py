@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import run_python, zoo_config
+from tests.conftest import assert_drawn_png, run_python, zoo_config
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,15 @@ def test_report_html_renders_every_image_in_headless_chromium(evaluated):
     for caption in ("samples/gmm", "low_posterior", "reconstructions (left", "interpolations (spherical",
                     "traversals"):
         assert caption in html
-    assert html.count("<svg") == 3  # leakage curve, singular values, latent sample spectra
+    # The plots, inline (one <svg> each) and as PNG files listed in report.json.
+    report = json.loads((workdir / "eval" / "report.json").read_text())
+    assert list(report["figures"]) == ["Leakage score LS(tau) (dpVAE eq. 6)", "Singular values of the test posterior "
+                                       "means", "Singular values of latent sample matrices (two-stage VAE paper, "
+                                       "figure 2)"]
+    assert html.count("<svg") == len(report["figures"])
+    for path in report["figures"].values():
+        assert path.startswith("figures/") and path in html, path  # named under its plot
+        assert_drawn_png(workdir / "eval" / path)
 
 
 def test_a_killed_evaluation_measures_only_what_is_missing(evaluated, monkeypatch):
@@ -139,7 +147,13 @@ def test_evaluate_points_with_two_latent_dimensions(tmp_path):
     assert report["protocol"]["fd_raw"]["extractor"] == "raw points (no feature network)"
     assert {"samples/gmm", "reconstructions"} <= set(report["metrics"]["precision_raw"])
     assert len(report["protocol"]["singular_values"]["all"]) == 2
-    assert "test posterior means over the prior" in open(html_path).read()
+    html = open(html_path).read()
+    scatter = "test posterior means over the prior (contours: 50/90/99% of the prior mass)"
+    assert list(report["figures"]) == ["Leakage score LS(tau) (dpVAE eq. 6)",
+                                       "Singular values of the test posterior means", scatter]
+    assert html.count("<svg") == 3 and "50%" in html and "99%" in html  # the contours' labels
+    for path in report["figures"].values():
+        assert_drawn_png(tmp_path / "eval" / path)
 
 
 def test_reconstruction_codes_are_posterior_draws_or_the_codes():

@@ -14,10 +14,11 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, run_python, subprocess_env
+from tests.conftest import REPO, assert_drawn_png, run_python, subprocess_env
 from tfvae import latent_paths, metrics, registry
 from trainers import experiments, reproduction  # noqa: F401  (registers the experiments)
 from trainers.experiments import statistics
+from trainers.experiments.experiment import Figure
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +61,10 @@ def _check_complete(root, experiment, seeds):
     assert report_html.count("<li>") == len(experiment.rows) * len(seeds)
     assert [figure["caption"] for figure in table["figures"]] == [figure.caption for figure in experiment.figures]
     assert report_html.count("<svg") == len(experiment.figures)
+    pngs = [figure["png"] for figure in table["figures"]]
+    assert len(set(pngs)) == len(pngs) and all(path.startswith("figures/") and path in report_html for path in pngs)
+    for path in pngs:
+        assert_drawn_png(root / path)
     return table
 
 
@@ -267,6 +272,8 @@ def _sets_naming_an_unknown_column(experiment):
     (_rows_sharing_a_folder, "would share cell folders"),
     (_sets_naming_an_unknown_column, r"sets name columns \['FID N'\] the experiment does not have"),
     (lambda experiment: {"claims": experiment.claims[:1] * 2}, "claims must have distinct names"),
+    (lambda experiment: {"figures": (Figure("Figure 1: a", lambda finished: None),
+                                     Figure("Figure 1 (a)", lambda finished: None))}, "would share PNG files"),
 ])
 def test_a_broken_experiment_is_refused_before_any_cell_trains(change, message, tmp_path, monkeypatch):
     experiment = registry.get("experiment", "rae_table1")

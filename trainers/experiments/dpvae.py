@@ -190,8 +190,8 @@ def _leakage_figure(standard, decoupled):
         xs = [math.log10(level) for level in levels]
         lowest = levels[0]
         return {"data": {"prior_mass": levels, "leakage": curves},
-                "svg": report_html.line_plot(f"LS(tau): {standard} vs {decoupled}", xs, curves,
-                                             "log10 prior mass below tau", "LS(tau)"),
+                "figure": report_html.line_plot(f"LS(tau): {standard} vs {decoupled}", xs, curves,
+                                                "log10 prior mass below tau", "LS(tau)"),
                 "summary": f"LS at {lowest:g} prior mass: {standard} {curves[standard][0]:.3g}, {decoupled} "
                            f"{curves[decoupled][0]:.3g} (higher: more posterior mass leaks where the prior has "
                            f"little)"}
@@ -296,11 +296,11 @@ def _moons_panels(label, workdir):
     test = splits.as_float("test")[:_FIGURE_POINTS]
     data_extent = (-3.0, 3.0)
     panels = [
-        {"title": f"{label}: latent space", "extent": latent_extent,
+        {"title": f"{label}: latent space", "extent": latent_extent, "axes": ("$z_1$", "$z_2$"),
          "background": report_html.density_background(log_prior, latent_extent),
          "series": [(posterior, "#1f77b4", 1.5, "q(z): test posterior samples (shade: p(z))"),
                     (low, "#d62728", 3, "30 lowest-q(z) prior draws")]},
-        {"title": f"{label}: data space", "extent": data_extent,
+        {"title": f"{label}: data space", "extent": data_extent, "axes": ("$x_1$", "$x_2$"),
          "series": [(test, "#bbbbbb", 1.5, "test points"), (generated, "#2ca02c", 1.5, "decoded prior samples"),
                     (decoded_low, "#d62728", 3, "decoded low-posterior samples")]},
     ]
@@ -320,7 +320,7 @@ def _moons_figure(finished):
     outside = {label: float(np.mean(np.abs(np.asarray(values["decoded_low_posterior"])).max(axis=1) > 2.5))
                for label, values in data.items()}
     return {"data": data,
-            "svg": report_html.scatter_panels("Two moons: latent and data space", panels, columns=4),
+            "figure": report_html.scatter_panels("Two moons: latent and data space", panels, columns=4),
             "summary": "share of the 30 decoded low-posterior samples outside the data's [-2.5, 2.5] box: " + ", ".join(
                 f"{label} {share:.2f}" for label, share in outside.items())}
 

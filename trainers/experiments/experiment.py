@@ -158,8 +158,8 @@ class Figure:
     Attributes:
         caption: str. What the figure shows, with its number in the paper.
         draw: callable({row label: [workdir of each finished cell of the row]}) -> {"data": JSON-able values,
-            "svg": an inline SVG, "summary": one sentence of what it shows, for table.md}, or None while the cells
-            it needs are not finished.
+            "figure": a matplotlib Figure (`trainers.report_html`'s plots), "summary": one sentence of what it shows,
+            for table.md}, or None while the cells it needs are not finished.
     """
 
     caption: str

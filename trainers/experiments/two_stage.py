@@ -115,7 +115,7 @@ def _log_gamma_figure(finished):
     summary = "; ".join(f"{label}: {values[0]:.2f} after epoch 1, {values[-1]:.2f} after epoch {len(values)}"
                         for label, values in series.items())
     return {"data": {"epochs": epochs, "log_gamma": series},
-            "svg": report_html.line_plot("log gamma over training", epochs, padded, "epoch", "log gamma"),
+            "figure": report_html.line_plot("log gamma over training", epochs, padded, "epoch", "log gamma"),
             "summary": f"log gamma (Theorem 3: gamma -> 0 at the optimum, so it should keep falling): {summary}"}
 
 
@@ -133,8 +133,8 @@ def _spectrum_figure(finished):
     index = list(range(1, len(spectra["N(0, I)"]) + 1))
     summary = ", ".join(f"{labels.get(name, name)} {value:.3f}" for name, value in distances.items())
     return {"data": {"index": index, "spectra": series, "distance_to_standard_normal": distances},
-            "svg": report_html.line_plot("Singular values of latent sample matrices / sqrt(N)", index, series,
-                                         "index", "singular value", log_y=True),
+            "figure": report_html.line_plot("Singular values of latent sample matrices / sqrt(N)", index, series,
+                                            "index", "singular value", log_y=True),
             "summary": f"RMS log distance of each spectrum to the N(0, I) one (paper: q(u) much closer than "
                        f"q(z)): {summary}"}
 
