@@ -13,11 +13,13 @@ writes OUTPUT_DIR/models.config and OUTPUT_DIR/batching_parameters.txt; then
 """
 import os
 
+import tensorflow as tf
 from absl import app, flags
 from google.protobuf import text_format
 
 from tfvae.export.saved_model import DEFAULT_MAX_BATCH_SIZE
 from serving.model_manager import available_versions
+from tfvae import files
 from tfvae.files import atomic_write
 
 MODELS_CONFIG = "models.config"
@@ -41,10 +43,10 @@ BATCHING_DEFAULTS = {
 
 def discover_models(export_base):
     """{model name: [versions]} for every folder of `export_base` that holds integer SavedModel versions."""
-    if not os.path.isdir(export_base):
+    if not tf.io.gfile.isdir(export_base):
         raise FileNotFoundError(f"No export base folder at {export_base}: expected BASE/MODEL_NAME/VERSION "
                                 f"folders written by python -m export.export_saved_model. Received: {export_base}")
-    models = {name: available_versions(os.path.join(export_base, name)) for name in sorted(os.listdir(export_base))}
+    models = {name: available_versions(os.path.join(export_base, name)) for name in files.listdir(export_base)}
     return {name: versions for name, versions in models.items() if versions}
 
 
@@ -132,7 +134,7 @@ def write_configs(export_base, output_dir=None, models=None, versions="latest", 
             if missing:
                 raise ValueError(f"Model {name!r} has no versions {missing} under {export_base}; it has "
                                  f"{found[name]}. Received: versions={list(versions)}")
-    server_base = server_base or os.path.abspath(export_base)
+    server_base = server_base or files.absolute(export_base)
     text = model_server_config([{"name": n, "base_path": f"{server_base.rstrip('/')}/{n}", "versions": versions}
                                 for n in names])
     output_dir = output_dir or export_base

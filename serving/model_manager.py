@@ -3,6 +3,7 @@ import os
 import re
 import threading
 
+import tensorflow as tf
 from absl import logging
 
 from serving.errors import ServingError
@@ -12,11 +13,13 @@ _VERSION = re.compile(r"^\d+$")
 
 
 def available_versions(base_path):
-    """Integer version folders under a model's base path that hold a saved_model.pb, ascending."""
-    if not os.path.isdir(base_path):
+    """Integer version folders under a model's base path (local or a URL such as gs://) that hold a
+    saved_model.pb, ascending."""
+    if not tf.io.gfile.isdir(base_path):
         return []
-    return sorted(int(name) for name in os.listdir(base_path)
-                  if _VERSION.match(name) and os.path.isfile(os.path.join(base_path, name, "saved_model.pb")))
+    names = [name.rstrip("/") for name in tf.io.gfile.listdir(base_path)]  # gs:// lists folders as "NAME/"
+    return sorted(int(name) for name in names
+                  if _VERSION.match(name) and tf.io.gfile.exists(os.path.join(base_path, name, "saved_model.pb")))
 
 
 def wanted_versions(available, policy):

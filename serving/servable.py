@@ -15,7 +15,7 @@ def read_signature_defs(version_dir):
     """The SignatureDefMap proto of `version_dir/saved_model.pb` (what TF Serving's metadata API returns)."""
     path = os.path.join(version_dir, "saved_model.pb")
     saved = saved_model_pb2.SavedModel()
-    with open(path, "rb") as f:
+    with tf.io.gfile.GFile(path, "rb") as f:
         saved.ParseFromString(f.read())
     signature_defs = get_model_metadata_pb2.SignatureDefMap()
     for name, signature in saved.meta_graphs[0].signature_def.items():

@@ -67,15 +67,24 @@ def _read_index(directory):
         return None
 
 
+def reader(prefix):
+    """A `CheckpointReader` of the checkpoint `prefix` itself.
+
+    `tf.train.load_checkpoint` first asks whether its argument is a folder, to read that folder's index instead, and
+    TensorFlow's ram:// filesystem calls every prefix of a file name a folder (ckpt-2 of ckpt-2.index): the reader
+    is opened on the prefix directly, as `load_checkpoint` does for a path that is not a folder."""
+    return tf.compat.v1.train.NewCheckpointReader(prefix)
+
+
 def unreadable_reason(prefix):
     """None when every tensor of the checkpoint `prefix` reads completely; else what went wrong, in one line.
 
     Reading every tensor costs about as much as the restore itself, once per start: the price of never resuming
     from a checkpoint that fails halfway through its restore."""
     try:
-        reader = tf.train.load_checkpoint(prefix)
-        for key in reader.get_variable_to_shape_map():
-            reader.get_tensor(key)
+        opened = reader(prefix)
+        for key in opened.get_variable_to_shape_map():
+            opened.get_tensor(key)
     except (tf.errors.OpError, IndexError, ValueError, OSError, RuntimeError) as error:
         message = (getattr(error, "message", None) or str(error)).strip().splitlines()
         return f"{type(error).__name__}: {message[0] if message else 'unreadable'}"

@@ -4,6 +4,7 @@ import hashlib
 import json
 
 import numpy as np
+import tensorflow as tf
 
 
 def of_arrays(named_arrays):
@@ -28,9 +29,9 @@ def of_variables(variables):
 
 
 def of_file(path, chunk_bytes=1 << 20):
-    """SHA-256 (hex) of a file's bytes."""
+    """SHA-256 (hex) of a file's bytes (on any filesystem `tf.io.gfile` reads)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with tf.io.gfile.GFile(path, "rb") as f:
         for chunk in iter(lambda: f.read(chunk_bytes), b""):
             digest.update(chunk)
     return digest.hexdigest()

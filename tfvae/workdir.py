@@ -4,8 +4,9 @@ A workdir (docs/training.md, "The workdir") is written by one process at a time:
 WORKDIR/.lock for the life of a job and refuses a second process at once, naming the holder. The lock is the kernel's
 (`fcntl.flock`): it is released when its process ends however it ends, so the lock file a killed process leaves
 behind is taken over by the next run without a flag; the holder's host, pid and start time written into the file are
-for the message only. On filesystems without such locks (object stores such as gs://, NFS without lock support)
-nothing is locked: a warning says so, and keeping one writer per workdir is the scheduler's job there.
+for the message only. The lock needs a local file: on paths behind a URL scheme (`tfvae.files.is_local`: object
+stores such as gs://, and ram://) and on filesystems without such locks (NFS without lock support) nothing is locked:
+a warning says so, and keeping one writer per workdir is the scheduler's job there.
 
 `writes(workdir)` turns a full disk, a read-only filesystem or a refused permission, raised by any write inside it
 (a checkpoint, history.jsonl, a density, an export, a report), into `WriteFailed`: one message naming the path, what
@@ -28,7 +29,7 @@ import threading
 import tensorflow as tf
 from absl import logging
 
-from tfvae import checkpoints
+from tfvae import checkpoints, files
 from tfvae.density.density_estimator import DensityEstimator
 
 LOCK_FILE = ".lock"
@@ -39,6 +40,7 @@ RUN_STATE = ("checkpoints", "checkpoints-workers", "logs", "density", "density-c
 
 _held = {}  # real path of a workdir -> [open lock file, depth]: the lock is re-entrant within a process
 _held_guard = threading.Lock()
+_unlocked = set()  # the folders off the local disk this process was warned about (they take no lock)
 _DISK_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
                 errno.EROFS: "the filesystem is read-only", errno.EACCES: "permission denied",
                 errno.EPERM: "permission denied"}
@@ -64,10 +66,6 @@ class WriteFailed(RuntimeError):
         self.path, self.reason = path, reason
 
 
-def _is_local(path):
-    return "://" not in str(path)
-
-
 @contextlib.contextmanager
 def hold(workdir, lock_file=LOCK_FILE):
     """Holds the exclusive lock of `workdir` (created if missing) for the block; re-entrant within a process.
@@ -80,9 +78,13 @@ def hold(workdir, lock_file=LOCK_FILE):
         WorkdirBusy: another live process holds it.
     """
     workdir = str(workdir)
-    if not _is_local(workdir):
-        logging.warning("%s is not on a local filesystem: no lock is taken (object stores have none); make sure "
-                        "only one job writes it.", workdir)
+    if not files.is_local(workdir):
+        with _held_guard:
+            first = workdir not in _unlocked
+            _unlocked.add(workdir)
+        if first:  # once per folder: the jobs of one run hold it several times
+            logging.warning("%s is not on a local filesystem: no lock is taken (object stores have none); make sure "
+                            "only one job writes it.", workdir)
         yield
         return
     os.makedirs(workdir, exist_ok=True)
@@ -148,19 +150,32 @@ def restart(workdir):
     """Moves the run's state (`RUN_STATE`: checkpoints, logs, densities, evaluations, samples) into
     WORKDIR/previous/TIMESTAMP, deleting nothing, so the next run starts from scratch on purpose.
 
+    Each entry moves with `tfvae.files.move`: on the local disk with one atomic rename each; on an object store file
+    by file, so a kill during the restart can leave an entry split between its place and the TIMESTAMP folder.
+    Restarting again moves what is left into a new TIMESTAMP folder, still deleting nothing.
+
+    Args:
+        workdir: str. The run's folder.
+
     Returns:
         The folder the state was moved to, or None when there was nothing to move.
     """
-    present = [name for name in RUN_STATE if os.path.lexists(os.path.join(workdir, name))]
+    present = [name for name in RUN_STATE if _present(os.path.join(workdir, name))]
     if not present:
         return None
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     target = os.path.join(workdir, PREVIOUS_DIR, stamp)
-    os.makedirs(target)
+    if files.is_local(target):
+        os.makedirs(target)  # fails when the stamp exists: two restarts within a second never mix their state
     for name in present:
-        os.replace(os.path.join(workdir, name), os.path.join(target, name))
+        files.move(os.path.join(workdir, name), os.path.join(target, name))
     logging.info("Restart: moved %s to %s; training starts from scratch.", ", ".join(present), target)
     return target
+
+
+def _present(path):
+    """Whether `path` exists; on the local disk also a dangling symbolic link (moved aside like the rest)."""
+    return os.path.lexists(path) if files.is_local(path) else tf.io.gfile.exists(path)
 
 
 def saved_state(workdir):
@@ -173,13 +188,13 @@ def saved_state(workdir):
     densities = fitted_densities(workdir)
     parts.append(f"densities {', '.join(densities)}" if densities else "no fitted density")
     export_dir = os.path.join(workdir, "export")
-    for model in sorted(os.listdir(export_dir)) if os.path.isdir(export_dir) else []:
-        if not os.path.isdir(os.path.join(export_dir, model)):  # the exports' lock files
+    for model in files.listdir(export_dir):
+        if not tf.io.gfile.isdir(os.path.join(export_dir, model)):  # the exports' lock files
             continue
-        versions = sorted(int(v) for v in os.listdir(os.path.join(export_dir, model)) if v.isdigit())
+        versions = sorted(int(v) for v in files.listdir(os.path.join(export_dir, model)) if v.isdigit())
         if versions:
             parts.append(f"export {model} versions {', '.join(map(str, versions))}")
-    if os.path.isfile(os.path.join(workdir, "eval", "report.json")):
+    if tf.io.gfile.exists(os.path.join(workdir, "eval", "report.json")):
         parts.append("eval/report.json")
     return "; ".join(parts)
 
@@ -188,8 +203,7 @@ def fitted_densities(workdir):
     """Names of the densities saved whole in WORKDIR/density (a folder that a failed or killed save left without
     its config.json is not one)."""
     density_dir = os.path.join(workdir, "density")
-    names = sorted(os.listdir(density_dir)) if os.path.isdir(density_dir) else []
-    return [name for name in names if DensityEstimator.is_saved(os.path.join(density_dir, name))]
+    return [name for name in files.listdir(density_dir) if DensityEstimator.is_saved(os.path.join(density_dir, name))]
 
 
 def disk_reason(error):
@@ -201,13 +215,15 @@ def disk_reason(error):
         for text, number in _TF_DISK_MESSAGES:
             if text in (error.message or ""):
                 return number, _DISK_ERRNOS[number]
+        if isinstance(error, tf.errors.PermissionDeniedError):  # an object store's refusal (HTTP 403) in its words
+            return errno.EACCES, _DISK_ERRNOS[errno.EACCES]
     return None
 
 
 def _failed_path(error):
     if isinstance(error, OSError) and error.filename:
         return str(error.filename)
-    match = re.search(r"(/[^\s:;'\"]+)", getattr(error, "message", "") or "")
+    match = re.search(r"([a-z][a-z0-9+.-]*://[^\s;'\"]+|/[^\s:;'\"]+)", getattr(error, "message", "") or "")
     return match.group(1) if match else None
 
 
@@ -250,6 +266,6 @@ def holding(function):
     does not exist is neither created nor locked: the job itself says that it holds no run."""
     @functools.wraps(function)
     def wrapper(workdir, *args, **kwargs):
-        with job(workdir, lock=not _is_local(workdir) or os.path.isdir(workdir)):
+        with job(workdir, lock=not files.is_local(workdir) or os.path.isdir(workdir)):
             return function(workdir, *args, **kwargs)
     return wrapper

@@ -4,9 +4,11 @@ import json
 import os
 from typing import Optional
 
+import tensorflow as tf
+
 from tfvae import precision, registry
 from tfvae import training  # noqa: F401  (registers the strategies validate() checks)
-from tfvae.files import atomic_write
+from tfvae.files import atomic_write, read_text
 from tfvae.models.generator import STEPS_PER_EXECUTION
 
 CONFIG_FILE = "config.json"
@@ -156,11 +158,10 @@ class TrainConfig:
 def read_config(workdir):
     """Reads WORKDIR/config.json with a clear error when the workdir holds no run."""
     path = os.path.join(workdir, CONFIG_FILE)
-    if not os.path.isfile(path):
+    if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"{path} not found: {workdir} holds no tfvae run. Train first with "
                                 f"`python -m trainers.train --workdir={workdir}`. Received: workdir={workdir!r}")
-    with open(path) as f:
-        text = f.read()
+    text = read_text(path)
     try:
         values = json.loads(text)
     except ValueError as error:
@@ -176,9 +177,9 @@ def read_config(workdir):
 
 def write_config(config):
     """Writes WORKDIR/config.json atomically, refusing to overwrite a run of a different model or data set."""
-    os.makedirs(config.workdir, exist_ok=True)
+    tf.io.gfile.makedirs(config.workdir)
     path = os.path.join(config.workdir, CONFIG_FILE)
-    if os.path.isfile(path):
+    if tf.io.gfile.exists(path):
         previous = read_config(config.workdir)
         changed = {f: (getattr(previous, f), getattr(config, f)) for f in _IDENTITY_FIELDS
                    if getattr(previous, f) != getattr(config, f)}

@@ -22,7 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfvae import images as image_utils
-from tfvae import fingerprints, latent_paths, metrics, registry
+from tfvae import files, fingerprints, latent_paths, metrics, registry
 from tfvae import workdir as workdirs
 from tfvae.density import latent_samplers
 from tfvae.files import atomic_write
@@ -149,7 +149,7 @@ def _extractors(names, splits, workdir, progress, classifier_epochs, inception_w
 
 def _domain_classifier(splits, workdir, progress, epochs):
     directory = os.path.join(workdir, EVAL_DIR, "domain_classifier")
-    if os.path.isfile(os.path.join(directory, domain_classifier.INFO_FILE)):
+    if tf.io.gfile.exists(os.path.join(directory, domain_classifier.INFO_FILE)):
         classifier = domain_classifier.DomainClassifier.load(directory)
         if classifier.info.get("dataset") == splits.name and classifier.info.get("epochs") == epochs:
             progress("domain classifier loaded from %s", directory)
@@ -275,7 +275,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         nll_samples=nll_samples, prd_runs=prd_runs)
     report = {"model": config.model, "dataset": splits.name, "samplers": sorted(samplers),
               "default_sampler": default_set.split("/", 1)[1], "num_samples": num_samples, "metrics": {},
-              "protocol": {}, "uncertainty": {}, "workdir": os.path.abspath(workdir), "sets": ["test", *sets],
+              "protocol": {}, "uncertainty": {}, "workdir": files.absolute(workdir), "sets": ["test", *sets],
               "not_applicable": {}}
     extras = {}
     parts = _Parts(os.path.join(workdir, EVAL_DIR, "parts"), fingerprints.of_json({
@@ -333,9 +333,8 @@ class _Parts:
     def load(self, name):
         """The measurements of `name` from a run with the same inputs, or None."""
         try:
-            with open(self._path(name)) as f:
-                part = json.load(f)
-        except (OSError, ValueError):
+            part = json.loads(files.read_text(self._path(name)))
+        except (OSError, tf.errors.OpError, ValueError):  # missing, or cut short by a kill
             return None
         if not isinstance(part, dict) or part.get("fingerprint") != self.fingerprint:
             return None

@@ -5,8 +5,10 @@ import json
 import os
 import typing
 
+import tensorflow as tf
 from absl import flags
 
+from tfvae.files import read_text
 from trainers.config import WORKDIR_FORMAT_KEY, TrainConfig
 
 _D = TrainConfig()
@@ -114,10 +116,10 @@ def train_config_from_flags():
 
 def _read_config_file(path):
     try:
-        with open(path) as handle:
-            values = json.load(handle)
-    except OSError as error:
-        raise FileNotFoundError(f"--config: cannot read {path} ({error.strerror}). Received: {path!r}") from error
+        values = json.loads(read_text(path))
+    except tf.errors.OpError as error:
+        reason = error.message.rsplit("; ", 1)[-1] or type(error).__name__  # "PATH; No such file or directory"
+        raise FileNotFoundError(f"--config: cannot read {path} ({reason}). Received: {path!r}") from error
     except ValueError as error:
         raise ValueError(f"--config: {path} is not valid JSON ({error}). Received: {path!r}") from error
     if not isinstance(values, dict):

@@ -2,18 +2,16 @@
 
 Each job reads and writes one workdir (its layout: docs/training.md, "The workdir").
 """
-import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import time
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfvae import checkpoints, data, fingerprints, models, registry, training
+from tfvae import checkpoints, data, files, fingerprints, models, registry, training
 from tfvae import images as image_utils
 from tfvae import workdir as workdirs
 from tfvae.density import DensityEstimator, PriorSampler
@@ -216,19 +214,20 @@ def fit_densities(workdir, names, components=10, model=None, splits=None, latent
 
 def _remove_density_checkpoint(workdir, name):
     """Removes a saved density's fit checkpoint, and the checkpoints' folder once it is empty."""
-    shutil.rmtree(os.path.join(workdir, DENSITY_CHECKPOINTS, name), ignore_errors=True)
-    with contextlib.suppress(OSError):  # missing, or another density's checkpoint is still there
-        os.rmdir(os.path.join(workdir, DENSITY_CHECKPOINTS))
+    folder = os.path.join(workdir, DENSITY_CHECKPOINTS)
+    files.remove_tree(os.path.join(folder, name), ignore_errors=True)
+    if tf.io.gfile.isdir(folder) and not files.listdir(folder):  # another density's checkpoint may still be there
+        files.remove_tree(folder, ignore_errors=True)
 
 
 def _fit_on(directory, inputs):
     """The fit report of the density saved in `directory` when it was fitted on exactly `inputs` (latents
     fingerprint and settings) and its files are whole; else None."""
-    if not os.path.isfile(os.path.join(directory, "config.json")):
+    if not DensityEstimator.is_saved(directory):
         return None
     try:
         fit_info = DensityEstimator.load(directory).fit_info
-    except (OSError, ValueError) as error:  # a half-written or foreign pair: refit it
+    except (OSError, tf.errors.OpError, ValueError) as error:  # a half-written or foreign pair: refit it
         logging.info("Refitting the density in %s: %s", directory, error)
         return None
     return fit_info if fit_info.get("inputs") == inputs else None
@@ -264,9 +263,8 @@ def export(workdir, export_base=None, samplers=None, checkpoint=None, model=None
     default = config.default_sampler if config.default_sampler in bundled else "prior"
     metadata = {"dataset": config.dataset, "training_config": json.loads(config.to_json())}
     report = os.path.join(workdir, "eval", "report.json")
-    if os.path.isfile(report):
-        with open(report) as f:
-            metadata["metrics"] = json.load(f).get("metrics", {})
+    if tf.io.gfile.exists(report):
+        metadata["metrics"] = json.loads(files.read_text(report)).get("metrics", {})
     path = saved_model.export_saved_model(model, bundled, default, export_base or config.export_base, config.model,
                                           metadata=metadata)
     logging.info("Exported %s with samplers %s (default %s)", path, sorted(bundled), default)

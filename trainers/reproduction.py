@@ -19,15 +19,15 @@ import json
 import os
 import platform
 import re
-import shutil
 import sys
 import time
 
 import tensorflow as tf
 from absl import logging
 
-from tfvae import models, registry
+from tfvae import files, models, registry
 from tfvae.files import atomic_write
+from tfvae.metrics import domain_classifier
 from trainers import evaluation, jobs, report_html
 from trainers.config import TrainConfig
 from trainers.experiments import statistics
@@ -122,9 +122,8 @@ class _Cell:
         self.workdir = os.path.join(root, "cells", f"{_slug(row.label)}-seed{seed}")
         self.path = os.path.join(self.workdir, CELL_FILE)
         self.record = {"row": row.label, "seed": seed, "phases": {}}
-        if os.path.isfile(self.path):
-            with open(self.path) as f:
-                self.record = json.load(f)
+        if tf.io.gfile.exists(self.path):
+            self.record = json.loads(files.read_text(self.path))
 
     def done(self, phase):
         if phase == "evaluate" and phase in self.record["phases"]:
@@ -153,9 +152,8 @@ def _claim_experiment_folder(root, experiment, scale):
     """Writes or checks DIR/EXPERIMENT/experiment.json: one folder holds one experiment at one scale."""
     path = os.path.join(root, EXPERIMENT_FILE)
     identity = {"experiment": experiment.name, "scale": scale.name}
-    if os.path.isfile(path):
-        with open(path) as f:
-            previous = json.load(f)
+    if tf.io.gfile.exists(path):
+        previous = json.loads(files.read_text(path))
         if {k: previous.get(k) for k in identity} != identity:
             raise ValueError(f"{root} holds {previous.get('experiment')} at scale {previous.get('scale')}; cells of "
                              f"another scale would mix with them. Use another --workdir. Received: "
@@ -232,7 +230,7 @@ def run_experiment(name, scale_name="cpu", workdir="/tmp/tfvae/reproduce", data_
     selected, seeds = select_rows(experiment, rows), select_seeds(scale, seeds)
     _check_before_training(experiment, scale)
     root = os.path.join(workdir, experiment.name)
-    os.makedirs(root, exist_ok=True)
+    tf.io.gfile.makedirs(root)
     _claim_experiment_folder(root, experiment, scale)
     cells = [_Cell(root, row, seed, evaluation_settings(experiment, scale, seed)) for row in selected for seed in seeds]
     for cell in cells:
@@ -307,9 +305,9 @@ def _cells_on_disk(root, experiment, scale):
     rows = {_slug(row.label): row for row in experiment.rows}
     folder = os.path.join(root, "cells")
     found = []
-    for name in os.listdir(folder) if os.path.isdir(folder) else ():
+    for name in files.listdir(folder):
         match = _CELL_FOLDER.match(name)
-        if match and match["slug"] in rows and os.path.isfile(os.path.join(folder, name, CELL_FILE)):
+        if match and match["slug"] in rows and tf.io.gfile.exists(os.path.join(folder, name, CELL_FILE)):
             seed = int(match["seed"])
             found.append(_Cell(root, rows[match["slug"]], seed, evaluation_settings(experiment, scale, seed)))
     order = {row.label: index for index, row in enumerate(experiment.rows)}
@@ -320,15 +318,15 @@ def _evaluate(cell, experiment, scale, root):
     """Evaluates a cell; the domain classifier is trained once per experiment folder and shared by every cell."""
     shared = os.path.join(root, _SHARED_CLASSIFIER)
     own = os.path.join(cell.workdir, evaluation.EVAL_DIR, _SHARED_CLASSIFIER)
-    if os.path.isdir(shared) and not os.path.isdir(own):
-        shutil.copytree(shared, own)
+    if tf.io.gfile.isdir(shared) and not tf.io.gfile.isdir(own):
+        files.copy_tree(shared, own)
     evaluation.evaluate(cell.workdir, list(experiment.metrics), num_samples=scale.num_samples,
                         extractors=scale.extractors, seed=cell.seed, **scale.evaluate_kwargs)
-    if os.path.isdir(own) and not os.path.isdir(shared):
+    if tf.io.gfile.isdir(own) and not tf.io.gfile.isdir(shared):
         temporary = shared + ".tmp"
-        shutil.rmtree(temporary, ignore_errors=True)
-        shutil.copytree(own, temporary)
-        os.replace(temporary, shared)
+        files.remove_tree(temporary, ignore_errors=True)
+        files.copy_tree(own, temporary)
+        files.move(temporary, shared, last=(domain_classifier.INFO_FILE,))
 
 
 def _values(experiment, scale, cells):
@@ -338,10 +336,9 @@ def _values(experiment, scale, cells):
     protocols = {}
     for cell in cells:
         report_path = os.path.join(cell.workdir, evaluation.EVAL_DIR, "report.json")
-        if not cell.done("evaluate") or not os.path.isfile(report_path):
+        if not cell.done("evaluate") or not tf.io.gfile.exists(report_path):
             continue
-        with open(report_path) as f:
-            report = json.load(f)
+        report = json.loads(files.read_text(report_path))
         for extractor in scale.extractors:
             for column in experiment.columns:
                 if not column.applies_to(cell.row.label):

@@ -6,6 +6,7 @@ import fcntl
 import glob
 import json
 import os
+import uuid
 
 import numpy as np
 import pytest
@@ -67,6 +68,25 @@ def test_a_truncated_newest_checkpoint_is_moved_aside_and_the_one_before_restore
         manager.save(checkpoint_number=number)
     assert [os.path.basename(p) for p in checkpoints.find_checkpoints(str(tmp_path))] == ["ckpt-5", "ckpt-4",
                                                                                           "ckpt-3"]
+
+
+def test_a_truncated_newest_checkpoint_on_ram_is_moved_aside_and_the_one_before_restored():
+    """The same through `tf.io.gfile` on the in-memory filesystem (an object store's stand-in), whose folder test
+    answers yes for every prefix of a file name (ckpt-4 of ckpt-4.index)."""
+    directory = f"ram://tfvae-tests/{uuid.uuid4().hex}/checkpoints"
+    variable, checkpoint = _save(directory, 4)
+    data = tf.io.gfile.glob(f"{directory}/ckpt-4.data-*")[0]
+    with tf.io.gfile.GFile(data, "rb") as f:
+        whole = f.read()
+    tf.io.gfile.remove(data)  # ram:// opens an existing file for writing at its end
+    with tf.io.gfile.GFile(data, "wb") as f:
+        f.write(whole[:8])
+    variable.assign(tf.zeros([50]))
+    restored = checkpoints.restore_newest_readable(directory, _restorer(checkpoint))
+    assert restored == f"{directory}/ckpt-3" and np.all(variable.numpy() == 3.0)
+    assert len(tf.io.gfile.glob(f"{directory}/{checkpoints.DAMAGED_DIR}/*/ckpt-4.*")) == 2
+    assert not tf.io.gfile.glob(f"{directory}/ckpt-4.*")
+    assert tf.train.CheckpointManager(checkpoint, directory, max_to_keep=3).latest_checkpoint == restored
 
 
 def test_a_mismatched_newest_checkpoint_falls_back_and_all_mismatched_are_refused(tmp_path):
@@ -173,6 +193,17 @@ def test_refused_writes_become_one_message_with_what_the_workdir_holds(tmp_path,
     assert failed.value.reason == reason and failed.value.path.startswith("/w/")
     assert message.startswith(f"Could not write {failed.value.path}: {reason}. What {tmp_path} holds is unchanged "
                               f"(checkpoints up to epoch 2; no fitted density)"), message
+
+
+def test_an_object_store_refusal_names_its_url(tmp_path):
+    error = tf.errors.PermissionDeniedError(None, None, "Error executing an HTTP request: HTTP response code 403 "
+                                                        "with body 'denied' when initiating an upload to "
+                                                        "gs://bucket/w/logs/history.jsonl")
+    with pytest.raises(workdirs.WriteFailed) as failed:
+        with workdirs.writes(str(tmp_path)):
+            raise error
+    assert failed.value.reason == "permission denied" and failed.value.path == "gs://bucket/w/logs/history.jsonl"
+    assert str(failed.value).startswith("Could not write gs://bucket/w/logs/history.jsonl: permission denied.")
 
 
 @pytest.mark.parametrize("error", [OSError(errno.ENOENT, "No such file"), tf.errors.NotFoundError(None, None, "x"),

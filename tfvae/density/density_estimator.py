@@ -1,9 +1,9 @@
 """The interface shared by every ex-post density estimator over latents."""
 import dataclasses
 import datetime
+import io
 import json
 import os
-import shutil
 import sys
 import time
 from typing import Optional
@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfvae import checkpoints, fingerprints, registry
+from tfvae import checkpoints, files, fingerprints, registry
 from tfvae.files import atomic_write
 
 _PARAMS_FILE = "params.npz"
@@ -152,8 +152,8 @@ class EpochCheckpoint:
                 logging.info("%s: resumed from %s after %d epochs.", self.identity["class"], restored,
                              int(self.epochs_done.numpy()))
                 return int(self.epochs_done.numpy())
-        elif os.path.isdir(self.directory):  # another fit's (other latents or settings), or one cut before its first
-            shutil.rmtree(self.directory)
+        else:  # another fit's (other latents or settings), or one cut before its first checkpoint
+            files.remove_tree(self.directory)
         atomic_write(marker, json.dumps(self.identity, indent=2))
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=_KEEP)
         return 0
@@ -161,14 +161,13 @@ class EpochCheckpoint:
     def _same_fit(self, marker):
         """Whether the folder's fit.json names this fit; a damaged fit.json moves the folder aside (kept, not
         trusted) and counts as another fit's."""
-        if not os.path.isfile(marker):
+        if not tf.io.gfile.exists(marker):
             return False
         try:
-            with open(marker) as f:
-                return json.load(f) == self.identity
-        except (OSError, ValueError) as error:
+            return json.loads(files.read_text(marker)) == self.identity
+        except (OSError, tf.errors.OpError, ValueError) as error:
             aside = f"{self.directory}.damaged-{int(time.time())}"
-            os.replace(self.directory, aside)
+            files.move(self.directory, aside)
             logging.warning("%s is damaged (%s): its checkpoints moved to %s; the fit starts again.", marker, error,
                             aside)
             return False
@@ -406,7 +405,7 @@ class DensityEstimator(tf.Module):
     @staticmethod
     def is_saved(directory):
         """Whether `directory` holds a density written by `save` (its config.json, written last, commits it)."""
-        return os.path.isfile(os.path.join(directory, _CONFIG_FILE))
+        return tf.io.gfile.exists(os.path.join(directory, _CONFIG_FILE))
 
     @classmethod
     def load(cls, directory):
@@ -414,13 +413,12 @@ class DensityEstimator(tf.Module):
         config_path = os.path.join(directory, _CONFIG_FILE)
         params_path = os.path.join(directory, _PARAMS_FILE)
         for path in (config_path, params_path):
-            if not os.path.isfile(path):
+            if not tf.io.gfile.exists(path):
                 raise FileNotFoundError(f"No fitted density at {directory}: {os.path.basename(path)} is missing. "
                                         f"Run `python -m trainers.fit_density --workdir=...` first. "
                                         f"Received: {directory}")
         try:
-            with open(config_path) as f:
-                config = json.load(f)
+            config = json.loads(files.read_text(config_path))
         except ValueError as error:
             raise ValueError(f"{config_path} is not valid JSON ({error}); refit the density with "
                              f"`python -m trainers.fit_density`. Received: {directory}") from error
@@ -429,7 +427,7 @@ class DensityEstimator(tf.Module):
             raise ValueError(f"{params_path} is not the file {config_path} was written with (a save was "
                              f"interrupted, or a file was replaced); refit the density with "
                              f"`python -m trainers.fit_density`. Received: {directory}")
-        with np.load(params_path, allow_pickle=False) as arrays:
+        with np.load(io.BytesIO(files.read_bytes(params_path)), allow_pickle=False) as arrays:
             params = {name: arrays[name] for name in arrays.files}
         arguments = dict(config["config"])
         if "latent_dim" in config:

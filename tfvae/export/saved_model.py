@@ -29,14 +29,13 @@ The SavedModel loads with TensorFlow alone: no tfvae, Keras or TensorFlow Probab
 import json
 import os
 import re
-import shutil
 import time
 
 import tensorflow as tf
 from absl import logging
 
 from tfvae.export import warmup
-from tfvae import fingerprints, latent_paths, scoring
+from tfvae import files, fingerprints, latent_paths, scoring
 from tfvae import workdir as workdirs
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.vae import VAE
@@ -47,13 +46,12 @@ EXPORT_FORMAT = 2  # bumped when the endpoints change: an export of an older for
 DEFAULT_MAX_BATCH_SIZE = 1024
 _VERSION = re.compile(r"^\d+$")
 _TEMPORARY = re.compile(r"^\.tmp-\d+-(\d+)-\d+$")  # .tmp-VERSION-PID-TIME
+_SAVED_MODEL_FILE = "saved_model.pb"
 
 
 def existing_versions(model_dir):
     """Integer versions present under BASE/MODEL_NAME (temporary folders are ignored)."""
-    if not os.path.isdir(model_dir):
-        return []
-    return sorted(int(name) for name in os.listdir(model_dir) if _VERSION.match(name))
+    return sorted(int(name) for name in files.listdir(model_dir) if _VERSION.match(name))
 
 
 def _checked_batch(tensor, max_batch_size, what):
@@ -226,10 +224,10 @@ def export_fingerprint(model, samplers, default_sampler, metadata=None, max_batc
 
 def _remove_abandoned_temporaries(model_dir):
     """Removes temporary export folders left by processes that no longer run (killed during an export)."""
-    for name in os.listdir(model_dir):
+    for name in files.listdir(model_dir):
         match = _TEMPORARY.match(name)
         if match and not _process_runs(int(match.group(1))):
-            shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+            files.remove_tree(os.path.join(model_dir, name), ignore_errors=True)
 
 
 def _process_runs(pid):
@@ -246,9 +244,13 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
                        max_batch_size=DEFAULT_MAX_BATCH_SIZE, version=None, reuse_unchanged=True):
     """Writes a new version BASE/MODEL_NAME/VERSION atomically and returns its path.
 
-    The SavedModel is written into a hidden temporary folder beside the versions and renamed into place, so a crash
-    during export never leaves a half-written version and never touches older versions (the next export removes
-    the temporary folders of killed exports). When the latest version already serves the same content
+    The SavedModel is written into a hidden temporary folder beside the versions and moved into place
+    (`tfvae.files.move`), so older versions are never touched and the next export removes the temporary folders of
+    killed exports. On the local disk the move is one atomic rename: a crash never leaves a half-written version.
+    An object store (gs://) has no folder rename: the files move one by one, saved_model.pb last, so a reader that
+    waits for saved_model.pb (`serving.dev_server`; `tf.saved_model.load` fails without it) never loads a partial
+    version, and a kill during the move leaves version VERSION without saved_model.pb, which is never reused:
+    the next export takes VERSION + 1. When the latest version already serves the same content
     (`export_fingerprint`), no version is written and its path is returned: TF Serving rolls out every new
     version, so a re-run of a finished job must not create one.
 
@@ -275,7 +277,7 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
         if not re.match(r"^[a-z][a-z0-9_]*$", name):
             raise ValueError(f"Sampler names become endpoint names and must match [a-z][a-z0-9_]*. Received: {name!r}")
     model_dir = os.path.join(export_base, model_name)
-    os.makedirs(model_dir, exist_ok=True)
+    tf.io.gfile.makedirs(model_dir)
     # One exporter at a time per model folder: two processes exporting into one base (two workdirs sharing a
     # serving base) would take the same next version. The lock file sits beside the model folder, which keeps the
     # TF Serving layout (integer versions only).
@@ -286,8 +288,10 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
         if version is None and reuse_unchanged and versions:
             latest = os.path.join(model_dir, str(versions[-1]))
             try:
-                unchanged = read_metadata(latest).get("fingerprint") == fingerprint
-            except (OSError, ValueError):  # a version written by hand or by another tool: never reused
+                # A version without saved_model.pb is one whose move a kill cut short (object stores).
+                unchanged = (read_metadata(latest).get("fingerprint") == fingerprint
+                             and tf.io.gfile.exists(os.path.join(latest, _SAVED_MODEL_FILE)))
+            except (OSError, tf.errors.OpError, ValueError):  # written by hand or by another tool: never reused
                 unchanged = False
             if unchanged:
                 logging.info("%s already serves these weights and samplers; no new version exported.", latest)
@@ -340,14 +344,14 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
         try:
             _write_saved_model(functions, temporary)
             extra = os.path.join(temporary, "assets.extra")
-            os.makedirs(extra, exist_ok=True)
-            with open(os.path.join(extra, METADATA_FILE), "w") as f:
+            tf.io.gfile.makedirs(extra)
+            with tf.io.gfile.GFile(os.path.join(extra, METADATA_FILE), "w") as f:
                 json.dump(full_metadata, f, indent=2, default=str)
             warmup.write_warmup_requests(temporary, model_name,
                                          warmup.warmup_inputs(names, model.latent_dim, model.example_shape))
-            os.rename(temporary, final)
+            files.move(temporary, final, last=(_SAVED_MODEL_FILE,))
         except BaseException:
-            shutil.rmtree(temporary, ignore_errors=True)
+            files.remove_tree(temporary, ignore_errors=True)
             raise
         return final
 
@@ -383,5 +387,4 @@ def save_signatures(concrete, path, serving_default=None):
 
 def read_metadata(version_dir):
     """Reads the metadata JSON bundled in an exported version (TensorFlow only, no tfvae objects)."""
-    with open(os.path.join(version_dir, "assets.extra", METADATA_FILE)) as f:
-        return json.load(f)
+    return json.loads(files.read_text(os.path.join(version_dir, "assets.extra", METADATA_FILE)))

@@ -36,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfvae import fingerprints, rowwise_random
+from tfvae import files, fingerprints, rowwise_random
 from tfvae.export import saved_model
 from tfvae.files import atomic_write
 
@@ -219,7 +219,8 @@ def export_tflite(model, samplers, default_sampler, path, metadata=None, reuse_u
         samplers: dict name -> sampler with `sample_from_seeds(seeds [B, 2]) -> latents [B, L]` (the density
             estimators and the prior sampler of `tfvae.density`).
         default_sampler: str. The sampler behind the `sample` signature.
-        path: str. The .tflite file to write; its folder is created if missing.
+        path: str. The .tflite file to write (a local path or a URL such as gs://); its folder is created if
+            missing.
         metadata: dict or None. Extra JSON-serializable metadata (dataset, training config). Defaults to None.
         reuse_unchanged: bool. Keep an existing export of the same content (`saved_model.export_fingerprint` and
             `TFLITE_FORMAT`) instead of converting again. Defaults to True.
@@ -234,11 +235,10 @@ def export_tflite(model, samplers, default_sampler, path, metadata=None, reuse_u
     _check_arguments(model, samplers, default_sampler)
     fingerprint = saved_model.export_fingerprint(model, samplers, default_sampler, metadata)
     sidecar = metadata_path(path)
-    if reuse_unchanged and os.path.isfile(path) and os.path.isfile(sidecar):
+    if reuse_unchanged and tf.io.gfile.exists(path) and tf.io.gfile.exists(sidecar):
         try:
-            with open(sidecar) as f:
-                previous = json.load(f)
-        except (OSError, ValueError):  # damaged or written by hand: converted again
+            previous = json.loads(files.read_text(sidecar))
+        except (OSError, tf.errors.OpError, ValueError):  # damaged or written by hand: converted again
             previous = {}
         # The file's hash too: a kill between the two writes leaves a new model beside the old JSON.
         if (previous.get("fingerprint") == fingerprint and previous.get("format") == TFLITE_FORMAT
@@ -273,5 +273,4 @@ def export_tflite(model, samplers, default_sampler, path, metadata=None, reuse_u
 
 def read_metadata(path):
     """Reads the metadata JSON written beside the TFLite model `path`."""
-    with open(metadata_path(path)) as f:
-        return json.load(f)
+    return json.loads(files.read_text(metadata_path(path)))

@@ -38,7 +38,7 @@ def warmup_inputs(signatures, latent_dim, example_shape, rows=2):
 def write_warmup_requests(version_dir, model_name, requests):
     """Writes `requests` ({signature: {input: array}}) as PredictionLog records into VERSION/assets.extra."""
     directory = os.path.join(version_dir, "assets.extra")
-    os.makedirs(directory, exist_ok=True)
+    tf.io.gfile.makedirs(directory)
     with tf.io.TFRecordWriter(os.path.join(directory, WARMUP_FILE)) as writer:
         for signature, inputs in requests.items():
             request = predict_pb2.PredictRequest()

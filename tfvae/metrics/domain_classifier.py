@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfvae.files import atomic_write, read_text
 from tfvae.metrics.feature_extractor import FeatureExtractor
 
 MODEL_FILE = "classifier.keras"
@@ -82,19 +83,17 @@ class DomainClassifier(FeatureExtractor):
                            "feature_dim": feature_dim, "epochs": epochs, "seed": seed, "weights_sha256": digest})
 
     def save(self, directory):
-        os.makedirs(directory, exist_ok=True)
-        self.model.save(os.path.join(directory, MODEL_FILE))
-        with open(os.path.join(directory, INFO_FILE), "w") as f:
-            json.dump(self.info, f, indent=2)
+        tf.io.gfile.makedirs(directory)
+        self.model.save(os.path.join(directory, MODEL_FILE))  # Keras writes URLs (gs://) through tf.io.gfile
+        atomic_write(os.path.join(directory, INFO_FILE), json.dumps(self.info, indent=2))
 
     @classmethod
     def load(cls, directory):
         paths = [os.path.join(directory, name) for name in (MODEL_FILE, INFO_FILE)]
-        missing = [p for p in paths if not os.path.isfile(p)]
+        missing = [p for p in paths if not tf.io.gfile.exists(p)]
         if missing:
             raise FileNotFoundError(f"No saved domain classifier in {directory}: missing {missing}.")
-        with open(paths[1]) as f:
-            info = json.load(f)
+        info = json.loads(read_text(paths[1]))
         return cls(keras.models.load_model(paths[0]), info)
 
     def _outputs(self, x, batch_size):

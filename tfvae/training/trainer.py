@@ -16,7 +16,7 @@ from tfvae import checkpoints
 from tfvae import images as image_utils
 from tfvae import precision
 from tfvae.data import make_dataset
-from tfvae.files import atomic_write
+from tfvae.files import append_line, atomic_write
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.generator import STEPS_PER_EXECUTION
 from tfvae.training.strategies import is_chief
@@ -63,7 +63,8 @@ class Trainer:
     Args:
         model_fn: callable returning a built, uncompiled model; called inside the strategy scope.
         splits: DataSplits. Training and validation data.
-        workdir: str. Checkpoints go to WORKDIR/checkpoints, TensorBoard logs and history to WORKDIR/logs.
+        workdir: str. Checkpoints go to WORKDIR/checkpoints, TensorBoard logs and history to WORKDIR/logs; a local
+            folder or any URL `tf.io.gfile` writes (gs://, s3://, ram://).
         strategy: tf.distribute.Strategy or None (the default strategy).
         epochs: int. Total epochs (a resumed run continues up to this number). Defaults to 100 (RAE protocol).
         batch_size: int. Global batch size. Defaults to 100 (RAE protocol).
@@ -225,7 +226,8 @@ class Trainer:
         return int(self.epoch.numpy())
 
     def _restore_checkpoint(self, prefix):
-        written_scaled = any(name.endswith(_LOSS_SCALE_KEY) for name, _ in tf.train.list_variables(prefix))
+        written_scaled = any(name.endswith(_LOSS_SCALE_KEY)
+                             for name in checkpoints.reader(prefix).get_variable_to_shape_map())
         if written_scaled != precision.uses_loss_scaling(self.mixed_precision):
             raise ValueError(
                 f"The checkpoint {prefix} was written {'with' if written_scaled else 'without'} float16 loss "
@@ -252,10 +254,10 @@ class Trainer:
         record the checkpoint does not have: it is dropped here and written again when the epoch is retrained. A
         kill during the append leaves a partial last line, dropped too. Records of epochs the checkpoint holds are
         never lost."""
-        if not self.is_chief or not os.path.isfile(self.history_path):
+        if not self.is_chief or not tf.io.gfile.exists(self.history_path):
             return
         kept, changed = {}, False
-        with open(self.history_path) as f:
+        with tf.io.gfile.GFile(self.history_path) as f:
             for line in f:
                 try:
                     record = json.loads(line)
@@ -395,11 +397,7 @@ class Trainer:
     def _write_logs(self, record):
         if not self.is_chief:
             return
-        os.makedirs(self.log_dir, exist_ok=True)
-        with open(self.history_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        append_line(self.history_path, json.dumps(record))
         step = record["epoch"]
         with self.writer.as_default(step=step):
             for name, value in record.items():

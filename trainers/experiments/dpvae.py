@@ -57,6 +57,7 @@ import tensorflow as tf
 
 from tfvae import registry
 from tfvae.density import latent_samplers
+from tfvae.files import read_text
 from trainers import evaluation, jobs, report_html
 from trainers.experiments import claims
 from trainers.experiments.experiment import Claim, Column, Experiment, Figure, Protocol, Row, Scale
@@ -182,8 +183,7 @@ def _leakage_figure(standard, decoupled):
             return None
         curves, levels = {}, None
         for label in (standard, decoupled):
-            with open(os.path.join(finished[label][0], evaluation.EVAL_DIR, "report.json")) as f:
-                report = json.load(f)
+            report = json.loads(read_text(os.path.join(finished[label][0], evaluation.EVAL_DIR, "report.json")))
             scores = report["metrics"]["leakage"]
             levels = sorted(float(key.split("_")[-1]) for key in scores)
             curves[label] = [scores[f"prior_mass_{level:g}"] for level in levels]

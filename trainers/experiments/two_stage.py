@@ -26,6 +26,7 @@ import math
 import os
 
 from tfvae import registry
+from tfvae.files import read_text
 from tfvae.training.trainer import HISTORY_FILE
 from trainers import report_html
 from trainers.experiments import claims
@@ -96,8 +97,8 @@ def _numbers(data_set):
 
 
 def _history(workdir):
-    with open(os.path.join(workdir, "logs", HISTORY_FILE)) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    text = read_text(os.path.join(workdir, "logs", HISTORY_FILE))
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _log_gamma_figure(finished):
@@ -124,8 +125,7 @@ def _spectrum_figure(finished):
     seed's evaluation, `sample_spectrum`)."""
     if not finished.get("2-Stage VAE"):
         return None
-    with open(os.path.join(finished["2-Stage VAE"][0], "eval", "report.json")) as f:
-        report = json.load(f)
+    report = json.loads(read_text(os.path.join(finished["2-Stage VAE"][0], "eval", "report.json")))
     spectra = report["protocol"]["sample_spectrum"]["spectra"]
     distances = report["metrics"]["sample_spectrum"]
     labels = {"N(0, I)": "i.i.d. N(0, I)", "posterior": "first stage q(z)", "generation/two_stage": "second stage q(u)"}
