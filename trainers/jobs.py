@@ -38,12 +38,14 @@ class Run:
 
 
 def prepare_run(config):
-    """Validates `config`, loads the data, resolves the data-dependent defaults and builds the strategy."""
+    """Validates `config`, builds the strategy, loads the data and resolves the data-dependent defaults.
+
+    The strategy comes first: a multi-worker strategy configures TensorFlow's collective ops, which must happen
+    before any TensorFlow op runs, and loading a streamed data set runs ops (its checking pass)."""
     config.validate()
-    splits = load_data(config)
-    config = config.resolve(splits)
     strategy = training.make_strategy(config.strategy, tpu=config.tpu)
-    return Run(config, splits, strategy, training.is_chief(strategy))
+    splits = load_data(config)
+    return Run(config.resolve(splits), splits, strategy, training.is_chief(strategy))
 
 
 def run_main_job(config, restart=False, callbacks=None):
