@@ -234,6 +234,13 @@ def test_missing_files_and_empty_splits_are_data_errors(tmp_path):
         data.load(f"tfrecord:{tmp_path}/{{split}}-*.tfrecord")
 
 
+def test_a_file_matched_by_two_split_patterns_is_a_data_error(tmp_path):
+    _write(tmp_path / "train-and-validation.tfrecord", [_example(_png())])
+    with pytest.raises(DataError, match=r"train-and-validation\.tfrecord matches the train and the validation "
+                                        r"pattern"):
+        data.load(f"tfrecord:{tmp_path}/*{{split}}*.tfrecord")
+
+
 def test_write_image_tfrecord_refuses_what_it_cannot_write(tmp_path):
     with pytest.raises(ValueError, match="uint8 arrays"):
         write_image_tfrecord(str(tmp_path / "x.tfrecord"), [np.zeros((4, 4, 1), np.float32)])
