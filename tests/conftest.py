@@ -177,6 +177,31 @@ def digits():
     return data.load("digits")
 
 
+# Files per split of `digit_records`.
+DIGIT_RECORD_FILES = {"train": 4, "validation": 2, "test": 2}
+
+
+@pytest.fixture(scope="session")
+def digit_records(tmp_path_factory, digits):
+    """scikit-learn's digits (the `digits` fixture's splits, as uint8) written as TFRecord files of PNG images with
+    labels, DIR/{split}-K.tfrecord (`DIGIT_RECORD_FILES`), example i of a split in its file i % files: so the fixed
+    order of `tfrecord:DIR/{split}-*.tfrecord` (files interleaved record by record) is the arrays' order.
+
+    Returns (DIR as str, {split: (uint8 images [N, 8, 8, 1], int64 labels)}). Treat the files as read-only."""
+    from tfvae.data import write_image_tfrecord
+
+    directory = tmp_path_factory.mktemp("digit_records")
+    arrays = {}
+    for split, count in DIGIT_RECORD_FILES.items():
+        images = np.round(digits.split(split) * 255).astype(np.uint8)
+        labels = digits.labels(split)
+        arrays[split] = images, labels
+        for index in range(count):
+            write_image_tfrecord(str(directory / f"{split}-{index}.tfrecord"), images[index::count],
+                                 labels[index::count])
+    return str(directory), arrays
+
+
 @pytest.fixture(scope="session")
 def fashion_mnist_dir():
     if not os.path.isfile(os.path.join(FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz")):

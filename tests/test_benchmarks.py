@@ -142,3 +142,18 @@ def test_no_benchmark_patches_or_reads_private_names_of_the_library():
     assert len(modules) > 5
     reaches = {module.name: _library_reaches(module.read_text()) for module in modules}
     assert {name: found for name, found in reaches.items() if found} == {}
+
+
+def test_streaming_memory_writes_its_data_set_file_by_file(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks.streaming_memory import write_data_set
+
+    files, written = write_data_set(str(tmp_path / "data"), 5, 16, 2)
+    names = sorted(path.name for path in (tmp_path / "data").iterdir())
+    assert files == 3 and names == ["train-00000.tfrecord", "train-00001.tfrecord", "train-00002.tfrecord"]
+    assert written == sum((tmp_path / "data" / name).stat().st_size for name in names)
+    records = list(tf.data.TFRecordDataset(str(tmp_path / "data" / names[2])).as_numpy_iterator())
+    image = tf.io.decode_png(tf.train.Example.FromString(records[0]).features.feature["image"].bytes_list.value[0])
+    assert len(records) == 1 and image.shape == (16, 16, 3) and np.ptp(image.numpy()) > 0  # not a flat colour

@@ -40,8 +40,11 @@ class TrainConfig:
 
     workdir: str = _field("/tmp/tfvae/main", "Folder of the run: config, checkpoints, logs, densities, export.")
     model: str = _field("rae_l2", "Registered model name, e.g. vae, ae, rae, rae_l2.")
-    dataset: str = _field("digits", "digits, moons, fashion_mnist, npz:PATH, folder:PATH or a TFDS name.")
-    data_dir: Optional[str] = _field(None, "IDX folder (fashion_mnist) or prepared TFDS data_dir.")
+    dataset: str = _field("digits", "digits, moons, fashion_mnist, npz:PATH, folder:PATH, tfrecord:PATTERN (a glob, "
+                          "{split} for train/validation/test) or a TFDS name (tfds:NAME).")
+    data_dir: Optional[str] = _field(None, "IDX folder (fashion_mnist) or TFDS data_dir.")
+    download: bool = _field(True, "Let a TFDS data set that is not prepared in --data_dir download and prepare itself "
+                            "(TFDS's download_and_prepare); --download=false forbids it.")
     pad_to: Optional[int] = _field(None, "Zero-pad images to this size (RAE protocol: 32 for 28 px).")
     resize_to: Optional[int] = _field(None, "Resize images to this size.")
     max_train_examples: Optional[int] = _field(None, "Train on the first N training examples only (a quick look).")

@@ -46,6 +46,10 @@ _STRETCHED = "each generated image stretched to [0, 1] (x - min) / (max - min) (
 HELD_OUT_SPLITS = ("test", "validation")
 INTERPOLATIONS = ("linear", "spherical")
 RECONSTRUCTION_CODES = ("mean", "sample")
+# The domain classifier of a streamed data set trains on this many training examples and is tested on as many test
+# examples (`_classifier_examples`): held in memory as float32, so bounded whatever the data set's size (64x64x3
+# images: 490 MB each). In-memory data sets train it on their whole training split.
+_STREAMED_CLASSIFIER_EXAMPLES = 10_000
 
 
 class _Progress:
@@ -138,7 +142,7 @@ def _extractors(names, splits, workdir, progress, classifier_epochs, inception_w
                          f"Received: {list(names)}")
     result = {}
     if "domain" in names:
-        if splits.train_labels is None:
+        if not (splits.has_labels("train") and splits.has_labels("test")):
             logging.warning("No labels in %s: the domain classifier is skipped.", splits.name)
         else:
             result["domain"] = _domain_classifier(splits, workdir, progress, classifier_epochs)
@@ -155,11 +159,20 @@ def _domain_classifier(splits, workdir, progress, epochs):
             progress("domain classifier loaded from %s", directory)
             return classifier
     classifier = domain_classifier.DomainClassifier.train(
-        splits.name, splits.as_float("train"), splits.train_labels, splits.as_float("test"), splits.test_labels,
-        epochs=epochs)
+        splits.name, *_classifier_examples(splits, "train"), *_classifier_examples(splits, "test"), epochs=epochs)
     classifier.save(directory)
     progress("domain classifier trained: test accuracy %.3f", classifier.info["test_accuracy"])
     return classifier
+
+
+def _classifier_examples(splits, split):
+    """(float32 examples, labels) of `split` for the domain classifier: a whole in-memory split, or the first
+    `_STREAMED_CLASSIFIER_EXAMPLES` of a streamed one (training examples in the order of seed 0: files shuffled,
+    then examples, so that files written class by class still give every class)."""
+    if not splits.is_streamed(split):
+        return splits.as_float(split), splits.labels(split)
+    return splits.split(split).first(_STREAMED_CLASSIFIER_EXAMPLES, seed=0 if split == "train" else None,
+                                     with_labels=True)
 
 
 def _latents(model, splits, train_posterior, samplers):
@@ -180,10 +193,10 @@ def _latents(model, splits, train_posterior, samplers):
                                if sampler.has_generation_encoder})
 
 
-def _likelihood(model, test, num_samples):
+def _likelihood(model, reference):
     """The `Likelihood` part of the context for models with an explicit decoder likelihood (the VAE family)."""
     posterior, log_likelihood, log_prior = model.importance_sampling_terms()
-    return metrics.Likelihood(examples=test[:min(num_samples, _MAX_NLL_EXAMPLES)], posterior=posterior,
+    return metrics.Likelihood(examples=reference[:_MAX_NLL_EXAMPLES], posterior=posterior,
                               log_likelihood=log_likelihood, log_prior=log_prior,
                               description={"likelihood": model.likelihood_name, "prior": model.prior_name})
 
@@ -236,8 +249,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     progress = _Progress()
     config, splits, model = jobs.load_run(workdir)
     samplers = jobs.load_samplers(workdir, model)
-    test = splits.as_float("test")
-    reference = test[:num_samples]
+    reference = splits.first("test", num_samples)
     num_samples = len(reference)
     if num_samples < 20:
         raise ValueError(f"The test split of {splits.name} has {num_samples} examples; the metrics need at least 20 "
@@ -246,7 +258,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
              sorted(samplers))
     is_autoencoder = isinstance(model, Autoencoder)
     train_posterior = (None, None)
-    held_out = reference if held_out_split == "test" else splits.as_float(held_out_split)[:num_samples]
+    held_out = reference if held_out_split == "test" else splits.first(held_out_split, num_samples)
     held_out_sets = None
     if is_autoencoder:
         if len(held_out) < num_samples:
@@ -265,12 +277,12 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         measured_sets = {name: image_utils.stretch_each(x) for name, x in sets.items()}
     context = metrics.EvaluationContext(
         images=metrics.ImageSets(
-            sets=measured_sets, reference=reference, validation=splits.as_float("validation")[:num_samples],
+            sets=measured_sets, reference=reference, validation=splits.first("validation", num_samples),
             extractors=_extractors(extractors, splits, workdir, progress, classifier_epochs, inception_weights),
             default_set=default_set, is_image=splits.is_image,
             generated_preprocessing=_STRETCHED if measured_sets is not sets else None, held_out_sets=held_out_sets),
         latents=_latents(model, splits, train_posterior, samplers) if is_autoencoder else None,
-        likelihood=_likelihood(model, test, num_samples) if isinstance(model, VAE) else None,
+        likelihood=_likelihood(model, reference) if isinstance(model, VAE) else None,
         seed=seed, num_latent_samples=num_samples, critic_steps=critic_steps, ratio_steps=ratio_steps,
         nll_samples=nll_samples, prd_runs=prd_runs)
     report = {"model": config.model, "dataset": splits.name, "samplers": sorted(samplers),

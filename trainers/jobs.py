@@ -36,12 +36,14 @@ class Run:
 
 
 def prepare_run(config):
-    """Validates `config`, loads the data, resolves the data-dependent defaults and builds the strategy."""
+    """Validates `config`, builds the strategy, loads the data and resolves the data-dependent defaults.
+
+    The strategy comes first: a multi-worker strategy configures TensorFlow's collective ops, which must happen
+    before any TensorFlow op runs, and loading a streamed data set runs ops (its checking pass)."""
     config.validate()
-    splits = load_data(config)
-    config = config.resolve(splits)
     strategy = training.make_strategy(config.strategy, tpu=config.tpu)
-    return Run(config, splits, strategy, training.is_chief(strategy))
+    splits = load_data(config)
+    return Run(config.resolve(splits), splits, strategy, training.is_chief(strategy))
 
 
 def run_main_job(config, restart=False, callbacks=None):
@@ -118,13 +120,13 @@ def float32_model(model, config, splits):
 
 def load_data(config):
     """The run's data splits, with the training and validation splits cut to `max_train_examples` and
-    `max_validation_examples` when set (the test split is never cut)."""
-    splits = data.load(config.dataset, data_dir=config.data_dir, pad_to=config.pad_to, resize_to=config.resize_to)
+    `max_validation_examples` when set (the test split is never cut; a streamed split is cut to its first examples,
+    `StreamedSplit.take`)."""
+    splits = data.load(config.dataset, data_dir=config.data_dir, pad_to=config.pad_to, resize_to=config.resize_to,
+                       download=config.download)
     for split, limit in (("train", config.max_train_examples), ("validation", config.max_validation_examples)):
         if limit:
-            labels = splits.labels(split)
-            splits = dataclasses.replace(splits, **{split: splits.split(split)[:limit],
-                                                    f"{split}_labels": None if labels is None else labels[:limit]})
+            splits = splits.take(split, limit)
     return splits
 
 
@@ -142,13 +144,12 @@ def load_run(workdir, checkpoint=None):
 
 
 def encode_split(model, splits, split, batch_size=500):
-    """Encodes a whole split with `model.encode_posterior`: (means [N, L], log-variances [N, L] or None) as NumPy
-    arrays, in the space the decoder reads."""
-    x = splits.as_float(split)
+    """Encodes a whole split batch by batch with `model.encode_posterior` (a streamed split is read once, never held):
+    (means [N, L], log-variances [N, L] or None) as NumPy arrays, in the space the decoder reads."""
     encode = tf.function(model.encode_posterior)
     means, log_variances = [], []
-    for start in range(0, len(x), batch_size):
-        mean, log_variance = encode(tf.constant(x[start:start + batch_size]))
+    for batch in splits.float_batches(split, batch_size):
+        mean, log_variance = encode(tf.constant(batch))
         means.append(mean.numpy())
         if log_variance is not None:
             log_variances.append(log_variance.numpy())

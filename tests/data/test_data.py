@@ -98,16 +98,56 @@ def test_resize(digits):
     assert resized.element_shape == (16, 16, 1) and resized.train.max() <= 1.0
 
 
-def test_tfds_source_offline(tmp_path, fashion_mnist_dir):
+def test_tfds_source_offline_is_streamed(tmp_path, fashion_mnist_dir):
     tfds_local.prepare_fashion_mnist(str(tmp_path), source_dir=fashion_mnist_dir, max_examples=300)
-    splits = data.load("tfds:fashion_mnist", data_dir=str(tmp_path))
+    splits = data.load("tfds:fashion_mnist", data_dir=str(tmp_path), download=False)
+    assert all(splits.is_streamed(split) for split in data.SPLITS) and splits.element_shape == (28, 28, 1)
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (270, 30, 300)
     direct = read_idx(os.path.join(fashion_mnist_dir, "t10k-images-idx3-ubyte.gz"))[:300]
+    test = np.concatenate([batch for batch in splits.test.examples().batch(128).as_numpy_iterator()])
     # TFDS stores examples in the order of their hashed keys: compare as multisets of images.
     def rows(x):
         return sorted(image.tobytes() for image in x)
 
-    assert rows(splits.test[..., 0]) == rows(direct)
+    assert test.dtype == np.uint8 and rows(test[..., 0]) == rows(direct)
+    images, labels = splits.first("test", 300, with_labels=True)
+    np.testing.assert_array_equal(images, test.astype(np.float32) * np.float32(1 / 255))
+    assert set(np.unique(labels)) == set(range(10))
+    # Seeded epochs: the same seed gives the same order, another seed another one.
+    def order(seed):
+        return next(iter(data.make_dataset(splits, "train", 64, shuffle=True, seed=seed))).numpy()
+
+    assert np.array_equal(order(1), order(1)) and not np.array_equal(order(1), order(2))
+
+
+def test_download_false_refuses_a_tfds_set_that_is_not_prepared(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    def no_download(self, *args, **kwargs):
+        raise AssertionError("download_and_prepare must not be called with download=False")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_download)
+    with pytest.raises(DataError, match=r"'mnist' is not prepared in .* and --download=false forbids downloading "
+                                        r"it.*`tfds build mnist --data_dir=DIR`"):
+        data.load("tfds:mnist", data_dir=str(tmp_path), download=False)
+
+
+def test_a_failed_tfds_download_says_what_to_do_offline(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    calls = []
+
+    def offline(self, *args, **kwargs):
+        calls.append(self.name)
+        raise ConnectionError("Failed to establish a new connection: [Errno 101] Network is unreachable")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    with pytest.raises(DataError, match=r"Cannot download and prepare TFDS data set 'mnist' into .*"
+                                        r"\(ConnectionError: .*Network is unreachable\)\. Without network, prepare it "
+                                        r".*`tfds build mnist --data_dir=DIR`.*--download=false.*"
+                                        r"--dataset=tfrecord:PATTERN"):
+        data.load("mnist", data_dir=str(tmp_path))
+    assert calls == ["mnist"]  # downloading is the default
 
 
 def test_unknown_tfds_name_is_a_clear_error(tmp_path):

@@ -51,6 +51,18 @@ def test_gaussian_is_the_maximum_likelihood_fit(rng):
     np.testing.assert_allclose(info["train_log_likelihood"], expected.logpdf(latents).mean(), rtol=1e-4)
 
 
+def test_the_reported_log_likelihood_covers_every_latent_in_bounded_chunks(rng):
+    # More rows than one chunk of the report (density_estimator._LOG_PROB_ROWS), the last one an outlier: a
+    # chunking that skipped rows would move the mean by hundredths of a nat, far beyond the tolerance.
+    latents = np.concatenate([rng.normal(size=(20000, 2)), [[40.0, -40.0]]]).astype(np.float32)
+    mixture = GaussianMixture(num_components=2)
+    info = mixture.fit(latents, latents[-9000:])
+    at_once = mixture.log_prob(latents).numpy()
+    assert at_once[-1] < -500
+    np.testing.assert_allclose(info["train_log_likelihood"], at_once.mean(), rtol=1e-6)
+    np.testing.assert_allclose(info["validation_log_likelihood"], at_once[-9000:].mean(), rtol=1e-6)
+
+
 def test_mixture_beats_single_gaussian_on_a_mixture(rng):
     train, validation = _two_blobs(rng), _two_blobs(rng, 300)
     gmm_ll = GaussianMixture(num_components=2).fit(train, validation)["validation_log_likelihood"]

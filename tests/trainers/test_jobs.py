@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvae import files, models
+from tfvae import data, files, models
+from tfvae.density import DensityEstimator
 from trainers import jobs
 from trainers.config import TrainConfig
 
@@ -89,3 +90,41 @@ def test_the_float32_twin_of_a_mixed_precision_model_has_its_weights_in_memory(d
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     float32 = models.build(config.model, digits.element_shape, **config.model_arguments(digits))
     assert jobs.float32_model(float32, config, digits) is float32
+
+
+@pytest.mark.slow  # a whole main job (train, densities, export, grid)
+def test_the_main_job_on_tfrecord_files_trains_fits_densities_from_the_stream_and_exports(tmp_path, digit_records):
+    directory, arrays = digit_records
+    config = TrainConfig(workdir=str(tmp_path), dataset=f"tfrecord:{directory}/{{split}}-*.tfrecord", epochs=1,
+                         max_validation_examples=100)
+    result = jobs.run_main_job(config)
+    assert result["export"].endswith("/export/rae_l2/1") and os.path.isfile(result["samples"])
+    assert sorted(result["densities"]) == ["gaussian", "gmm"]
+    assert result["history"][0]["epoch"] == 1
+    # The densities were fitted on the latents of every training example, encoded batch by batch from the stream:
+    # those of the same uint8 images held in memory (scaled there by a division, in pipelines by a multiplication
+    # with 1/255: a float32 rounding apart).
+    _, splits, model = jobs.load_run(str(tmp_path))
+    assert splits.is_streamed("train") and len(splits.validation) == 100
+    streamed_means, _ = jobs.encode_split(model, splits, "train")
+    in_memory = data.DataSplits(name="uint8 digits", train=arrays["train"][0], validation=arrays["validation"][0],
+                                test=arrays["test"][0])
+    np.testing.assert_allclose(streamed_means, jobs.encode_split(model, in_memory, "train")[0], rtol=0, atol=1e-5)
+    fitted = DensityEstimator.load(os.path.join(str(tmp_path), "density", "gaussian"))
+    np.testing.assert_allclose(fitted.params["loc"].numpy(), streamed_means.mean(axis=0), rtol=1e-5, atol=1e-6)
+    # The evaluation reads bounded heads of the streamed test and validation splits and trains its domain
+    # classifier on streamed, labelled training examples.
+    from trainers import evaluation
+
+    report, _, _ = evaluation.evaluate(str(tmp_path), metric_names=["fd"], num_samples=100, classifier_epochs=1)
+    assert report["num_samples"] == 100 and np.isfinite(report["metrics"]["fd_domain"]["samples/gmm"])
+    assert "domain classifier of tfrecord:" in report["protocol"]["fd_domain"]["extractor"]
+
+
+def test_the_jobs_read_data_with_the_runs_download_setting_and_cut_streams(tmp_path, digit_records):
+    with pytest.raises(data.DataError, match="--download=false forbids downloading"):
+        jobs.load_data(TrainConfig(dataset="tfds:mnist", data_dir=str(tmp_path), download=False))
+    splits = jobs.load_data(TrainConfig(dataset=f"tfrecord:{digit_records[0]}/{{split}}-*.tfrecord",
+                                        max_train_examples=300, max_validation_examples=50))
+    assert (len(splits.train), len(splits.validation), len(splits.test)) == (300, 50, 270)
+    np.testing.assert_array_equal(splits.first("train", 1000), digit_records[1]["train"][0][:300] * np.float32(1 / 255))

@@ -55,16 +55,16 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_multi_worker_two_processes_hold_the_same_weights(tmp_path):
+def _run_two_workers(tmp_path, *child_arguments):
+    """Runs tests.training.multi_worker_child as two workers on localhost; returns their saved weights."""
     workers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
     processes, outputs = [], []
     for index in range(2):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         outputs.append(str(tmp_path / f"worker{index}.npz"))
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "tests.training.multi_worker_child", str(tmp_path / "run"), outputs[-1]],
-            cwd=REPO, env=subprocess_env(TF_CONFIG=json.dumps(config)), stdout=subprocess.PIPE,
+            [sys.executable, "-m", "tests.training.multi_worker_child", str(tmp_path / "run"), outputs[-1],
+             *child_arguments], cwd=REPO, env=subprocess_env(TF_CONFIG=json.dumps(config)), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True))
     logs = []
     for process in processes:
@@ -74,12 +74,27 @@ def test_multi_worker_two_processes_hold_the_same_weights(tmp_path):
             process.kill()
     assert all(p.returncode == 0 for p in processes), "\n\n".join(log[-3000:] for log in logs)
     first, second = np.load(outputs[0]), np.load(outputs[1])
-    assert int(first["iterations"]) == 2 == int(second["iterations"])  # 200 examples, global batch 100.
     for key in first.files:
         np.testing.assert_array_equal(first[key], second[key], err_msg=key)
     # Only the chief writes the run's checkpoints; the other worker saves beside them.
     assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")).endswith("ckpt-1")
     assert os.path.isdir(tmp_path / "run" / "checkpoints-workers" / "worker-1")
+    return first
+
+
+@pytest.mark.slow
+def test_multi_worker_two_processes_hold_the_same_weights(tmp_path):
+    weights = _run_two_workers(tmp_path)
+    assert int(weights["iterations"]) == 2  # 200 examples, global batch 100.
+
+
+@pytest.mark.slow
+def test_the_main_job_trains_on_tfrecord_files_under_two_workers_each_reading_its_own(tmp_path, digit_records):
+    # 4 training files, 2 validation files: dealt out 2 and 1 per worker (tests/data/test_streaming.py checks the
+    # dealing); every worker runs the epoch's 1347 // 100 steps on its own share. The chief fits the density.
+    weights = _run_two_workers(tmp_path, f"tfrecord:{digit_records[0]}/{{split}}-*.tfrecord")
+    assert int(weights["iterations"]) == 1347 // 100
+    assert os.path.isfile(tmp_path / "run" / "density" / "gaussian" / "config.json")
 
 
 def test_strategy_factory_errors(monkeypatch):

@@ -1,10 +1,11 @@
-"""The in-memory form of a data set: train / validation / test arrays plus what they hold."""
+"""A data set's three splits: train / validation / test, each in memory (NumPy) or streamed from files."""
 import dataclasses
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
 from tfvae.data.errors import DataError
+from tfvae.data.streamed_split import StreamedSplit
 
 SPLITS = ("train", "validation", "test")
 
@@ -13,20 +14,25 @@ SPLITS = ("train", "validation", "test")
 class DataSplits:
     """Three splits of one data set, validated once when built.
 
-    Images are stored as uint8 in [0, 255] (scaled to float32 [0, 1] inside the tf.data pipeline, which keeps memory
-    four times smaller) or as float32 in [0, 1]; point data (`moons`) as float32 of any range.
+    A split is an array in memory or a `StreamedSplit` read from files (`tfrecord:PATTERN`, TFDS), which nothing
+    holds in memory: its consumers read it in batches (`make_dataset`, `float_batches`) or take a bounded head
+    (`first`). In memory, images are stored as uint8 in [0, 255] (scaled to float32 [0, 1] inside the tf.data
+    pipeline, which keeps memory four times smaller) or as float32 in [0, 1]; point data (`moons`) as float32 of any
+    range.
 
     Args:
         name: str. The data set name as given on the command line.
-        train, validation, test: np.ndarray. Examples, shape [N, H, W, C] for images or [N, D] for points.
-        train_labels, validation_labels, test_labels: np.ndarray or None. Integer class labels, when known.
+        train, validation, test: np.ndarray or StreamedSplit. Examples, shape [N, H, W, C] for images or [N, D] for
+            points.
+        train_labels, validation_labels, test_labels: np.ndarray or None. Integer class labels of an in-memory split,
+            when known (a streamed split carries its labels with its examples: `StreamedSplit.has_labels`).
         is_image: bool. Whether examples are images (checked to lie in [0, 1]).
     """
 
     name: str
-    train: np.ndarray
-    validation: np.ndarray
-    test: np.ndarray
+    train: Union[np.ndarray, StreamedSplit]
+    validation: Union[np.ndarray, StreamedSplit]
+    test: Union[np.ndarray, StreamedSplit]
     train_labels: Optional[np.ndarray] = None
     validation_labels: Optional[np.ndarray] = None
     test_labels: Optional[np.ndarray] = None
@@ -36,9 +42,19 @@ class DataSplits:
         shapes = set()
         for split in SPLITS:
             x = getattr(self, split)
+            labels = getattr(self, f"{split}_labels")
+            if isinstance(x, StreamedSplit):
+                if self.is_image and len(x.element_shape) != 3:
+                    raise DataError(f"{x.name} must hold images of shape [H, W, C]. Received: element shape "
+                                    f"{x.element_shape}")
+                if labels is not None:
+                    raise DataError(f"{self.name}/{split} is streamed: its labels travel with its examples, not "
+                                    f"as an array; expected {split}_labels=None. Received: labels shape "
+                                    f"{np.shape(labels)}")
+                shapes.add(tuple(x.element_shape))
+                continue
             validate_array(x, f"{self.name}/{split}", self.is_image)
             shapes.add(x.shape[1:])
-            labels = getattr(self, f"{split}_labels")
             if labels is not None and len(labels) != len(x):
                 raise DataError(f"{self.name}/{split} has {len(x)} examples but {len(labels)} labels; expected one "
                                 f"label per example. Received: labels shape {labels.shape}")
@@ -49,22 +65,70 @@ class DataSplits:
     @property
     def element_shape(self):
         """The shape of one example, e.g. (8, 8, 1) for digits or (2,) for moons."""
+        if isinstance(self.train, StreamedSplit):
+            return tuple(self.train.element_shape)
         return tuple(int(d) for d in self.train.shape[1:])
 
     def split(self, name):
-        """Returns the array of split `name` (one of train, validation, test)."""
+        """Returns split `name` (one of train, validation, test): an array or a `StreamedSplit`."""
         if name not in SPLITS:
             raise ValueError(f"Unknown split {name!r}; expected one of {SPLITS}. Received: {name!r}")
         return getattr(self, name)
 
+    def is_streamed(self, name):
+        """Whether split `name` is streamed from files rather than held in memory."""
+        return isinstance(self.split(name), StreamedSplit)
+
+    def has_labels(self, name):
+        """Whether every example of split `name` has a class label."""
+        x = self.split(name)
+        return x.has_labels if isinstance(x, StreamedSplit) else getattr(self, f"{name}_labels") is not None
+
     def labels(self, name):
-        """Returns the labels of split `name`, or None."""
-        self.split(name)
+        """Returns the labels of in-memory split `name`, or None (a streamed split's come with `first`)."""
+        if self.is_streamed(name):
+            raise ValueError(f"The {name} split of {self.name} is streamed: read labels with its examples, "
+                             f"splits.first({name!r}, count, with_labels=True). Received: split={name!r}")
         return getattr(self, f"{name}_labels")
 
     def as_float(self, name):
-        """Returns split `name` as float32 (images scaled to [0, 1])."""
+        """Returns in-memory split `name` as float32 (images scaled to [0, 1])."""
+        if self.is_streamed(name):
+            raise ValueError(f"The {name} split of {self.name} is streamed from files and is not read into memory "
+                             f"whole; read a bounded head with splits.first({name!r}, count) or batches with "
+                             f"splits.float_batches({name!r}, batch_size) or tfvae.data.make_dataset. "
+                             f"Received: split={name!r}")
         return to_float(self.split(name))
+
+    def first(self, name, count, with_labels=False):
+        """The first `count` examples of split `name` (all, if fewer) as float32 (images in [0, 1]): bounded in
+        memory whatever the split's size. With `with_labels`, (examples, labels or None)."""
+        x = self.split(name)
+        if isinstance(x, StreamedSplit):
+            return x.first(count, with_labels=with_labels)
+        examples = to_float(x[:count])
+        if not with_labels:
+            return examples
+        labels = getattr(self, f"{name}_labels")
+        return examples, None if labels is None else labels[:count]
+
+    def float_batches(self, name, batch_size):
+        """Yields split `name` in order as float32 batches of `batch_size` (the last one partial)."""
+        x = self.split(name)
+        if isinstance(x, StreamedSplit):
+            yield from x.float_batches(batch_size)
+            return
+        for start in range(0, len(x), batch_size):
+            yield to_float(x[start:start + batch_size])
+
+    def take(self, name, count):
+        """These splits with split `name` cut to its first `count` examples (a streamed one reads no further)."""
+        x = self.split(name)
+        if isinstance(x, StreamedSplit):
+            return dataclasses.replace(self, **{name: x.take(count)})
+        labels = getattr(self, f"{name}_labels")
+        return dataclasses.replace(self, **{name: x[:count],
+                                            f"{name}_labels": None if labels is None else labels[:count]})
 
 
 def to_float(x):

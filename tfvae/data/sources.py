@@ -2,8 +2,10 @@
 
 Registered names: `digits` (scikit-learn's 1797 8x8 digits, the embedded default), `moons` (the two-moons toy set of
 the dpVAE paper), `fashion_mnist` (the standard IDX files). `load()` also accepts `npz:PATH`, `folder:PATH`,
-`tfds:NAME` and any other prepared TFDS name.
+`tfrecord:PATTERN`, `tfds:NAME` and any other TFDS name. The embedded sets, npz files and image folders are read
+into memory; `tfrecord:` and TFDS data sets are streamed from their files (`StreamedSplit`).
 """
+import dataclasses
 import os
 
 import numpy as np
@@ -14,6 +16,8 @@ from tfvae.data import preprocessing
 from tfvae.data.data_splits import DataSplits, split_off
 from tfvae.data.errors import DataError
 from tfvae.data.idx import read_idx
+from tfvae.data.streamed_split import StreamedSplit
+from tfvae.data.tfrecord import tfrecord_source
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 # Fractions of a single-array data set set aside for validation and test.
@@ -139,62 +143,94 @@ def folder(path):
     return DataSplits(name=f"folder:{path}", **split_off(np.stack(images).astype(np.uint8), None, _HELD_OUT))
 
 
-def tfds_source(name, data_dir=None):
-    """Loads a prepared TensorFlow Datasets data set by name, without downloading.
+def tfds_source(name, data_dir=None, download=True):
+    """Streams a TensorFlow Datasets data set by name, downloading and preparing it first when it is not prepared
+    in `data_dir` and `download` allows it (TFDS's own `download_and_prepare`).
 
     Uses the feature `image` (and `label` when present); splits `train`, `test`, and `validation` when the data set
-    has one (else the last 10% of train). The whole data set is read into memory as uint8.
+    has one, else TFDS's slices `train[:90%]` (train) and `train[90%:]` (validation). Each split is read from the
+    prepared files (`builder.as_dataset`) as a `StreamedSplit`: files in a seeded order, sharded over workers when
+    there are enough of them.
+
+    Args:
+        name: str. A TFDS name, optionally with a config and version (`celeb_a`, `cifar10:3.0.2`).
+        data_dir: str or None. TFDS data_dir. Defaults to None (TFDS's default, ~/tensorflow_datasets).
+        download: bool. Download and prepare a data set that is not prepared yet. Defaults to True.
+
+    Returns:
+        DataSplits of streamed uint8 images.
     """
     import tensorflow_datasets as tfds
 
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-        info = builder.info
-        if not builder.is_prepared():
-            raise DataError(f"TFDS data set {name!r} is not prepared in {builder.data_dir}; tfvae never downloads. "
-                            f"Prepare it with `tfds build {name} --data_dir=DIR` on a machine with network, then pass "
-                            f"--data_dir=DIR. Received: data_dir={data_dir!r}")
     except tfds.core.registered.DatasetNotFoundError as error:
-        raise DataError(f"Unknown data set {name!r}: not one of {registry.names('dataset')}, not npz:PATH or "
-                        f"folder:PATH, and not a TFDS name. Received: {name!r}") from error
+        raise DataError(f"Unknown data set {name!r}: not one of {registry.names('dataset')}, not npz:PATH, "
+                        f"folder:PATH or tfrecord:PATTERN, and not a TFDS name. Received: {name!r}") from error
+    if not builder.is_prepared():
+        if not download:
+            raise DataError(f"TFDS data set {name!r} is not prepared in {builder.data_dir} and --download=false "
+                            f"forbids downloading it. Let tfvae download it (--download=true), or prepare it with "
+                            f"`tfds build {name} --data_dir=DIR` and pass --data_dir=DIR. Received: "
+                            f"data_dir={data_dir!r}")
+        try:
+            builder.download_and_prepare()
+        except Exception as error:  # Network, manual-download and disk failures surface as many exception types.
+            raise DataError(
+                f"Cannot download and prepare TFDS data set {name!r} into {builder.data_dir} "
+                f"({type(error).__name__}: {error}). Without network, prepare it on a machine that has one with "
+                f"`tfds build {name} --data_dir=DIR`, copy DIR here and pass --data_dir=DIR --download=false; or "
+                f"write the images as TFRecord files and pass --dataset=tfrecord:PATTERN. Received: "
+                f"data_dir={data_dir!r}") from error
+    info = builder.info
     if "image" not in info.features:
         raise DataError(f"TFDS data set {name!r} has no 'image' feature; tfvae trains on images. "
                         f"Received: features {list(info.features)}")
+    if "train" not in info.splits or "test" not in info.splits:
+        raise DataError(f"TFDS data set {name!r} needs a 'train' and a 'test' split. Received: splits "
+                        f"{list(info.splits)}")
+    image = info.features["image"]
+    if None in image.shape:
+        raise DataError(f"TFDS data set {name!r} holds images of varying size; expected one size, as tfvae's "
+                        f"networks take. Received: image feature shape {image.shape}")
+    if image.np_dtype != np.uint8:
+        raise DataError(f"TFDS data set {name!r} holds {image.np_dtype} images; expected uint8 in [0, 255]. "
+                        f"Received: dtype {image.np_dtype}")
+    has_labels = "label" in info.features
+    specs = {"train": "train", "validation": "validation", "test": "test"}
+    if "validation" not in info.splits:
+        specs.update(train="train[:90%]", validation="train[90%:]")
 
-    def read(split):
-        x, y = [], []
-        for batch in tfds.as_numpy(builder.as_dataset(split=split).batch(10000)):
-            x.append(batch["image"])
-            if "label" in batch:
-                y.append(batch["label"])
-        return np.concatenate(x), (np.concatenate(y).astype(np.int64) if y else None)
+    def streamed(spec):
+        def read(seed=None, num_shards=1, shard_index=0):
+            context = (tf.distribute.InputContext(num_input_pipelines=num_shards, input_pipeline_id=shard_index)
+                       if num_shards > 1 else None)
+            dataset = builder.as_dataset(split=spec, shuffle_files=seed is not None, read_config=tfds.ReadConfig(
+                shuffle_seed=seed, input_context=context, try_autocache=False))
+            return dataset.map(lambda example: (example["image"], tf.cast(example["label"], tf.int64) if has_labels
+                                                else tf.constant(-1, tf.int64)))
 
-    train, train_labels = read("train")
-    if "test" not in info.splits:
-        raise DataError(f"TFDS data set {name!r} has no 'test' split. Received: splits {list(info.splits)}")
-    test, test_labels = read("test")
-    if "validation" in info.splits:
-        validation, validation_labels = read("validation")
-    else:
-        cut = len(train) - max(1, len(train) // 10)
-        validation, validation_labels = train[cut:], None if train_labels is None else train_labels[cut:]
-        train, train_labels = train[:cut], None if train_labels is None else train_labels[:cut]
-    return DataSplits(name=name, train=train, validation=validation, test=test, train_labels=train_labels,
-                      validation_labels=validation_labels, test_labels=test_labels)
+        return StreamedSplit(name=f"{name} ({spec})", read=read, num_examples=info.splits[spec].num_examples,
+                             num_files=info.splits[spec].num_shards, element_shape=tuple(image.shape),
+                             dtype="uint8", has_labels=has_labels)
+
+    return DataSplits(name=name, **{split: streamed(spec) for split, spec in specs.items()})
 
 
-def load(name, data_dir=None, pad_to=None, resize_to=None):
+def load(name, data_dir=None, pad_to=None, resize_to=None, download=True):
     """Loads data set `name` into validated `DataSplits`.
 
     Args:
-        name: str. `digits`, `moons`, `fashion_mnist`, `npz:PATH`, `folder:PATH`, `tfds:NAME`, or any other
-            prepared TFDS name.
+        name: str. `digits`, `moons`, `fashion_mnist`, `npz:PATH`, `folder:PATH`, `tfrecord:PATTERN`, `tfds:NAME`,
+            or any other TFDS name.
         data_dir: str or None. Folder of the IDX files (fashion_mnist) or TFDS data_dir.
         pad_to: int or None. Zero-pad images to this size (the RAE paper pads 28 px to 32 px).
         resize_to: int or None. Resize images to this size. Exclusive with pad_to.
+        download: bool. Let a TFDS data set that is not prepared in `data_dir` download and prepare itself.
+            Defaults to True.
 
     Returns:
-        DataSplits.
+        DataSplits: arrays for the embedded sets, npz files and folders; `StreamedSplit`s for `tfrecord:` and TFDS.
     """
     if pad_to and resize_to:
         raise DataError(f"pad_to and resize_to are exclusive; pass one of them. Received: pad_to={pad_to}, "
@@ -203,19 +239,32 @@ def load(name, data_dir=None, pad_to=None, resize_to=None):
         splits = npz(name[len("npz:"):])
     elif name.startswith("folder:"):
         splits = folder(name[len("folder:"):])
+    elif name.startswith("tfrecord:"):
+        splits = tfrecord_source(name[len("tfrecord:"):])
     elif name.startswith("tfds:"):
-        splits = tfds_source(name[len("tfds:"):], data_dir=data_dir)
+        splits = tfds_source(name[len("tfds:"):], data_dir=data_dir, download=download)
     elif name in registry.names("dataset"):
         splits = registry.get("dataset", name)(data_dir=data_dir)
     else:
-        splits = tfds_source(name, data_dir=data_dir)
+        splits = tfds_source(name, data_dir=data_dir, download=download)
     if not (pad_to or resize_to):
         return splits
     if not splits.is_image:
         raise DataError(f"pad_to / resize_to apply to images; {name} holds points. Received: pad_to={pad_to}, "
                         f"resize_to={resize_to}")
-    transform = ((lambda x: preprocessing.pad_to(x, pad_to)) if pad_to
-                 else (lambda x: preprocessing.resize_to(x, resize_to)))
-    return DataSplits(name=splits.name, train=transform(splits.train), validation=transform(splits.validation),
-                      test=transform(splits.test), train_labels=splits.train_labels,
-                      validation_labels=splits.validation_labels, test_labels=splits.test_labels)
+    return dataclasses.replace(splits, **{split: _preprocess(splits.split(split), pad_to, resize_to)
+                                          for split in ("train", "validation", "test")})
+
+
+def _preprocess(x, pad_to, resize_to):
+    """Split `x` (an array, or a StreamedSplit mapped image by image) padded to `pad_to` or resized to
+    `resize_to` pixels."""
+    if not isinstance(x, StreamedSplit):
+        return preprocessing.pad_to(x, pad_to) if pad_to else preprocessing.resize_to(x, resize_to)
+    height, width, channels = x.element_shape
+    if pad_to:
+        preprocessing.padding(height, width, pad_to)  # a size too small fails now, not in the first epoch
+        return x.map(lambda image: preprocessing.pad_image(image, pad_to), (pad_to, pad_to, channels), x.dtype)
+    preprocessing.check_size(resize_to)
+    return x.map(lambda image: preprocessing.resize_image(image, resize_to), (resize_to, resize_to, channels),
+                 "float32")

@@ -53,7 +53,8 @@ class TrainingDiverged(RuntimeError):
 
 
 class Trainer:
-    """Trains an autoencoder on `DataSplits` under a distribution strategy, checkpointing every epoch.
+    """Trains an autoencoder on `DataSplits` (in memory or streamed) under a distribution strategy, checkpointing
+    every epoch.
 
     The per-replica math is the model's `replica_step`, the same one `model.fit` runs, called here through
     `strategy.run`: so one device, MirroredStrategy, MultiWorkerMirroredStrategy (where Keras 3 `fit` fails) and
@@ -62,7 +63,8 @@ class Trainer:
 
     Args:
         model_fn: callable returning a built, uncompiled model; called inside the strategy scope.
-        splits: DataSplits. Training and validation data.
+        splits: DataSplits. Training and validation data, in memory or streamed from files (a multi-worker run
+            reads each worker's share of the files).
         workdir: str. Checkpoints go to WORKDIR/checkpoints, TensorBoard logs and history to WORKDIR/logs; a local
             folder or any URL `tf.io.gfile` writes (gs://, s3://, ram://).
         strategy: tf.distribute.Strategy or None (the default strategy).
@@ -333,22 +335,31 @@ class Trainer:
 
     def evaluate(self, split="validation"):
         """Mean of every loss term over `split` (full batches of the global batch size)."""
-        x = self.splits.split(split)
+        count = len(self.splits.split(split))
         replicas = self.strategy.num_replicas_in_sync
-        batch_size = min(self.batch_size, max(replicas, len(x) // replicas * replicas))
-        dataset = self.strategy.experimental_distribute_dataset(
-            make_dataset(self.splits, split, batch_size, shuffle=False))
-        totals, count = {}, 0
-        for batch in dataset:
-            for name, value in self._test_step(batch).items():
+        batch_size = min(self.batch_size, max(replicas, count // replicas * replicas))
+        iterator = iter(self._distributed_dataset(split, batch_size))
+        totals, steps = {}, count // batch_size
+        for _ in range(steps):
+            for name, value in self._test_step(next(iterator)).items():
                 totals[name] = totals.get(name, 0.0) + float(value)
-            count += 1
-        return {name: value / count for name, value in totals.items()}
+        return {name: value / steps for name, value in totals.items()}
 
     # ------------------------------------------------------------------------------------------ private
+    def _distributed_dataset(self, split, batch_size, shuffle=False, epoch=0):
+        """The strategy's batches of `split`: an in-memory split is batched whole and each global batch divided over
+        the replicas (`experimental_distribute_dataset`); a streamed split is read by one input pipeline per worker,
+        each of its own files (`distribute_datasets_from_function`), repeated, so that every worker has batches
+        for the epoch's steps whatever the size of its share."""
+        if not self.splits.is_streamed(split):
+            return self.strategy.experimental_distribute_dataset(
+                make_dataset(self.splits, split, batch_size, shuffle=shuffle, seed=self.seed, epoch=epoch))
+        return self.strategy.distribute_datasets_from_function(
+            lambda context: make_dataset(self.splits, split, batch_size, shuffle=shuffle, seed=self.seed,
+                                         epoch=epoch, repeat=True, input_context=context))
+
     def _train_epoch(self, epoch, steps_per_epoch):
-        dataset = make_dataset(self.splits, "train", self.batch_size, shuffle=True, seed=self.seed, epoch=epoch)
-        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        iterator = iter(self._distributed_dataset("train", self.batch_size, shuffle=True, epoch=epoch))
         totals, done, last_report = {}, 0, time.perf_counter()
         bar = (keras.utils.Progbar(steps_per_epoch, unit_name="step", stateful_metrics=list(self.model.trackers))
                if self.progress_bar else None)
@@ -407,7 +418,7 @@ class Trainer:
                 samples = self.model.decode(self.model.prior.sample(8, tf.constant([self.seed, 0]))).numpy()
                 rows = [samples]
                 if isinstance(self.model, Autoencoder):
-                    x = self.splits.as_float("validation")[:8]
+                    x = self.splits.first("validation", 8)
                     rows = [x, self.model.reconstruct(tf.constant(x)).numpy(), samples]
                 grid = image_utils.grid(np.concatenate(rows), columns=8)
                 tf.summary.image("validation_reconstructions_and_prior_samples", grid[None])

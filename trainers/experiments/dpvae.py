@@ -293,7 +293,7 @@ def _moons_panels(label, workdir):
     span = float(np.clip(np.abs(np.concatenate([posterior, low])).max() * 1.05, 3.0, 8.0))
     latent_extent = (-span, span)
     log_prior = lambda z: model.prior.log_prob(tf.constant(z)).numpy()  # noqa: E731
-    test = splits.as_float("test")[:_FIGURE_POINTS]
+    test = splits.first("test", _FIGURE_POINTS)
     data_extent = (-3.0, 3.0)
     panels = [
         {"title": f"{label}: latent space", "extent": latent_extent, "axes": ("$z_1$", "$z_2$"),
