@@ -16,9 +16,6 @@ from benchmarks.common import median_and_spread, print_table, write_json
 from tfvae import models
 from tfvae.density import Flow, Gaussian, GaussianMixture, PriorSampler, TwoStage
 
-flags.DEFINE_integer("repeats", 5, "Timed repeats of every measurement.")
-flags.DEFINE_integer("num_latents", 60000, "Latents the densities are fitted on.")
-flags.DEFINE_integer("batch", 1000, "Samples drawn and decoded per call.")
 FLAGS = flags.FLAGS
 LATENT_DIM = 16
 
@@ -83,5 +80,13 @@ def main(argv):
                                                          "repeats": FLAGS.repeats}}))
 
 
+def define_flags():
+    """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
+    flags.DEFINE_integer("repeats", 5, "Timed repeats of every measurement.")
+    flags.DEFINE_integer("num_latents", 60000, "Latents the densities are fitted on.")
+    flags.DEFINE_integer("batch", 1000, "Samples drawn and decoded per call.")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -23,11 +23,6 @@ from tfvae import metrics
 from tfvae.metrics.domain_classifier import DomainClassifier
 from tfvae.metrics.inception import InceptionExtractor
 
-flags.DEFINE_integer("num_samples", 10000, "Samples per set.")
-flags.DEFINE_integer("inception_images", 200, "Images timed through the Inception network.")
-flags.DEFINE_integer("repeats", 3, "Repeats of every metric timing.")
-flags.DEFINE_list("inception_policies", [], "Dtype policies to compare with float32 for Inception features and FID.")
-flags.DEFINE_integer("fid_images", 1000, "Images per set for the FID comparison of --inception_policies.")
 FLAGS = flags.FLAGS
 
 
@@ -130,5 +125,15 @@ def main(argv):
         "num_samples": n, "inception_images": FLAGS.inception_images, "repeats": FLAGS.repeats, "device": device}}))
 
 
+def define_flags():
+    """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
+    flags.DEFINE_integer("num_samples", 10000, "Samples per set.")
+    flags.DEFINE_integer("inception_images", 200, "Images timed through the Inception network.")
+    flags.DEFINE_integer("repeats", 3, "Repeats of every metric timing.")
+    flags.DEFINE_list("inception_policies", [], "Dtype policies to compare with float32 for Inception features and FID.")
+    flags.DEFINE_integer("fid_images", 1000, "Images per set for the FID comparison of --inception_policies.")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

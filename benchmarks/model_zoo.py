@@ -29,14 +29,6 @@ from absl import app, flags
 
 from benchmarks.common import print_table, write_json
 
-flags.DEFINE_integer("examples", 1000, "Training images (the first of the training split).")
-flags.DEFINE_integer("validation_examples", 1000, "Validation images (the first of the validation split).")
-flags.DEFINE_integer("epochs", 3, "Epochs per configuration.")
-flags.DEFINE_string("network", "conv", "Network of every configuration; empty for the job's default for the data.")
-flags.DEFINE_list("models", ["all"], "Models to run (registered names), or all.")
-flags.DEFINE_list("priors", ["standard", "decoupled"], "Priors to run; decoupled only for the models that take it.")
-flags.DEFINE_string("data_dir", "/usr/share/datasets/fashion-mnist", "Folder of the Fashion-MNIST IDX files.")
-flags.DEFINE_string("workdir", None, "Where the runs' workdirs go (default: a temporary folder, removed after).")
 FLAGS = flags.FLAGS
 
 
@@ -110,5 +102,18 @@ def main(argv):
         raise SystemExit(f"{len(failed)} configurations failed: {', '.join(failed)}")
 
 
+def define_flags():
+    """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
+    flags.DEFINE_integer("examples", 1000, "Training images (the first of the training split).")
+    flags.DEFINE_integer("validation_examples", 1000, "Validation images (the first of the validation split).")
+    flags.DEFINE_integer("epochs", 3, "Epochs per configuration.")
+    flags.DEFINE_string("network", "conv", "Network of every configuration; empty for the job's default for the data.")
+    flags.DEFINE_list("models", ["all"], "Models to run (registered names), or all.")
+    flags.DEFINE_list("priors", ["standard", "decoupled"], "Priors to run; decoupled only for the models that take it.")
+    flags.DEFINE_string("data_dir", "/usr/share/datasets/fashion-mnist", "Folder of the Fashion-MNIST IDX files.")
+    flags.DEFINE_string("workdir", None, "Where the runs' workdirs go (default: a temporary folder, removed after).")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

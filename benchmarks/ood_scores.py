@@ -20,15 +20,6 @@ from sklearn.metrics import roc_auc_score
 from benchmarks.common import print_table, write_json
 from tfvae import data
 
-flags.DEFINE_string("workdir", "/tmp/tfvae/ood", "Parent of one workdir per model.")
-flags.DEFINE_list("models", ["rae_l2", "vae"], "Models to train on Fashion-MNIST and score with.")
-flags.DEFINE_integer("epochs", 10, "Training epochs of each model.")
-flags.DEFINE_string("network", "mlp", "Network of the models (mlp: minutes on 2 CPU cores; conv: about 25 minutes "
-                    "per model there).")
-flags.DEFINE_integer("max_train_examples", 20000, "Fashion-MNIST training images used.")
-flags.DEFINE_integer("num_test", 2000, "Fashion-MNIST test images scored (the in-distribution set).")
-flags.DEFINE_integer("num_importance", 16, "Importance samples of the IWAE score.")
-flags.DEFINE_string("data_dir", None, "Fashion-MNIST IDX folder (default: the Debian package's).")
 FLAGS = flags.FLAGS
 
 
@@ -79,5 +70,19 @@ def main(argv):
         "num_importance": FLAGS.num_importance}}))
 
 
+def define_flags():
+    """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
+    flags.DEFINE_string("workdir", "/tmp/tfvae/ood", "Parent of one workdir per model.")
+    flags.DEFINE_list("models", ["rae_l2", "vae"], "Models to train on Fashion-MNIST and score with.")
+    flags.DEFINE_integer("epochs", 10, "Training epochs of each model.")
+    flags.DEFINE_string("network", "mlp", "Network of the models (mlp: minutes on 2 CPU cores; conv: about 25 minutes "
+                        "per model there).")
+    flags.DEFINE_integer("max_train_examples", 20000, "Fashion-MNIST training images used.")
+    flags.DEFINE_integer("num_test", 2000, "Fashion-MNIST test images scored (the in-distribution set).")
+    flags.DEFINE_integer("num_importance", 16, "Importance samples of the IWAE score.")
+    flags.DEFINE_string("data_dir", None, "Fashion-MNIST IDX folder (default: the Debian package's).")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -38,14 +38,6 @@ from tfvae.export import saved_model
 from tfvae import models
 from tfvae.density import GaussianMixture, PriorSampler
 
-flags.DEFINE_integer("repeats", 7, "Timed, alternating repeats of every part-1 measurement.")
-flags.DEFINE_list("batches", ["16", "64", "256", "1024"], "Batch sizes of part 1.")
-flags.DEFINE_string("network", "conv", "Network of the benchmarked model (conv: the RAE CPU-scale conv net).")
-flags.DEFINE_integer("requests", 40, "Requests per client thread in part 2.")
-flags.DEFINE_integer("clients", 8, "Concurrent client threads in part 2.")
-flags.DEFINE_list("load_clients", ["1", "8", "32"], "Concurrent clients of each level of part 3.")
-flags.DEFINE_integer("load_requests", 480, "Requests per level of part 3 (split over the clients).")
-flags.DEFINE_list("parts", ["endpoint", "latency", "load"], "Parts to run.")
 FLAGS = flags.FLAGS
 LATENT_DIM = 16
 SHAPE = (28, 28, 1)
@@ -270,5 +262,18 @@ def main(argv):
     print("\nwrote", write_json("serving", record))
 
 
+def define_flags():
+    """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
+    flags.DEFINE_integer("repeats", 7, "Timed, alternating repeats of every part-1 measurement.")
+    flags.DEFINE_list("batches", ["16", "64", "256", "1024"], "Batch sizes of part 1.")
+    flags.DEFINE_string("network", "conv", "Network of the benchmarked model (conv: the RAE CPU-scale conv net).")
+    flags.DEFINE_integer("requests", 40, "Requests per client thread in part 2.")
+    flags.DEFINE_integer("clients", 8, "Concurrent client threads in part 2.")
+    flags.DEFINE_list("load_clients", ["1", "8", "32"], "Concurrent clients of each level of part 3.")
+    flags.DEFINE_integer("load_requests", 480, "Requests per level of part 3 (split over the clients).")
+    flags.DEFINE_list("parts", ["endpoint", "latency", "load"], "Parts to run.")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

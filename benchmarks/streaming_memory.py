@@ -29,13 +29,6 @@ from absl import app, flags
 from benchmarks.common import child_environment, print_table, write_json
 from tfvae.data import write_image_tfrecord
 
-flags.DEFINE_list("sizes", ["10000", "200000"], "Data set sizes (images) to compare; the first is the reference.")
-flags.DEFINE_integer("image_size", 64, "Height and width of the synthetic RGB images.")
-flags.DEFINE_integer("examples_per_file", 1000, "Images per TFRecord file.")
-flags.DEFINE_integer("epochs", 1, "Training epochs of each main job.")
-flags.DEFINE_string("network", "mlp", "Network of the main job (mlp: the cheapest at 64 px on a CPU).")
-flags.DEFINE_string("model", "rae_l2", "Model of the main job.")
-flags.DEFINE_string("tmp_dir", None, "Folder for the temporary data and workdirs (default: the system's).")
 FLAGS = flags.FLAGS
 # Target of the benchmark: the largest size's peak at most this much above the smallest's.
 TOLERANCE = 0.10
@@ -113,5 +106,17 @@ def _own_peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def define_flags():
+    """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
+    flags.DEFINE_list("sizes", ["10000", "200000"], "Data set sizes (images) to compare; the first is the reference.")
+    flags.DEFINE_integer("image_size", 64, "Height and width of the synthetic RGB images.")
+    flags.DEFINE_integer("examples_per_file", 1000, "Images per TFRecord file.")
+    flags.DEFINE_integer("epochs", 1, "Training epochs of each main job.")
+    flags.DEFINE_string("network", "mlp", "Network of the main job (mlp: the cheapest at 64 px on a CPU).")
+    flags.DEFINE_string("model", "rae_l2", "Model of the main job.")
+    flags.DEFINE_string("tmp_dir", None, "Folder for the temporary data and workdirs (default: the system's).")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -26,11 +26,6 @@ from tfvae import models
 from tfvae.density import GaussianMixture, PriorSampler
 from tfvae.export import saved_model, tflite
 
-flags.DEFINE_string("network", "conv", "Network of both models (conv: the RAE CPU-scale conv net; mlp: tiny).")
-flags.DEFINE_list("batches", ["1", "16", "64"], "Samples per call.")
-flags.DEFINE_integer("repeats", 5, "Timed, alternating repeats of every path.")
-flags.DEFINE_integer("calls", 20, "Timed calls per path and repeat.")
-flags.DEFINE_integer("threads", 1, "Threads of the TFLite interpreter (1: one phone core).")
 FLAGS = flags.FLAGS
 LATENT_DIM = 16
 SHAPE = (28, 28, 1)
@@ -116,5 +111,15 @@ def main(argv):
     print("\nwrote", write_json("tflite", record))
 
 
+def define_flags():
+    """The benchmark's flags, defined only when it runs as a program: the tests import its parts."""
+    flags.DEFINE_string("network", "conv", "Network of both models (conv: the RAE CPU-scale conv net; mlp: tiny).")
+    flags.DEFINE_list("batches", ["1", "16", "64"], "Samples per call.")
+    flags.DEFINE_integer("repeats", 5, "Timed, alternating repeats of every path.")
+    flags.DEFINE_integer("calls", 20, "Timed calls per path and repeat.")
+    flags.DEFINE_integer("threads", 1, "Threads of the TFLite interpreter (1: one phone core).")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -157,3 +157,16 @@ def test_streaming_memory_writes_its_data_set_file_by_file(tmp_path):
     records = list(tf.data.TFRecordDataset(str(tmp_path / "data" / names[2])).as_numpy_iterator())
     image = tf.io.decode_png(tf.train.Example.FromString(records[0]).features.feature["image"].bytes_list.value[0])
     assert len(records) == 1 and image.shape == (16, 16, 3) and np.ptp(image.numpy()) > 0  # not a flat colour
+
+
+def test_no_benchmark_defines_flags_when_imported():
+    """Benchmarks define their flags in `define_flags()`, called only when they run as programs: a flag defined at
+    import would clash with a binary's flag of the same name in a test process (e.g. --epochs of trainers.train)."""
+    import importlib
+
+    from absl import flags
+
+    before = set(flags.FLAGS)
+    for module in sorted(BENCHMARKS.glob("*.py")):
+        importlib.import_module(f"benchmarks.{module.stem}")
+    assert set(flags.FLAGS) - before == set()
