@@ -231,7 +231,7 @@ def remove_tree(path, ignore_errors=False):
         elif tf.io.gfile.exists(path):
             tf.io.gfile.remove(path)
     except tf.errors.NotFoundError:
-        pass
+        return  # already gone (removed between the check and the removal): nothing to do
     except (tf.errors.OpError, OSError):
         if not ignore_errors:
             raise

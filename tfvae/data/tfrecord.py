@@ -246,7 +246,7 @@ def _locate_error(files, name, error):
     for path in files:
         try:
             for _ in _summaries([(path, _SPLIT_IDS["train"])], ()).as_numpy_iterator():
-                pass
+                continue  # reading every record is the check
         except _READ_ERRORS:
             index = -1
             try:
