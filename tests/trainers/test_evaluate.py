@@ -21,12 +21,12 @@ LATENT_METRICS = ["critic", "mmd_rbf", "mmd_imq", "skl", "marginal_kl", "leakage
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory, trained_run):
     """A decoupled-prior VAE on digits (3 epochs, GMM fitted, the model zoo's small flow; trained in-process),
-    evaluated once by the evaluate binary with both feature extractors."""
+    evaluated once by the evaluate binary with both feature extractors (PRD over 2 clusterings, not 10)."""
     workdir = tmp_path_factory.mktemp("evaluate") / "run"
     shutil.copytree(trained_run(**zoo_config("vae", "decoupled", epochs=3, densities=("gmm",)))[0], workdir)
     result = run_python(["-m", "trainers.evaluate", f"--workdir={workdir}", "--num_samples=20",
                          "--extractors=domain,inception", "--nll_samples=20", "--critic_steps=100",
-                         "--ratio_steps=100", "--classifier_epochs=2"], timeout=900)
+                         "--ratio_steps=100", "--classifier_epochs=2", "--prd_runs=2"], timeout=900)
     return workdir, result
 
 
@@ -47,6 +47,7 @@ def test_report_json_is_complete_and_says_how_each_number_was_measured(evaluated
     assert report["protocol"]["fid"]["weights_sha256"] == \
         "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
     assert report["protocol"]["fd_domain"]["reference"] == "test split (20 examples)"
+    assert report["protocol"]["prd_f8_domain"]["runs"] == 2  # --prd_runs, said in the protocol
     held_out = report["protocol"]["fd_domain"]["held_out_sets"]  # the defaults: test images, means, linear midpoints
     assert "the first 20 test images, each decoded from its posterior mean" in held_out and "linear" in held_out
     assert report["protocol"]["leakage"]["h"] == "g (generation space)"
@@ -100,7 +101,7 @@ def test_a_killed_evaluation_measures_only_what_is_missing(evaluated, monkeypatc
     monkeypatch.setattr(evaluation._Parts, "save",
                         lambda self, name, measurements: (measured.append(name), save(self, name, measurements))[1])
     after, _, _ = evaluation.evaluate(str(workdir), num_samples=20, extractors=("domain", "inception"), nll_samples=20,
-                                      critic_steps=100, ratio_steps=100, classifier_epochs=2)
+                                      critic_steps=100, ratio_steps=100, classifier_epochs=2, prd_runs=2)
     assert sorted(measured) == ["mmd", "skl"], measured
     assert after["metrics"].keys() == before["metrics"].keys()
     for name, values in before["metrics"].items():
