@@ -39,7 +39,9 @@ thresholds of prior mass; and the prior mass of the pockets (`pockets`), which t
 Claims are stated as table 1 supports them in its MNIST column, the one this protocol follows; where the SVHN or
 CelebA column disagrees, the claim says so (the tests judge every claim on all three, `paper_numbers_elsewhere`).
 Figure 4 (leakage) and figures 1 and 3 (pockets) have no numbers, so those claims cannot be judged on the paper's
-own table.
+own table. Section 1's "without sacrificing the ELBO" is judged on the NLL column, by the direction of each pair
+only (the two NLLs are not comparable in value, see Metrics): at least 5 of 6 pairs, as many as the MNIST column
+has.
 
 Scales:
 - smoke: 300 digits (8x8, MLP) or 600 moons, one epoch, 40 samples, a decoupled prior of 2 couplings (16 units),
@@ -227,6 +229,13 @@ DPVAE_TABLE1 = registry.register("experiment", "dpvae_table1")(Experiment(
               "CelebA 0/6, where LP - FID is 1.1 to 8.4 with the decoupled prior and -2.4 to 4.2 without)",
               claims.every_pair(_TABLE_PAIRS, claims.column_difference("FD LP", "FD"),
                                 "pairs: dp FD LP - FD < standard FD LP - FD")),
+        Claim("dp_keeps_nll",
+              "The decoupled prior does not sacrifice the ELBO (section 1's contributions: 'without sacrificing the "
+              "ELBO of the vanilla VAE'; NLL by importance sampling, section 5.1): the NLL is lower with the "
+              "decoupled prior for at least 5 of the 6 pairs, as table 1's MNIST column shows (5/6: FactorVAE's "
+              "rises, 3.50 -> 3.60); not on SVHN (4/6: FactorVAE and InfoVAE rise) or CelebA (2/6: only the VAE "
+              "and beta-VAE-B fall)",
+              claims.every_pair(_TABLE_PAIRS, claims.column("NLL"), "pairs: dp NLL < standard NLL", at_least=5)),
         Claim("dp_leaks_less",
               "Decoupled-prior variants leak less posterior mass into low-prior regions (section 5.2, figure 4, "
               "which has no numbers): LS at the threshold below which the prior has 1% of its mass is lower for "
