@@ -17,6 +17,7 @@ from tfvae import workdir as workdirs
 from tfvae.density import DensityEstimator, PriorSampler
 from tfvae.export import saved_model
 from tfvae.models import Autoencoder
+from tfvae.training.trainer import HISTORY_FILE
 from trainers.config import TrainConfig, read_config, write_config
 
 SAMPLES_FILE = "samples.png"
@@ -141,6 +142,15 @@ def load_run(workdir, checkpoint=None):
         raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints; train first. Received: workdir={workdir!r}")
     training.restore_weights(model, checkpoint)  # the optimizer state in the checkpoint is skipped on purpose
     return config, splits, model
+
+
+def read_history(workdir):
+    """The per-epoch records of the workdir's training (WORKDIR/logs/history.jsonl, one JSON object per epoch, in
+    epoch order: loss terms, learning rate, the model's `state/` values), or [] before the first epoch."""
+    path = os.path.join(workdir, "logs", HISTORY_FILE)
+    if not tf.io.gfile.exists(path):
+        return []
+    return [json.loads(line) for line in files.read_text(path).splitlines() if line.strip()]
 
 
 def encode_split(model, splits, split, batch_size=500):

@@ -339,17 +339,38 @@ def _values(experiment, scale, cells):
         if not cell.done("evaluate") or not tf.io.gfile.exists(report_path):
             continue
         report = json.loads(files.read_text(report_path))
+        history = None
         for extractor in scale.extractors:
             for column in experiment.columns:
                 if not column.applies_to(cell.row.label):
                     continue
-                key = column.report_key(extractor)
-                value = report["metrics"].get(key, {}).get(cell.row.sets.get(column.label, column.set))
+                if column.source == "history":
+                    history = jobs.read_history(cell.workdir) if history is None else history
+                    value, protocol = _history_value(history, column)
+                else:
+                    key = column.report_key(extractor)
+                    value = report["metrics"].get(key, {}).get(cell.row.sets.get(column.label, column.set))
+                    protocol = report["protocol"].get(key)
                 if value is None:
                     continue
                 values[extractor][cell.row.label].setdefault(column.label, {})[cell.seed] = float(value)
-                protocols.setdefault(f"{column.label} @ {extractor}", report["protocol"].get(key))
+                protocols.setdefault(f"{column.label} @ {extractor}", protocol)
     return values, protocols
+
+
+def _history_value(history, column):
+    """(value, protocol) of a `history` column in one cell's per-epoch training records; (None, None) when the
+    cell's records lack the key (cells trained before tfvae logged it)."""
+    by_epoch = {int(record["epoch"]): record for record in history}
+    if not by_epoch:
+        return None, None
+    epochs = max(by_epoch)
+    epoch = -(-epochs // 2) if column.set == "middle" else epochs
+    value = by_epoch.get(epoch, {}).get(column.metric)
+    if value is None:
+        return None, None
+    return value, {"source": "the cell's training history (logs/history.jsonl, one record per epoch)",
+                   "key": column.metric, "epoch": f"{column.set}: epoch {epoch} of {epochs}"}
 
 
 def _command():

@@ -57,15 +57,15 @@ R, C, I, N = (statistics.REPRODUCED, statistics.CONTRADICTED, statistics.INCONCL
 # The verdict each claim must get on the paper's own numbers: the column each experiment follows (None) and the
 # paper's other columns of the same table. "not judged" where the paper gives no number for the claim (a figure).
 PAPER_VERDICTS = {
-    "two_stage_table1": {  # Dai & Wipf, table 1 (mean +- std over 10 trials) and table 3
+    "two_stage_table1": {  # Dai & Wipf, table 1 (mean +- std over 10 trials) and table 3; figures 1a and 2: no numbers
         None: {"two_stage_best": R, "learned_gamma": R, "wae_worse": R, "second_stage_mmd": R,
-               "second_stage_spectrum": N},
+               "second_stage_spectrum": N, "log_gamma_keeps_falling": N},
         "MNIST": {"two_stage_best": R, "learned_gamma": C, "wae_worse": R, "second_stage_mmd": R,
-                  "second_stage_spectrum": N},
+                  "second_stage_spectrum": N, "log_gamma_keeps_falling": N},
         "CIFAR-10": {"two_stage_best": R, "learned_gamma": R, "wae_worse": R, "second_stage_mmd": R,
-                     "second_stage_spectrum": N},
+                     "second_stage_spectrum": N, "log_gamma_keeps_falling": N},
         "CelebA": {"two_stage_best": R, "learned_gamma": C, "wae_worse": R, "second_stage_mmd": R,
-                   "second_stage_spectrum": N},
+                   "second_stage_spectrum": N, "log_gamma_keeps_falling": N},
     },
     "rae_table1": {  # Ghosh et al., table 1 and appendix C's table 2 (MNIST is the followed column)
         None: {"gmm_below_n": R, "rae_best_with_gmm": R, "gmm_recall": R, "gmm_precision": R, "ae_needs_gmm": R,
@@ -168,6 +168,35 @@ def test_a_cell_evaluated_with_other_settings_is_evaluated_again_and_keeps_its_t
     older = reproduction._Cell(str(tmp_path), row, 1, settings)
     del older.record["phases"]["evaluate"]["settings"]  # a record written before settings were kept
     assert not older.done("evaluate") and "not recorded" in older.stale_evaluation()
+
+
+def test_a_history_column_reads_the_middle_and_the_last_epoch_of_a_cells_training(tmp_path):
+    """Figure 1a's columns come from logs/history.jsonl: epoch ceil(E / 2) and epoch E, by their epoch numbers; a cell
+    whose records lack the key has no value (cells trained before tfvae logged it)."""
+    import json
+
+    from trainers import jobs
+    from trainers.experiments.experiment import Column
+
+    assert jobs.read_history(str(tmp_path)) == []
+    (tmp_path / "logs").mkdir()
+    records = [{"epoch": epoch, "state/log_gamma": -0.1 * epoch} for epoch in (1, 2, 3, 4, 5)]
+    lines = [json.dumps(record) for record in records[2:] + records[:2]]  # in any order
+    (tmp_path / "logs" / "history.jsonl").write_text("\n".join(lines) + "\n")
+    history = jobs.read_history(str(tmp_path))
+    middle = Column("log gamma (middle epoch)", "state/log_gamma", "middle", source="history")
+    last = Column("log gamma (last epoch)", "state/log_gamma", "last", source="history")
+    assert reproduction._history_value(history, middle) == (pytest.approx(-0.3), {
+        "source": "the cell's training history (logs/history.jsonl, one record per epoch)", "key": "state/log_gamma",
+        "epoch": "middle: epoch 3 of 5"})
+    assert reproduction._history_value(history, last)[0] == pytest.approx(-0.5)
+    assert reproduction._history_value(records[:4], middle)[0] == pytest.approx(-0.2)  # E = 4: epoch 2
+    missing = Column("kl", "state/no_such_key", "last", source="history")
+    assert reproduction._history_value(history, missing) == (None, None)
+    with pytest.raises(ValueError, match=r"epochs are named \('middle', 'last'\). Received: set='first'"):
+        Column("x", "state/log_gamma", "first", source="history")
+    with pytest.raises(ValueError, match=r"source must be one of \('report', 'history'\). Received: source='logs'"):
+        Column("x", "fd", "samples/prior", source="logs")
 
 
 def test_a_protocol_is_a_partial_train_config():

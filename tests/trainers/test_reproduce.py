@@ -119,6 +119,15 @@ def test_two_stage_table1_smoke_one_row_with_two_seeds_then_every_row_on_one(tmp
     log_gamma = next(figure for figure in table["figures"] if "log gamma" in figure["caption"])["data"]["log_gamma"]
     assert set(log_gamma) == {"VAE (learned gamma)", "VAE + Flow", "2-Stage VAE"}
     assert all(len(values) == 1 for values in log_gamma.values())  # one value per epoch (the smoke scale: 1 epoch)
+    # Figure 1a's claim reads the same histories: one epoch is both the middle and the last, so the effect is 0.
+    values = table["values"][table["judged_on"]]
+    for row, curve in log_gamma.items():
+        for column in ("log gamma (middle epoch)", "log gamma (last epoch)"):
+            assert values[row][column]["values"][0] == pytest.approx(curve[0]), (row, column)
+    falling = claims["log_gamma_keeps_falling"]
+    assert [part["label"] for part in falling["parts"]] == list(log_gamma)
+    assert all(part["effect"]["mean"] == 0.0 for part in falling["parts"]), falling
+    assert falling["on_paper_numbers"]["verdict"] == statistics.NOT_JUDGED  # figure 1a has no numbers
     with pytest.raises(ValueError, match="holds two_stage_table1 at scale smoke"):
         reproduction.run_experiment("two_stage_table1", "cpu", str(tmp_path))
 

@@ -68,18 +68,28 @@ class Row:
     sets: Mapping = dataclasses.field(default_factory=dict)
 
 
+# Where a column's numbers come from: the cell's evaluation report, or the per-epoch record of its training.
+SOURCES = ("report", "history")
+# The epochs a `history` column can read: "middle" is epoch ceil(E / 2) of the E trained, "last" is epoch E.
+HISTORY_EPOCHS = ("middle", "last")
+
+
 @dataclasses.dataclass(frozen=True)
 class Column:
-    """A column of the table: one number of each row's evaluation report.
+    """A column of the table: one number of each row's evaluation report, or of its training history.
 
     Attributes:
         label: str. The paper's column label, e.g. "FID GMM".
         metric: str. Report key; "{extractor}" is replaced by each extractor of the scale (`fd_{extractor}` gives
-            `fid` for Inception and `fd_domain` for the domain classifier).
-        set: str. The key inside the metric, e.g. "samples/gmm", "reconstructions", "posterior".
+            `fid` for Inception and `fd_domain` for the domain classifier). For a `history` column, the key of the
+            per-epoch training record (e.g. "state/log_gamma").
+        set: str. The key inside the metric, e.g. "samples/gmm", "reconstructions", "posterior". For a `history`
+            column, the epoch read (`HISTORY_EPOCHS`): "middle" (epoch ceil(E / 2) of the E trained) or "last".
         lower_is_better: bool. For the verdicts and for marking the best row.
         rows: tuple of row labels, or None. The rows that have this number (e.g. only the 2-Stage VAE has a second
             stage); None: every row.
+        source: str. "report" (default: the cell's eval/report.json) or "history" (the cell's logs/history.jsonl,
+            written while it trained: such a column is tabulated from finished cells without evaluating them again).
     """
 
     label: str
@@ -87,6 +97,15 @@ class Column:
     set: str
     lower_is_better: bool = True
     rows: Optional[Tuple[str, ...]] = None
+    source: str = "report"
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ValueError(f"Column {self.label!r}: source must be one of {SOURCES}. Received: "
+                             f"source={self.source!r}")
+        if self.source == "history" and self.set not in HISTORY_EPOCHS:
+            raise ValueError(f"Column {self.label!r} reads the training history, whose epochs are named "
+                             f"{HISTORY_EPOCHS}. Received: set={self.set!r}")
 
     def applies_to(self, row_label):
         return self.rows is None or row_label in self.rows
