@@ -104,9 +104,10 @@ def _held_out_description(split, count, interpolation, reconstruction_code):
             f"code pi(i), pi a random permutation)")
 
 
-def _image_sets(model, samplers, held_out, num_samples, seed, progress, train_posterior, interpolation="linear",
-                reconstruction_code="mean"):
-    """{set name: images} of the model's outputs; `held_out`: the images reconstructed and interpolated."""
+def _image_sets(model, samplers, held_out, num_samples, seed, progress, log_aggregate_posterior,
+                interpolation="linear", reconstruction_code="mean"):
+    """{set name: images} of the model's outputs; `held_out`: the images reconstructed and interpolated;
+    `log_aggregate_posterior`: log q(z) of the training posteriors (the low-posterior samples' ranking)."""
     sets = {}
     # One traced decoder for every set (a function per set traced the decoder again for each).
     decode = tf.function(model.decode, reduce_retracing=True)
@@ -123,10 +124,7 @@ def _image_sets(model, samplers, held_out, num_samples, seed, progress, train_po
                                              spherical=interpolation == "spherical")
         sets["interpolations"] = _batched(decode, np.asarray(midpoints, np.float32))
         candidates = np.asarray(samplers["prior"].sample(5 * num_samples, seed=[seed, 2]))
-        means, log_variances = train_posterior
-        low, _ = latent_samplers.low_posterior_samples(
-            candidates, lambda z: latent_samplers.aggregate_posterior_log_density(z, means, log_variances),
-            num_samples)
+        low, _ = latent_samplers.low_posterior_samples(candidates, log_aggregate_posterior, num_samples)
         sets["low_posterior"] = _batched(decode, low.astype(np.float32))
         progress("reconstructions, interpolations and low-posterior samples ready")
     return sets
@@ -175,22 +173,60 @@ def _classifier_examples(splits, split):
                                      with_labels=True)
 
 
-def _latents(model, splits, train_posterior, samplers):
-    """The `Latents` part of the context: codes in the decoder's space, the prior as NumPy callables, and the
-    encoders of the samplers that have a generation space of their own."""
+def _posterior_flow(model):
+    """The `PosteriorFlow` of a VAE with a RealNVP posterior (NumPy callables over traced TensorFlow functions, 2,000
+    rows at a time), or None for every other model."""
+    if not isinstance(model, VAE) or model.posterior_flow_bijector() is None:
+        return None
+
+    @tf.function(reduce_retracing=True)
+    def forward(u):
+        flow = model.posterior_flow_bijector()  # built from the live couplings on every trace
+        return flow.forward(u), flow.forward_log_det_jacobian(u, event_ndims=1)
+
+    @tf.function(reduce_retracing=True)
+    def inverse(z):
+        flow = model.posterior_flow_bijector()
+        u = flow.inverse(z)
+        return u, flow.forward_log_det_jacobian(u, event_ndims=1)
+
+    def rows(function):
+        def apply(x):
+            x = np.asarray(x, np.float32)
+            parts = [function(tf.constant(x[start:start + 2000])) for start in range(0, len(x), 2000)]
+            return np.concatenate([p[0].numpy() for p in parts]), np.concatenate([p[1].numpy() for p in parts])
+        return apply
+
+    return metrics.PosteriorFlow(forward=rows(forward), inverse=rows(inverse))
+
+
+def _aggregate_posterior(train_posterior, flow):
+    """log q(z) of the mixture of the training posteriors (through the posterior flow, with its Jacobian term, when
+    there is one; a kernel density of the codes for a deterministic encoder)."""
+    means, log_variances = train_posterior
+    inverse = flow.inverse if flow is not None else None
+    return lambda z: latent_samplers.aggregate_posterior_log_density(z, means, log_variances, flow_inverse=inverse)
+
+
+def _latents(model, splits, train_posterior, samplers, flow, log_aggregate_posterior):
+    """The `Latents` part of the context: codes in the decoder's space (the Gaussian parameters before the posterior
+    flow, with the flow, for a VAE that has one), the prior as NumPy callables, and the encoders of the samplers
+    that have a generation space of their own."""
     prior = model.prior
     means, log_variances = train_posterior
-    test_means, test_log_variances = jobs.encode_split(model, splits, "test")
+    test_means, test_log_variances = jobs.encode_split(
+        model, splits, "test", encode=model.posterior_parameters if flow is not None else None)
     return metrics.Latents(
         train_means=means, train_log_variances=log_variances, test_means=test_means,
         test_log_variances=test_log_variances,
         log_prior=lambda z: prior.log_prob(tf.constant(np.asarray(z, np.float32))).numpy(),
         sample_prior=lambda count, seed: np.asarray(prior.sample(count, tf.constant(seed, tf.int32))),
-        log_aggregate_posterior=lambda z: latent_samplers.aggregate_posterior_log_density(z, means, log_variances),
+        log_aggregate_posterior=log_aggregate_posterior,
         to_generation=((lambda z: np.asarray(prior.to_generation(tf.constant(np.asarray(z, np.float32)))))
                        if isinstance(prior, DecoupledPrior) else None),
         generation_posteriors={name: sampler.generation_posterior for name, sampler in samplers.items()
-                               if sampler.has_generation_encoder})
+                               if sampler.has_generation_encoder},
+        posterior_flow=flow)
 
 
 def _likelihood(model, reference):
@@ -257,7 +293,8 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     progress("loaded %s on %s: %d reference examples, samplers %s", config.model, splits.name, num_samples,
              sorted(samplers))
     is_autoencoder = isinstance(model, Autoencoder)
-    train_posterior = (None, None)
+    train_posterior, log_aggregate_posterior = (None, None), None
+    flow = _posterior_flow(model)
     held_out = reference if held_out_split == "test" else splits.first(held_out_split, num_samples)
     held_out_sets = None
     if is_autoencoder:
@@ -266,11 +303,14 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
                              f"reconstructions and interpolations need as many as the {num_samples} reference test "
                              f"images. Lower num_samples or keep more {held_out_split} examples. Received: "
                              f"held_out_split={held_out_split!r}, num_samples={num_samples}")
-        train_posterior = tuple(None if a is None else a[:_MAX_TRAIN_POSTERIORS]
-                                for a in jobs.encode_split(model, splits, "train"))
+        # With a posterior flow, the Gaussian parameters before it: q(z | x) in the decoder's space needs them and
+        # the flow's Jacobian (`encode_posterior` gives the codes f(mu) only).
+        train_posterior = tuple(None if a is None else a[:_MAX_TRAIN_POSTERIORS] for a in jobs.encode_split(
+            model, splits, "train", encode=model.posterior_parameters if flow is not None else None))
+        log_aggregate_posterior = _aggregate_posterior(train_posterior, flow)
         held_out_sets = _held_out_description(held_out_split, num_samples, interpolation, reconstruction_code)
-    sets = _image_sets(model, samplers, held_out, num_samples, seed, progress, train_posterior, interpolation,
-                       reconstruction_code)
+    sets = _image_sets(model, samplers, held_out, num_samples, seed, progress, log_aggregate_posterior,
+                       interpolation, reconstruction_code)
     default_set = f"samples/{config.default_sampler if config.default_sampler in samplers else 'prior'}"
     measured_sets = sets
     if stretch_generated and splits.is_image:
@@ -281,7 +321,8 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
             extractors=_extractors(extractors, splits, workdir, progress, classifier_epochs, inception_weights),
             default_set=default_set, is_image=splits.is_image,
             generated_preprocessing=_STRETCHED if measured_sets is not sets else None, held_out_sets=held_out_sets),
-        latents=_latents(model, splits, train_posterior, samplers) if is_autoencoder else None,
+        latents=(_latents(model, splits, train_posterior, samplers, flow, log_aggregate_posterior)
+                 if is_autoencoder else None),
         likelihood=_likelihood(model, reference) if isinstance(model, VAE) else None,
         seed=seed, num_latent_samples=num_samples, critic_steps=critic_steps, ratio_steps=ratio_steps,
         nll_samples=nll_samples, prd_runs=prd_runs)
@@ -321,7 +362,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     plots = report_html.metric_plots(extras)
     if is_autoencoder and context.latents.test_means.shape[1] == 2:
         plots["test posterior means over the prior (contours: 50/90/99% of the prior mass)"] = \
-            report_html.latent_scatter(context.latents.test_means, context.latents.log_prior)
+            report_html.latent_scatter(context.latents.codes("test"), context.latents.log_prior)
     # Each plot also as a PNG file for a paper or a slide, listed with its path under eval/ (the workdir can move).
     report["figures"] = {caption: f"{FIGURES_DIR}/{_file_name(caption)}.png" for caption in plots}
     json_path, html_path = _write_report(workdir, report, figures, plots)

@@ -153,10 +153,13 @@ def read_history(workdir):
     return [json.loads(line) for line in files.read_text(path).splitlines() if line.strip()]
 
 
-def encode_split(model, splits, split, batch_size=500):
+def encode_split(model, splits, split, batch_size=500, encode=None):
     """Encodes a whole split batch by batch with `model.encode_posterior` (a streamed split is read once, never held):
-    (means [N, L], log-variances [N, L] or None) as NumPy arrays, in the space the decoder reads."""
-    encode = tf.function(model.encode_posterior)
+    (means [N, L], log-variances [N, L] or None) as NumPy arrays, in the space the decoder reads.
+
+    `encode`: another callable x -> (means, log-variances or None), e.g. a VAE's `posterior_parameters` for the
+    Gaussian before its posterior flow."""
+    encode = tf.function(encode or model.encode_posterior)
     means, log_variances = [], []
     for batch in splits.float_batches(split, batch_size):
         mean, log_variance = encode(tf.constant(batch))

@@ -367,6 +367,45 @@ def test_marginal_kl_spec_finds_a_known_divergence_three_ways():
     assert measured[("marginal_kl", "density_ratio")].value == pytest.approx(2.5, abs=4 * error + 0.15)
 
 
+def test_marginal_kl_of_a_flow_posterior_includes_the_flows_jacobian():
+    """Every training posterior N(mu, s^2 I) goes through the affine flow f(u) = a u + b (a RealNVP posterior whose
+    couplings have constant outputs): q(z) = N(a mu + b, diag(a^2 s^2)) exactly, and KL[q || N(0, I)] =
+    1/2 sum(v + m^2 - 1 - log v) with m = a mu + b, v = a^2 s^2 (3.14 nats here). log q(z) must include
+    -log|det df/du| = -sum log a (0.69 nats: the error of an estimate that drops it) and the draws must be f's.
+    Tolerance: 4 standard errors of the per-draw log-ratios (computed from the closed form)."""
+    mu, variance, a, b, count = np.array([0.5, -0.3]), 0.25, np.array([2.0, 0.25]), np.array([0.5, 1.0]), 2000
+    mean, var = a * mu + b, a * a * variance
+    exact = 0.5 * np.sum(var + mean ** 2 - 1.0 - np.log(var))
+    assert exact == pytest.approx(3.140, abs=1e-3)
+    log_det = float(np.sum(np.log(a)))
+    flow = metrics.PosteriorFlow(forward=lambda u: (a * u + b, np.full(len(u), log_det)),
+                                 inverse=lambda z: ((z - b) / a, np.full(len(z), log_det)))
+    means, log_variances = np.tile(mu, (count, 1)), np.full((count, 2), math.log(variance))
+    latents = metrics.Latents(
+        train_means=means, train_log_variances=log_variances, test_means=means, test_log_variances=log_variances,
+        log_prior=_log_standard_normal,
+        sample_prior=lambda n, seed: np.random.default_rng(seed).standard_normal((n, 2)),
+        log_aggregate_posterior=lambda z: latent_samplers.aggregate_posterior_log_density(
+            z, means, log_variances, flow_inverse=flow.inverse),
+        posterior_flow=flow)
+    z = np.random.default_rng(4).normal(size=(50, 2)) * 2.0
+    log_q = np.sum(stats.norm.logpdf(z, mean, np.sqrt(var)), axis=1)
+    np.testing.assert_allclose(latents.log_aggregate_posterior(z), log_q, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(latents.codes("test"), np.tile(mean, (count, 1)), rtol=1e-6)
+    draws = latents.posterior_samples("train", count, [0, 15])
+    np.testing.assert_allclose(draws.mean(axis=0), mean, atol=4 * np.sqrt(var / count).max())
+    assert "posterior flow" in latents.aggregate_posterior_description()
+
+    context = metrics.EvaluationContext(latents=latents, num_latent_samples=count, ratio_steps=100)
+    measured = _measure("marginal_kl", context)
+    log_ratio = np.sum(stats.norm.logpdf(draws, mean, np.sqrt(var)), axis=1) - _log_standard_normal(draws)
+    error = float(np.std(log_ratio) / math.sqrt(count))
+    assert 4 * error < abs(log_det) / 2  # the tolerance would see a dropped Jacobian term
+    assert measured[("marginal_kl", "monte_carlo")].value == pytest.approx(exact, abs=4 * error)
+    assert measured[("marginal_kl", "density_model")].value == pytest.approx(exact, abs=4 * error + 0.05)
+    assert "posterior flow" in measured[("marginal_kl", "monte_carlo")].protocol["aggregate_posterior"]
+
+
 @known_value("leakage")
 def test_leakage_of_a_wide_gaussian_aggregate_posterior():
     """q = N(0, s^2 I_L), p = N(0, I_L): log q - log p = -L log s + ||z||^2 (1 - 1/s^2) / 2, and log p(z) < tau

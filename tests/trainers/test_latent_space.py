@@ -99,3 +99,55 @@ def test_importance_sampling_terms_of_an_identity_flow_equal_the_plain_vae(digit
     assert_same_values(flow_posterior(x), (mean, log_var), what="proposal")  # the proposal is over u, before f
     np.testing.assert_allclose(flow_prior(u), _log_standard_normal(f_u) + log_det, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(flow_likelihood(x, u), log_likelihood(x, f_u), rtol=1e-6, atol=1e-4)
+
+
+def test_the_latent_metrics_see_the_flow_posteriors_mixture_with_its_jacobian(flow_vae, digits):
+    """The evaluation's latents of a VAE + Flow: the Gaussian parameters before the flow, the flow itself, and
+    log q(z) = log 1/N sum_n N(f^-1(z); mu_n, sigma_n^2) - log|det df/du|, checked at z = f(u) against f written out
+    here (`_real_nvp`) and the log-determinant of its autodiff Jacobian. Before, a flow posterior's latents were its
+    codes f(mu) and its aggregate posterior a kernel density of them (algorithm 2 did not apply)."""
+    from scipy.special import logsumexp
+
+    from trainers import evaluation
+
+    flow = evaluation._posterior_flow(flow_vae)
+    assert flow is not None and evaluation._posterior_flow(goldens.build_golden("vae")[0]) is None
+    means, log_variances = jobs.encode_split(flow_vae, digits, "train", encode=flow_vae.posterior_parameters)
+    assert log_variances is not None
+    means, log_variances = means[:40], log_variances[:40]
+    log_q = evaluation._aggregate_posterior((means, log_variances), flow)
+    latents = evaluation._latents(flow_vae, digits, (means, log_variances), {}, flow, log_q)
+    assert latents.variational and latents.posterior_flow is flow
+    assert "posterior flow" in latents.aggregate_posterior_description()
+
+    # Points near the posteriors (where q is not negligible) and away from them.
+    rng = np.random.default_rng(1)
+    u = np.concatenate([means[:6] + np.exp(0.5 * log_variances[:6]) * rng.normal(size=means[:6].shape),
+                        rng.normal(size=(4, means.shape[1]))]).astype(np.float32)
+    u_tensor = tf.constant(u)
+    with tf.GradientTape() as tape:
+        tape.watch(u_tensor)
+        f_u = _real_nvp(flow_vae.posterior_flow, u_tensor)
+    log_det = np.linalg.slogdet(tape.batch_jacobian(f_u, u_tensor).numpy().astype(np.float64))[1]
+    assert np.abs(log_det).max() > 0.5, log_det  # the term a missing Jacobian would drop is visible
+    z, forward_log_det = flow.forward(u)
+    np.testing.assert_allclose(z, f_u.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(forward_log_det, log_det, rtol=1e-4, atol=1e-4)
+    back, inverse_log_det = flow.inverse(z)
+    np.testing.assert_allclose(back, u, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(inverse_log_det, log_det, rtol=1e-4, atol=1e-4)
+
+    u64, means64, variances = u.astype(np.float64), means.astype(np.float64), np.exp(log_variances.astype(np.float64))
+    components = -0.5 * np.sum((u64[:, None] - means64[None]) ** 2 / variances[None] + np.log(2 * np.pi * variances)[
+        None], axis=-1)
+    exact = logsumexp(components, axis=1) - np.log(len(means)) - log_det
+    np.testing.assert_allclose(latents.log_aggregate_posterior(z), exact, rtol=1e-4, atol=2e-3)
+
+    # Draws of q(z | x) are f(mu + sigma * eps); codes are f(mu), the model's encodings.
+    noise = np.random.default_rng([0, 15]).standard_normal(means.shape)
+    np.testing.assert_allclose(latents.posterior_samples("train", 40, [0, 15]),
+                               _real_nvp(flow_vae.posterior_flow, tf.constant(
+                                   (means + np.exp(0.5 * log_variances) * noise).astype(np.float32))).numpy(),
+                               rtol=1e-5, atol=1e-5)
+    test_codes = flow_vae.encode(tf.constant(digits.as_float("test"))).numpy()
+    np.testing.assert_allclose(latents.codes("test"), test_codes, rtol=1e-5, atol=1e-5)

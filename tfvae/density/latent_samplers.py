@@ -17,21 +17,32 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _BLOCK_ELEMENTS = 1 << 24
 
 
-def aggregate_posterior_log_density(z, posterior_means, posterior_log_variances=None, chunk_size=2048):
+def aggregate_posterior_log_density(z, posterior_means, posterior_log_variances=None, chunk_size=2048,
+                                    flow_inverse=None):
     """log q(z) = log 1/N sum_n q(z | x_n) for every row of z, over a whole data set (algorithm 2's inner loop).
+
+    With a posterior flow f shared by every example (a RealNVP posterior: z = f(u), u ~ N(mu_n, sigma_n^2)), each
+    q(z | x_n) carries the same Jacobian term, so it leaves the sum:
+
+        log q(z) = log 1/N sum_n N(f^-1(z); mu_n, diag sigma_n^2) - log|det df/du| at u = f^-1(z)
 
     Args:
         z: [M, L] points to evaluate.
-        posterior_means: [N, L] posterior means mu_n of the data set.
+        posterior_means: [N, L] posterior means mu_n of the data set (before the flow, if there is one).
         posterior_log_variances: [N, L] or None. Diagonal log sigma_n^2; None for a deterministic encoder, whose
             aggregate posterior is then smoothed by a Gaussian kernel of the codes' per-dimension standard deviation
             times Scott's factor N^(-1/(L+4)) (a kernel density estimate; a sum of deltas has no density).
         chunk_size: int. Data points per logsumexp chunk. Memory is bounded at `_BLOCK_ELEMENTS` floats per
             [rows of z, chunk, L] block whatever M and L (a 10,000 x 2,048 x 250 block needed 20 GB).
+        flow_inverse: callable z [M, L] -> (u = f^-1(z) [M, L], log|det df/du| at u [M]), or None (no flow).
 
     Returns:
         np.ndarray [M] of log q(z).
     """
+    if flow_inverse is not None:
+        u, log_det = flow_inverse(np.asarray(z, np.float32))
+        return (aggregate_posterior_log_density(u, posterior_means, posterior_log_variances, chunk_size)
+                - np.asarray(log_det, np.float32))
     z = tf.convert_to_tensor(z, tf.float32)
     means = np.asarray(posterior_means, np.float32)
     n, dim = means.shape

@@ -10,6 +10,6 @@ from tfvae.metrics.likelihood import bits_per_dim, importance_sampled_nll
 from tfvae.metrics.precision_recall import improved_precision_recall, prd
 from tfvae.metrics.statistics import RunningMoments, frechet_distance, kernel_inception_distance
 from tfvae.metrics import specs  # registers every metric spec
-from tfvae.metrics.evaluation_context import EvaluationContext, ImageSets, Latents, Likelihood
+from tfvae.metrics.evaluation_context import EvaluationContext, ImageSets, Latents, Likelihood, PosteriorFlow
 from tfvae.metrics.feature_extractor import FeatureExtractor, RawPoints
 from tfvae.metrics.metric import Measurement, Metric

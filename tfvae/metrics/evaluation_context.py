@@ -36,20 +36,39 @@ class ImageSets:
 
 
 @dataclasses.dataclass
+class PosteriorFlow:
+    """A bijection f applied to every Gaussian posterior draw (a RealNVP posterior, "VAE + RNVP"): the decoder reads
+    z = f(u), u ~ N(mu(x), diag sigma(x)^2), so q(z | x) = N(f^-1(z); mu(x), sigma(x)^2) / |det df/du| at f^-1(z).
+
+    Attributes:
+        forward: callable u [N, L] -> (z = f(u) [N, L], log|det df/du| [N]) (NumPy in and out).
+        inverse: callable z [N, L] -> (u = f^-1(z) [N, L], log|det df/du| at that u [N]) (NumPy in and out).
+    """
+
+    forward: Callable
+    inverse: Callable
+
+
+@dataclasses.dataclass
 class Latents:
     """Codes of an encoder in the space the decoder reads, and the prior they are compared with.
 
     Attributes:
         train_means, train_log_variances: posterior means [N, L] and log-variances [N, L] (None for deterministic
-            encoders) of training examples: the aggregate posterior q(z) is their mixture.
+            encoders) of training examples: the aggregate posterior q(z) is their mixture. With a `posterior_flow`
+            they are those of the Gaussian before the flow (of u, where the decoder reads z = f(u)).
         test_means, test_log_variances: the same for the test split.
         log_prior: callable z [N, L] -> log p(z) [N] (NumPy in and out).
         sample_prior: callable (count, seed int) -> z [count, L] NumPy.
         to_generation: callable z -> the generation space of a decoupled prior, or None (the identity).
-        log_aggregate_posterior: callable z [N, L] -> log q(z) [N].
+        log_aggregate_posterior: callable z [N, L] -> log q(z) [N] (with a posterior flow: the mixture of the
+            training posteriors at f^-1(z) minus log|det df/du|, the flow's Jacobian term;
+            `tfvae.density.aggregate_posterior_log_density` with its `flow_inverse`).
         generation_posteriors: dict name -> callable z [N, L] -> (means, log-variances) of q(u | z): the encoders
             of ex-post densities with a standard normal generation space of their own (the two-stage VAE's second
             stage), whose aggregate posterior q(u) the latent metrics also compare with N(0, I).
+        posterior_flow: `PosteriorFlow` or None. The bijection every posterior draw goes through before the
+            decoder (a VAE with a RealNVP posterior); None: the posteriors are Gaussian in the decoder's space.
     """
 
     train_means: np.ndarray
@@ -61,24 +80,41 @@ class Latents:
     log_aggregate_posterior: Callable
     to_generation: Optional[Callable] = None
     generation_posteriors: Dict[str, Callable] = dataclasses.field(default_factory=dict)
+    posterior_flow: Optional[PosteriorFlow] = None
 
     @property
     def variational(self):
         return self.train_log_variances is not None
 
     def aggregate_posterior_description(self):
-        return ("mixture of the training posteriors" if self.variational else
-                "Gaussian kernel density estimate of the training codes (deterministic encoder)")
+        if not self.variational:
+            return "Gaussian kernel density estimate of the training codes (deterministic encoder)"
+        if self.posterior_flow is not None:
+            return ("mixture of the training posteriors, each a Gaussian pushed through the posterior flow f: "
+                    "log q(z | x_n) = log N(f^-1(z); mu_n, sigma_n^2) - log|det df/du| at f^-1(z)")
+        return "mixture of the training posteriors"
 
     def posterior_samples(self, split, count, seed):
         """One posterior sample z = mu + sigma * eps for each of the first `count` examples of `split` ("train" or
-        "test"); the means themselves for deterministic encoders. `seed` (int or int pair) fixes eps."""
+        "test"), z = f(mu + sigma * eps) with a posterior flow; the means themselves for deterministic encoders.
+        `seed` (int or int pair) fixes eps."""
         means = getattr(self, f"{split}_means")[:count]
         log_variances = getattr(self, f"{split}_log_variances")
         if log_variances is None:
             return means.astype(np.float32)
         noise = np.random.default_rng(seed).standard_normal(means.shape)
-        return (means + np.exp(0.5 * log_variances[:count]) * noise).astype(np.float32)
+        samples = (means + np.exp(0.5 * log_variances[:count]) * noise).astype(np.float32)
+        if self.posterior_flow is None:
+            return samples
+        return np.asarray(self.posterior_flow.forward(samples)[0], np.float32)
+
+    def codes(self, split):
+        """The posterior means of `split` in the decoder's space: f(mu) with a posterior flow (the codes the model
+        encodes each example to), the means themselves otherwise."""
+        means = getattr(self, f"{split}_means")
+        if self.posterior_flow is None:
+            return means
+        return np.asarray(self.posterior_flow.forward(np.asarray(means, np.float32))[0])
 
     def generation_samples(self, name, z, seed):
         """One draw u ~ q(u | z) of the generation space `name` (`generation_posteriors`) per row of z."""

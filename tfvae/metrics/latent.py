@@ -17,7 +17,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvae.density.latent_samplers import aggregate_posterior_log_density
 from tfvae.losses import mmd
 
 
@@ -73,17 +72,23 @@ def symmetric_kl(prior_samples, posterior_samples, log_prior, log_posterior):
     return {"kl_prior_posterior": forward, "kl_posterior_prior": backward, "symmetric_kl": forward + backward}
 
 
-def marginal_kl_monte_carlo(posterior_samples, posterior_means, posterior_log_variances, log_prior):
-    """KL[q(z) || p(z)] by Monte Carlo (Rosca et al., algorithm 2).
+def marginal_kl_monte_carlo(posterior_samples, log_aggregate_posterior, log_prior):
+    """KL[q(z) || p(z)] by Monte Carlo (Rosca et al., algorithm 2): the mean of log q(z_i) - log p(z_i).
 
-    q(z) = 1/N sum_n N(z; mu_n, diag sigma_n^2) over the whole data set (the paper's pseudocode writes log-sum-exp
-    without the -log N of the average); z_i ~ q(z | x_i) for data points x_i.
+    q(z) = 1/N sum_n q(z | x_n) over the whole data set (the paper's pseudocode writes log-sum-exp without the
+    -log N of the average), e.g. `aggregate_posterior_log_density` of the Gaussian posteriors N(mu_n, sigma_n^2),
+    with a posterior flow's Jacobian term where the posteriors go through one; z_i ~ q(z | x_i) for data points x_i.
+
+    Args:
+        posterior_samples: [M, L] draws z_i of the posteriors q(z | x_i), i.e. exact draws of q.
+        log_aggregate_posterior: callable [M, L] -> [M] log q(z).
+        log_prior: callable [M, L] -> [M] log p(z).
 
     Returns:
         float.
     """
-    log_q = aggregate_posterior_log_density(posterior_samples, posterior_means, posterior_log_variances)
-    return float(np.mean(log_q - np.asarray(log_prior(posterior_samples))))
+    return float(np.mean(np.asarray(log_aggregate_posterior(posterior_samples), np.float64)
+                         - np.asarray(log_prior(posterior_samples), np.float64)))
 
 
 def marginal_kl_density_ratio(posterior_samples, prior_samples, eval_posterior_samples, steps=2000, batch_size=256,

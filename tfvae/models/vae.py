@@ -60,6 +60,12 @@ class VAE(Autoencoder):
         """The posterior flow f: the library's RealNVP chain over the posterior flow's networks, built per call."""
         return real_nvp_chain(self.posterior_flow, self.latent_dim)
 
+    def posterior_flow_bijector(self):
+        """The posterior flow f (the decoder reads z = f(u), u the Gaussian posterior draw) as a TFP bijector built
+        from the current couplings, or None without a posterior flow. For consumers that need q(z | x) in the
+        decoder's space (the aggregate posterior of the latent metrics): N(f^-1(z); mu, sigma^2) / |det df/du|."""
+        return self._flow() if self.posterior_flow else None
+
     def posterior(self, x, training=False):
         z_mean, z_log_var = self.posterior_parameters(x, training=training)
         # The loss is always the one-sample negative ELBO (validation included, with its own noise stream);

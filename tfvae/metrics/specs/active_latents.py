@@ -9,7 +9,8 @@ THRESHOLD = 0.01
 @registry.register("metric", "active_latents")
 class ActiveLatents(Metric):
     """How many latents have Cov_x(E[z_u | x]) > 0.01 over the test split's posterior means (codes for a
-    deterministic encoder); the activities themselves are kept for figures.
+    deterministic encoder, f(mu) for a posterior flow f: the codes in the decoder's space); the activities
+    themselves are kept for figures.
 
     References:
         Burda et al. 2016, Importance weighted autoencoders (arXiv:1509.00519), section 5.2; Rosca et al. 2018,
@@ -19,7 +20,7 @@ class ActiveLatents(Metric):
     requires = LATENTS
 
     def measure(self, context):
-        means = context.latents.test_means
+        means = context.latents.codes("test")
         result = active_latents(means, THRESHOLD)
         yield Measurement("active_latents", "test", result["count"], {
             "definition": "latents u with Var_x(E[z_u | x]) > threshold", "threshold": THRESHOLD,

@@ -9,10 +9,10 @@ from tfvae.metrics.specs._latent_protocol import (aggregate_posterior_samples, l
 @registry.register("metric", "marginal_kl")
 class MarginalKL(Metric):
     """KL between the aggregate posterior and the prior, three ways: `monte_carlo` (algorithm 2, the mixture of
-    training posteriors; for a deterministic encoder a Gaussian kernel density of the training codes, whose value
-    depends on the kernel's bandwidth: not the same quantity, as the protocol says), `density_ratio` (algorithm 3, a
-    classifier between posterior and prior samples) and `density_model` (algorithm 4, a GMM fitted to posterior
-    samples).
+    training posteriors, each through the posterior flow with its Jacobian where the model has one; for a
+    deterministic encoder a Gaussian kernel density of the training codes, whose value depends on the kernel's
+    bandwidth: not the same quantity, as the protocol says), `density_ratio` (algorithm 3, a classifier between
+    posterior and prior samples) and `density_model` (algorithm 4, a GMM fitted to posterior samples).
 
     References:
         Rosca et al. 2018, Distribution matching in variational inference (arXiv:1802.06847), appendix E.
@@ -35,7 +35,7 @@ class MarginalKL(Metric):
         # Algorithm 2 averages log q(z) - log p(z) over draws of q itself (the training posteriors whose mixture q
         # is); the fitted estimators below are scored on held-out test draws.
         yield Measurement("marginal_kl", "monte_carlo", marginal_kl_monte_carlo(
-            draws, latents.train_means, latents.train_log_variances, latents.log_prior), protocol)
+            draws, latents.log_aggregate_posterior, latents.log_prior), protocol)
         train_samples = latents.posterior_samples("train", len(latents.train_means), [context.seed, 12])
         prior_samples = latents.sample_prior(len(latents.train_means), [context.seed, 4])
         yield Measurement("marginal_kl", "density_ratio", marginal_kl_density_ratio(
