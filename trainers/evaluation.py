@@ -229,12 +229,21 @@ def _latents(model, splits, train_posterior, samplers, flow, log_aggregate_poste
         posterior_flow=flow)
 
 
-def _likelihood(model, reference):
-    """The `Likelihood` part of the context for models with an explicit decoder likelihood (the VAE family)."""
+def _likelihood(model, reference, sets):
+    """The `Likelihood` part of the context for models with an explicit decoder likelihood (the VAE family): the
+    test examples and, scored beside them, the decoded low-posterior samples (`sets`: the decoder's outputs, before
+    any preprocessing of the set metrics)."""
     posterior, log_likelihood, log_prior = model.importance_sampling_terms()
+    scored, description = {}, None
+    if "low_posterior" in sets:
+        scored["low_posterior"] = sets["low_posterior"][:_MAX_NLL_EXAMPLES]
+        description = (f"low_posterior: the first {len(scored['low_posterior'])} low-posterior samples (Rosca et "
+                       f"al. algorithm 1), each the decoder's mean at its latent (the images the set metrics see; "
+                       f"for a Bernoulli decoder, pixel probabilities), scored as data by the same estimator")
     return metrics.Likelihood(examples=reference[:_MAX_NLL_EXAMPLES], posterior=posterior,
                               log_likelihood=log_likelihood, log_prior=log_prior,
-                              description={"likelihood": model.likelihood_name, "prior": model.prior_name})
+                              description={"likelihood": model.likelihood_name, "prior": model.prior_name},
+                              scored_sets=scored, scored_sets_description=description)
 
 
 @workdirs.holding
@@ -323,7 +332,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
             generated_preprocessing=_STRETCHED if measured_sets is not sets else None, held_out_sets=held_out_sets),
         latents=(_latents(model, splits, train_posterior, samplers, flow, log_aggregate_posterior)
                  if is_autoencoder else None),
-        likelihood=_likelihood(model, reference) if isinstance(model, VAE) else None,
+        likelihood=_likelihood(model, reference, sets) if isinstance(model, VAE) else None,
         seed=seed, num_latent_samples=num_samples, critic_steps=critic_steps, ratio_steps=ratio_steps,
         nll_samples=nll_samples, prd_runs=prd_runs)
     report = {"model": config.model, "dataset": splits.name, "samplers": sorted(samplers),

@@ -70,7 +70,9 @@ def _context(rng, with_latents=True, with_likelihood=True):
             posterior=lambda x: (x / 2.0, tf.fill(tf.shape(x), math.log(0.5))),
             log_likelihood=lambda x, z: -0.5 * tf.reduce_sum(tf.square(x - z) + math.log(2 * math.pi), axis=-1),
             log_prior=lambda z: -0.5 * tf.reduce_sum(tf.square(z) + math.log(2 * math.pi), axis=-1),
-            description={"likelihood": "gaussian", "prior": "standard"})
+            description={"likelihood": "gaussian", "prior": "standard"},
+            scored_sets={"low_posterior": 3.0 * rng.normal(size=(7, _LATENT_DIM)).astype(np.float32)},
+            scored_sets_description="low_posterior: far-out points (test stand-in)")
     return metrics.EvaluationContext(images=images, latents=latents, likelihood=likelihood, num_latent_samples=40,
                                      critic_steps=20, ratio_steps=20, nll_samples=20)
 
@@ -117,12 +119,18 @@ def test_set_metrics_cover_every_set_and_the_copy_of_the_reference_is_perfect(me
 @known_value("nll")
 def test_nll_of_a_linear_gaussian_model_equals_the_closed_form(measured):
     """x = z + e, z, e ~ N(0, I): the proposal N(x/2, 1/2) is the exact posterior, so every importance weight is
-    p(x) and the estimate is exact for any K."""
+    p(x) and the estimate is exact for any K, for the test examples and for a scored set of other images alike."""
     context = _context(np.random.default_rng(0))
-    x = context.likelihood.examples.astype(np.float64)
-    exact = np.mean(0.5 * np.sum(np.square(x) / 2.0 + math.log(2 * math.pi * 2.0), axis=1))
-    (nll,) = measured["nll"]
-    assert nll.value == pytest.approx(exact, rel=1e-5)
+    by_key = {nll.key: nll for nll in measured["nll"]}
+    assert list(by_key) == ["test", "low_posterior"]
+    for key, x in (("test", context.likelihood.examples), ("low_posterior",
+                                                           context.likelihood.scored_sets["low_posterior"])):
+        x = x.astype(np.float64)
+        exact = np.mean(0.5 * np.sum(np.square(x) / 2.0 + math.log(2 * math.pi * 2.0), axis=1))
+        assert by_key[key].value == pytest.approx(exact, rel=1e-5), key
+        assert by_key[key].protocol["num_examples"] == len(x)
+    assert by_key["low_posterior"].value > by_key["test"].value + 2  # the far-out points are less likely (9.8 vs 4.6)
+    assert by_key["test"].protocol["scored_sets"] == "low_posterior: far-out points (test stand-in)"
 
 
 @known_value("diversity")

@@ -133,6 +133,10 @@ class Likelihood:
         log_likelihood: callable (x, z) -> log p(x | z) [B].
         log_prior: callable z -> log p(z) [B] (TensorFlow in and out).
         description: dict for the protocol (likelihood and prior names).
+        scored_sets: dict set name -> images [M, ...] the model generated, scored beside the test examples by the
+            same estimator (e.g. "low_posterior": decoded low-posterior samples, Rosca et al. figure 13).
+        scored_sets_description: str or None. How the scored sets were made (which images, which decoder output),
+            for the protocol.
     """
 
     examples: np.ndarray
@@ -140,6 +144,8 @@ class Likelihood:
     log_likelihood: Callable
     log_prior: Callable
     description: dict
+    scored_sets: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    scored_sets_description: Optional[str] = None
 
 
 @dataclasses.dataclass
