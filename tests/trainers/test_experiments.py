@@ -86,7 +86,8 @@ PAPER_VERDICTS = {
     "dpvae_moons": {None: {"dp_removes_pockets": N, "dp_low_posterior_on_data": N, "dp_lowers_skl": N}},
     "distribution_matching": {  # Rosca et al., appendix E's table 1; the rest are box plots and samples
         None: {"vae_marginal_kl": R, "density_ratio_underestimates": R, "hybrids_between": N, "vgh_pp_beats_vgh": N,
-               "aae_degrades_with_latents": N, "vae_ignores_extra_latents": N},
+               "aae_degrades_with_latents": N, "vae_ignores_extra_latents": N,
+               "rnvp_posterior_no_better": N, "low_posterior_less_likely": N},  # figures 1 and 13: no numbers
     },
 }
 
@@ -253,3 +254,5 @@ def test_no_column_sets_a_kernel_density_of_codes_beside_a_mixture_of_posteriors
             assert len(kinds) == 1, (name, column.label)
             checked += 1
     assert checked == 2  # distribution_matching: the VAEs' algorithm 2 and the AAEs' kernel density
+    rows = registry.get("experiment", "distribution_matching").rows
+    assert any(row.protocol.model_kwargs.get("posterior_flow_couplings") for row in rows)  # figure 1's RNVP row

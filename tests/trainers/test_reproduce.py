@@ -258,7 +258,23 @@ def test_distribution_matching_smoke_judges_every_claim(tmp_path):
     _check_complete(tmp_path / "distribution_matching", experiment, seeds=(0,))
     values = table["values"][table["judged_on"]]
     assert all(values[row]["active latents"]["values"][0] <= size for row, size in
-               [(f"{model} (L={size})", size) for model in ("VAE", "AAE") for size in (10, 250)])
+               [("VAE", 50), ("AAE", 50), ("VAE + RNVP posterior", 50), ("VAE (L=250)", 250), ("AAE (L=250)", 250)])
+    cells = tmp_path / "distribution_matching" / "cells"
+    # Figure 1: the RNVP posterior's algorithm 2 is the mixture of its flowed posteriors, in the VAEs' column.
+    report = json.loads((cells / "vae_plus_rnvp_posterior-seed0" / "eval" / "report.json").read_text())
+    assert "posterior flow" in report["protocol"]["marginal_kl"]["aggregate_posterior"]
+    assert "kernel density" not in report["protocol"]["marginal_kl"]["algorithm"]
+    assert report["metrics"]["marginal_kl"]["monte_carlo"] == values["VAE + RNVP posterior"][
+        "marginal KL (alg. 2)"]["values"][0]
+    # Figure 13: the NLL of the decoded low-posterior samples beside the test images', for the VAE rows only.
+    report = json.loads((cells / "vae-seed0" / "eval" / "report.json").read_text())
+    assert set(report["metrics"]["nll"]) == {"test", "low_posterior"}
+    assert "the decoder's mean" in report["protocol"]["nll"]["scored_sets"]
+    assert report["protocol"]["nll"]["importance_samples"] == 8  # the smoke scale's
+    for column, key in (("NLL", "test"), ("NLL low-posterior", "low_posterior")):
+        assert values["VAE"][column]["values"][0] == report["metrics"]["nll"][key]
+    assert "NLL" not in values["AAE"] and "nll" in json.loads(
+        (cells / "aae-seed0" / "eval" / "report.json").read_text())["not_applicable"]
     # Algorithm 2 for the VAE, a kernel density of the codes for the AAE: two quantities, each in its own column and
     # said so in the cell's protocol.
     for slug, row, aggregate in (("vae", "VAE", "mixture of the training posteriors"),

@@ -171,6 +171,16 @@ def test_thresholds_and_ratios():
     assert claims.above("VAE", "KL", 1.0)(table).verdict == statistics.REPRODUCED
     assert claims.below("VAE", "active", 125.0)(table).verdict == statistics.CONTRADICTED
     assert claims.row_below("VAE", "KL", "VAE", "active", factor=0.01)(table).verdict == statistics.CONTRADICTED
+    # No improvement of 10% or more: 0.9 x Gaussian's KL < RNVP's KL, paired per seed (effects 0.51, 0.59, 0.44 and
+    # -0.33, -0.21, -0.36: inside the margin, then an improvement of 13-14% on every seed).
+    gaussian, rnvp, better = {0: 8.1, 1: 7.9, 2: 8.4}, {0: 7.8, 1: 7.7, 2: 8.0}, {0: 6.96, 1: 6.9, 2: 7.2}
+    table = ResultTable.from_seeds({"VAE": {"KL": gaussian}, "RNVP": {"KL": rnvp}, "better": {"KL": better}})
+    judgement = claims.row_above("RNVP", "KL", "VAE", factor=0.9)(table)
+    assert judgement.verdict == statistics.REPRODUCED and judgement.detail.startswith("RNVP KL - 0.9 x VAE KL:")
+    assert judgement.effect.per_seed == pytest.approx({seed: rnvp[seed] - 0.9 * gaussian[seed] for seed in gaussian})
+    assert claims.row_above("better", "KL", "VAE", factor=0.9)(table).verdict == statistics.CONTRADICTED
+    assert claims.row_above("RNVP", "KL", "VAE")(table).verdict == statistics.CONTRADICTED  # no margin: lower KL
+    table = ResultTable.from_seeds({"VAE": {"KL": {0: 8.1, 1: 7.9, 2: 8.4}, "active": {0: 250, 1: 250, 2: 249}}})
     judgement = claims.all_conditions([("kl", claims.above("VAE", "KL", 1.0)),
                                        ("active", claims.below("VAE", "active", 125.0))], "conditions")(table)
     assert judgement.verdict == statistics.CONTRADICTED and judgement.counts()[statistics.REPRODUCED] == 1

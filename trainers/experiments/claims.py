@@ -37,6 +37,18 @@ def row_below(row, column, other_row, other_column=None, factor=1.0):
     return check
 
 
+def row_above(row, column, other_row, other_column=None, factor=1.0):
+    """Claim: table[row, column] > factor * table[other_row, other_column or column], e.g. a row that does not
+    improve on another by more than a share 1 - factor of its value; effect: the left side minus the right."""
+    other_column = other_column or column
+    scaled = f"{factor:g} x " if factor != 1.0 else ""
+
+    def check(table):
+        effect = statistics.linear([(1.0, table.cell(row, column)), (-factor, table.cell(other_row, other_column))])
+        return statistics.judge(effect, f"{row} {column} - {scaled}{other_row} {other_column}")
+    return check
+
+
 def above(row, column, threshold):
     """Claim: table[row, column] > threshold; effect: the value minus the threshold."""
     def check(table):
