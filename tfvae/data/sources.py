@@ -3,7 +3,8 @@
 Registered names: `digits` (scikit-learn's 1797 8x8 digits, the embedded default), `moons` (the two-moons toy set of
 the dpVAE paper), `fashion_mnist` (the standard IDX files). `load()` also accepts `npz:PATH`, `folder:PATH`,
 `tfrecord:PATTERN`, `tfds:NAME` and any other TFDS name. The embedded sets, npz files and image folders are read
-into memory; `tfrecord:` and TFDS data sets are streamed from their files (`StreamedSplit`).
+into memory; `tfrecord:` and TFDS data sets are streamed from their files (`StreamedSplit`), and held in memory or a
+cache file only when the caller asks for a cache (`load(cache=...)`).
 
 Every data file is read through `tf.io.gfile`: IDX files, npz files, image folders and TFRecord files may lie on the
 local disk or behind any URL TensorFlow reads (gs://, s3://, ram://).
@@ -13,13 +14,14 @@ import os
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from tfvae import registry
 from tfvae.data import preprocessing
-from tfvae.data.data_splits import DataSplits, split_off
+from tfvae.data.data_splits import SPLITS, DataSplits, split_off
 from tfvae.data.errors import DataError
 from tfvae.data.idx import read_idx
-from tfvae.data.streamed_split import StreamedSplit
+from tfvae.data.streamed_split import StreamedSplit, check_cache
 from tfvae.data.tfrecord import tfrecord_source
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -229,7 +231,7 @@ def tfds_source(name, data_dir=None, download=True):
     return DataSplits(name=name, **{split: streamed(spec) for split, spec in specs.items()})
 
 
-def load(name, data_dir=None, pad_to=None, resize_to=None, download=True):
+def load(name, data_dir=None, pad_to=None, resize_to=None, download=True, cache=None):
     """Loads data set `name` into validated `DataSplits`.
 
     Args:
@@ -240,6 +242,11 @@ def load(name, data_dir=None, pad_to=None, resize_to=None, download=True):
         resize_to: int or None. Resize images to this size. Exclusive with pad_to.
         download: bool. Let a TFDS data set that is not prepared in `data_dir` download and prepare itself.
             Defaults to True.
+        cache: str or None. For streamed splits: None reads their files in every epoch; "memory" holds each split
+            in memory once it is first read; a folder (local or a URL, e.g. gs://bucket/cache) holds cache files
+            written by the first read and read by every later one, in this process and in later ones
+            (`StreamedSplit.with_cache`). Splits already in memory (the embedded sets, npz files, folders) ignore
+            it. Defaults to None.
 
     Returns:
         DataSplits: arrays for the embedded sets, npz files and folders; `StreamedSplit`s for `tfrecord:` and TFDS.
@@ -247,6 +254,19 @@ def load(name, data_dir=None, pad_to=None, resize_to=None, download=True):
     if pad_to and resize_to:
         raise DataError(f"pad_to and resize_to are exclusive; pass one of them. Received: pad_to={pad_to}, "
                         f"resize_to={resize_to}")
+    check_cache(cache)
+    splits = _load(name, data_dir, pad_to, resize_to, download)
+    if cache is None:
+        return splits
+    streamed = [split for split in SPLITS if splits.is_streamed(split)]
+    if not streamed:
+        logging.info("%s is held in memory already: the cache %r is not used.", name, cache)
+        return splits
+    return dataclasses.replace(splits, **{split: splits.split(split).with_cache(cache) for split in streamed})
+
+
+def _load(name, data_dir, pad_to, resize_to, download):
+    """`load` without the cache."""
     if name.startswith("npz:"):
         splits = npz(name[len("npz:"):])
     elif name.startswith("folder:"):
@@ -276,7 +296,8 @@ def _preprocess(x, pad_to, resize_to):
     height, width, channels = x.element_shape
     if pad_to:
         preprocessing.padding(height, width, pad_to)  # a size too small fails now, not in the first epoch
-        return x.map(lambda image: preprocessing.pad_image(image, pad_to), (pad_to, pad_to, channels), x.dtype)
+        return x.map(lambda image: preprocessing.pad_image(image, pad_to), (pad_to, pad_to, channels), x.dtype,
+                     f"pad_to={pad_to}")
     preprocessing.check_size(resize_to)
     return x.map(lambda image: preprocessing.resize_image(image, resize_to), (resize_to, resize_to, channels),
-                 "float32")
+                 "float32", f"resize_to={resize_to}")
