@@ -136,6 +136,12 @@ class StreamedSplit:
         The cache is filled by the first pass that needs it (in `examples`), one input pipeline's share at a time;
         a cache file is written under a temporary name and renamed when whole, so a kill while it fills leaves no
         cache that a later run would read (its temporary files are removed by the next fill).
+
+        Args:
+            cache: str or None. None, "memory", or a folder (local or a URL) for cache files.
+
+        Returns:
+            StreamedSplit, with no cache filled yet.
         """
         check_cache(cache)
         return dataclasses.replace(self, cache=cache)
@@ -143,7 +149,14 @@ class StreamedSplit:
     def cache_prefix(self, num_shards=1, shard_index=0):
         """The cache files' path without their suffixes (tf.data writes PREFIX.index and PREFIX.data-*) of one
         input pipeline's share, in the folder `cache`: the split's name, then a hash of everything that decides its
-        examples and their order (name, size, cut, shape, dtype, preprocessing, files, share)."""
+        examples and their order (name, size, cut, shape, dtype, preprocessing, files, share).
+
+        Args:
+            num_shards, shard_index: int. The input pipeline (`examples`). Defaults to 1 and 0.
+
+        Returns:
+            str, e.g. "CACHE/tfrecord_data_split_.tfrecord_train-0123456789abcdef-shard0of1".
+        """
         if self.cache in (None, MEMORY):
             raise ValueError(f"{self.name} has no cache folder. Received: cache={self.cache!r}")
         identity = json.dumps([self.name, self.num_examples, self.limit, list(self.element_shape), self.dtype,
@@ -275,7 +288,11 @@ class StreamedSplit:
 
 
 def check_cache(cache):
-    """Raises ValueError unless `cache` is None, "memory" or a non-empty folder path."""
+    """Raises ValueError unless `cache` is None, "memory" or a non-empty folder path.
+
+    Args:
+        cache: the value to check (`StreamedSplit.cache`, --cache).
+    """
     if cache is not None and (not isinstance(cache, str) or not cache.strip()):
         raise ValueError(f"A cache is {MEMORY!r} or a folder for cache files (local, or a URL such as gs://...); "
                          f"None (unset) reads the files every epoch. Received: cache={cache!r}")
