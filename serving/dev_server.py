@@ -34,7 +34,16 @@ _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]
 
 
 def parse_model_config(text, relative_to="."):
-    """Reads a text-format ModelServerConfig into {name: {"base_path", "policy"}} for `ModelManager`."""
+    """Reads a text-format ModelServerConfig into {name: {"base_path", "policy"}} for `ModelManager`.
+
+    Args:
+        text: str. The config, as `serving.config` writes it.
+        relative_to: str. The folder a relative base_path is taken from (the config file's); absolute paths and
+            URLs (gs://, ram://) are used as they are. Defaults to ".".
+
+    Returns:
+        dict name -> {"base_path": str, "policy": dict} (policies as in `serving.model_manager.wanted_versions`).
+    """
     from google.protobuf import text_format
     from tensorflow_serving.config import model_server_config_pb2
 
@@ -59,8 +68,32 @@ def parse_model_config(text, relative_to="."):
             parsed = {"all": True}
         else:
             parsed = {"latest": policy.latest.num_versions or 1}
-        models[model.name] = {"base_path": os.path.join(relative_to, model.base_path), "policy": parsed}
+        base_path = model.base_path if "://" in model.base_path else os.path.join(relative_to, model.base_path)
+        models[model.name] = {"base_path": base_path, "policy": parsed}
     return models
+
+
+def read_model_config(path):
+    """Reads the text-format ModelServerConfig file `path` (local, or any URL `tf.io.gfile` reads: gs://, ram://)
+    with `parse_model_config`, relative base paths taken from the file's folder.
+
+    Args:
+        path: str. The file given as --model_config_file.
+
+    Returns:
+        dict name -> {"base_path": str, "policy": dict}.
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+    """
+    import tensorflow as tf
+
+    from tfvae import files
+
+    if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
+        raise FileNotFoundError(f"No model config file at {path}: expected a text-format ModelServerConfig "
+                                f"(python -m serving.config writes models.config). Received: {path!r}")
+    return parse_model_config(files.read_text(path), os.path.dirname(files.absolute(path)))
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -301,7 +334,8 @@ def define_flags():
     flags.DEFINE_string("model_base_path", None, "BASE/MODEL_NAME folder of integer versions (ignored with "
                                                  "--model_config_file).")
     flags.DEFINE_string("model_config_file", None, "Text-format ModelServerConfig listing several models "
-                                                   "(python -m serving.config writes one).")
+                                                   "(python -m serving.config writes one); a local path or a "
+                                                   "URL (gs://).")
     flags.DEFINE_integer("rest_api_port", 8501, "REST port; 0 disables REST.")
     flags.DEFINE_integer("port", 8500, "gRPC port; 0 disables gRPC.")
     flags.DEFINE_string("host", "127.0.0.1", "Interface to bind; 0.0.0.0 exposes the server to the network.")
@@ -315,12 +349,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     f = flags.FLAGS
-    if f.model_config_file:
-        with open(f.model_config_file) as config:
-            models = parse_model_config(config.read(), os.path.dirname(os.path.abspath(f.model_config_file)))
-    elif f.model_base_path:
-        models = {f.model_name: {"base_path": f.model_base_path, "policy": {"latest": 1}}}
-    else:
+    if not f.model_config_file and not f.model_base_path:
         raise app.UsageError("Give --model_base_path=BASE/MODEL_NAME (with --model_name) or --model_config_file.")
     if not f.rest_api_port and not f.port:
         raise app.UsageError("--rest_api_port and --port are both 0: nothing would be served.")
@@ -328,6 +357,14 @@ def main(argv):
         raise app.UsageError("--max_samples, --max_request_bytes and --rest_api_num_threads must be positive.")
     # TensorFlow is imported here, after the flags are checked, so a wrong command line is answered at once.
     from serving.model_manager import ModelManager
+
+    if f.model_config_file:
+        try:
+            models = read_model_config(f.model_config_file)
+        except (FileNotFoundError, ValueError) as error:
+            raise app.UsageError(str(error)) from None
+    else:
+        models = {f.model_name: {"base_path": f.model_base_path, "policy": {"latest": 1}}}
 
     manager = ModelManager(models, f.max_samples, poll_seconds=f.file_system_poll_wait_seconds)
     server = DevServer(manager, f.host, f.rest_api_port or None, f.port or None, f.max_request_bytes,

@@ -85,14 +85,37 @@ class Servable:
         return self.signatures[name]
 
     def _checked(self, signature_name, name, value, spec):
-        expected = f"{spec.dtype.name} of shape {spec.shape}"
+        expected = f"{spec.dtype.name} of shape {_shape_text(spec.shape)}"
         if value.dtype != spec.dtype.as_numpy_dtype:
             raise ServingError("INVALID_ARGUMENT", f"Input {name!r} of signature {signature_name!r} must be "
                                                    f"{expected}. Received: dtype {value.dtype}.")
         if not spec.shape.is_compatible_with(value.shape):
             raise ServingError("INVALID_ARGUMENT", f"Input {name!r} of signature {signature_name!r} must be "
-                                                   f"{expected}. Received: shape {list(value.shape)}.")
+                                                   f"{expected}{_mismatch(spec.shape, value.shape)}. Received: "
+                                                   f"shape {list(value.shape)}.")
         if value.ndim and value.shape[0] > self.max_rows:
             raise ServingError("INVALID_ARGUMENT", f"Input {name!r}: at most {self.max_rows} rows per request are "
                                                    f"served; split the request. Received: {value.shape[0]} rows.")
         return tf.constant(value)
+
+
+def _shape_text(shape):
+    """A signature's input shape as a reader writes it: [B, 3] for (None, 3), "any" for an unknown rank."""
+    if shape.rank is None:
+        return "any"
+    sizes = shape.as_list()
+    return "[" + ", ".join("B" if index == 0 and size is None else "?" if size is None else str(size)
+                           for index, size in enumerate(sizes)) + "]"
+
+
+def _mismatch(expected, received):
+    """What differs between a signature's input shape and a received one: the rank, or the first fixed dimension of
+    another size (a latent width, an image size), as " (...)"; "" when they agree."""
+    if expected.rank is None:
+        return ""
+    if expected.rank != len(received):
+        return f" ({expected.rank} dimensions)"
+    for index, (size, found) in enumerate(zip(expected.as_list(), received)):
+        if size is not None and size != found:
+            return f" (dimension {index} must be {size})"
+    return ""

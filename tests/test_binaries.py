@@ -75,10 +75,11 @@ FLAG_ERRORS = [
     (["--model=nope"], "Unknown model 'nope'. Expected one of:"),
     (["--epochs=0"], "--epochs must be at least 1"),
     (["--model_kwargs=[1]"], "--model_kwargs must be a JSON object"),
+    (["--cache="], "A cache is 'memory' or a folder for cache files"),
 ]
 
 
-@pytest.mark.parametrize("argv, message", FLAG_ERRORS, ids=["model", "epochs", "model_kwargs"])
+@pytest.mark.parametrize("argv, message", FLAG_ERRORS, ids=["model", "epochs", "model_kwargs", "cache"])
 def test_flag_errors_are_clear(train_flags, argv, message, tmp_path):
     """In-process: absl parses the flags, TrainConfig checks them before any work starts."""
     with pytest.raises(ValueError, match=re.escape(message)):

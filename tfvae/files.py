@@ -20,7 +20,9 @@ import tempfile
 
 import tensorflow as tf
 
-_TEMPORARY_PREFIX = ".tmp-"
+# Names of files being written (`atomic_write`) and of other temporary files beside their final place: nothing reads
+# them, and the next write of the same file removes those a kill left behind.
+TEMPORARY_PREFIX = ".tmp-"
 
 
 def is_local(path):
@@ -101,7 +103,7 @@ def atomic_write(path, content):
         return _write_and_rename(path, content)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=_TEMPORARY_PREFIX + os.path.basename(path) + "-")
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=TEMPORARY_PREFIX + os.path.basename(path) + "-")
     try:
         with os.fdopen(handle, "wb") as f:
             _write_content(f, content)
@@ -130,7 +132,7 @@ def _write_content(f, content):
 def _write_and_rename(path, content):
     """`atomic_write` off the local disk: upload under a temporary name, then `tf.io.gfile.rename`."""
     directory, name = os.path.dirname(path), os.path.basename(path)
-    prefix = f"{_TEMPORARY_PREFIX}{name}-"
+    prefix = f"{TEMPORARY_PREFIX}{name}-"
     tf.io.gfile.makedirs(directory)
     for leftover in tf.io.gfile.listdir(directory):  # a kill between an earlier upload and its rename
         if leftover.startswith(prefix):

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tfvae import precision, registry
 from tfvae import training  # noqa: F401  (registers the strategies validate() checks)
+from tfvae.data.streamed_split import check_cache
 from tfvae.files import atomic_write, read_text
 from tfvae.models.generator import STEPS_PER_EXECUTION
 
@@ -45,6 +46,10 @@ class TrainConfig:
     data_dir: Optional[str] = _field(None, "IDX folder (fashion_mnist) or TFDS data_dir.")
     download: bool = _field(True, "Let a TFDS data set that is not prepared in --data_dir download and prepare itself "
                             "(TFDS's download_and_prepare); --download=false forbids it.")
+    cache: Optional[str] = _field(None, "Cache a streamed data set (tfrecord:, TFDS) after its first read: 'memory', "
+                                  "or a folder for cache files (local or a URL, e.g. gs://bucket/cache); unset: "
+                                  "read the files every epoch. Keep it when resuming: it changes the epochs' "
+                                  "order.")
     pad_to: Optional[int] = _field(None, "Zero-pad images to this size (RAE protocol: 32 for 28 px).")
     resize_to: Optional[int] = _field(None, "Resize images to this size.")
     max_train_examples: Optional[int] = _field(None, "Train on the first N training examples only (a quick look).")
@@ -84,6 +89,7 @@ class TrainConfig:
         for name in self.densities:
             registry.get("density", name)
         precision.check_policy(self.mixed_precision)
+        check_cache(self.cache)
         if "mixed_precision" in self.model_kwargs:
             raise ValueError(f"Set the dtype policy with --mixed_precision, not in --model_kwargs (the binaries build "
                              f"the exported and evaluated model in float32 from the same configuration). Received: "

@@ -122,9 +122,9 @@ def float32_model(model, config, splits):
 def load_data(config):
     """The run's data splits, with the training and validation splits cut to `max_train_examples` and
     `max_validation_examples` when set (the test split is never cut; a streamed split is cut to its first examples,
-    `StreamedSplit.take`)."""
+    `StreamedSplit.take`), and streamed splits cached as `config.cache` says."""
     splits = data.load(config.dataset, data_dir=config.data_dir, pad_to=config.pad_to, resize_to=config.resize_to,
-                       download=config.download)
+                       download=config.download, cache=config.cache)
     for split, limit in (("train", config.max_train_examples), ("validation", config.max_validation_examples)):
         if limit:
             splits = splits.take(split, limit)

@@ -276,6 +276,36 @@ def test_folder_happy_path_and_errors(tmp_path, rng):
         data.load(f"folder:{empty}")
 
 
+def test_npz_folder_and_idx_files_are_read_through_gfile(rng):
+    """npz:, folder: and the IDX files of fashion_mnist on TensorFlow's in-memory filesystem: every data file goes
+    through tf.io.gfile, so the same names work on gs://."""
+    from tfvae.data.sources import fashion_mnist
+    from tfvae.files import atomic_write
+
+    root = f"ram://data-{rng.integers(1 << 30)}"
+    x = rng.integers(0, 255, (20, 6, 6), dtype=np.uint8)
+    atomic_write(f"{root}/set.npz", lambda f: np.savez(f, x=x, y=np.arange(20)))
+    splits = data.load(f"npz:{root}/set.npz")
+    assert splits.element_shape == (6, 6, 1) and len(splits.train) + len(splits.validation) + len(splits.test) == 20
+    np.testing.assert_array_equal(np.sort(np.concatenate([splits.labels(s) for s in data.SPLITS])), np.arange(20))
+    with pytest.raises(DataError, match="npz file not found: ram://"):
+        data.load(f"npz:{root}/missing.npz")
+
+    for index in range(8):  # one subfolder deep: the folder source walks the tree
+        atomic_write(f"{root}/images/part-{index % 2}/{index}.png", tf.io.encode_png(x[index][..., None]).numpy())
+    splits = data.load(f"folder:{root}/images")
+    assert splits.element_shape == (6, 6, 1) and len(splits.train) + len(splits.validation) + len(splits.test) == 8
+    atomic_write(f"{root}/images/part-0/99.png", b"\x89PNG broken")
+    with pytest.raises(DataError, match=r"Cannot decode image ram://.*99.png.*Received: 11 bytes"):
+        data.load(f"folder:{root}/images")
+
+    for prefix in ("train", "t10k"):
+        write_idx(f"{root}/idx/{prefix}-images-idx3-ubyte.gz", rng.integers(0, 255, (6, 28, 28), dtype=np.uint8))
+        write_idx(f"{root}/idx/{prefix}-labels-idx1-ubyte", np.arange(6, dtype=np.uint8))  # read without .gz too
+    splits = fashion_mnist(f"{root}/idx", num_validation=2)
+    assert (len(splits.train), len(splits.validation), len(splits.test)) == (4, 2, 6)
+
+
 def test_invalid_preprocessing_combinations(digits):
     with pytest.raises(DataError, match="exclusive"):
         data.load("digits", pad_to=32, resize_to=16)

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import DIGIT_RECORD_FILES
-from tfvae import data
+from tfvae import data, files
 from tfvae.data import DataError, StreamedSplit, write_image_tfrecord
 
 
@@ -101,6 +101,65 @@ def test_fewer_files_than_workers_and_cut_splits_shard_by_example(streamed, digi
     assert _rows(shuffled) == _rows(head) and not np.array_equal(shuffled, head)
     halves = [_all(cut.train.examples(seed=1, num_shards=2, shard_index=index)) for index in range(2)]
     assert _rows(np.concatenate(halves)) == _rows(head)
+
+
+def _epoch(splits, number, seed=3):
+    return np.concatenate([batch.numpy() for batch in data.make_dataset(
+        splits, "train", 100, shuffle=True, seed=seed, epoch=number, drop_remainder=False)])
+
+
+def _uint8(images):
+    return np.round(images * 255).astype(np.uint8)
+
+
+def test_a_memory_cache_reads_the_files_once(digit_records, tmp_path):
+    """cache="memory": after the first read the files can vanish; seeded epochs still come, each a permutation of
+    the split, the same for the same seed; fixed-order reads are the files' order."""
+    source, arrays = digit_records
+    copy = tmp_path / "records"
+    shutil.copytree(source, copy)
+    pattern = f"tfrecord:{copy}/{{split}}-*.tfrecord"
+    uncached, cached = data.load(pattern), data.load(pattern, cache="memory")
+    first = _epoch(cached, 0)
+    head = cached.first("validation", 10_000)
+    shutil.rmtree(copy)
+    np.testing.assert_array_equal(_epoch(cached, 0), first)  # from memory: the files are gone
+    second = _epoch(cached, 1)
+    assert not np.array_equal(first, second)
+    assert _rows(_uint8(first)) == _rows(_uint8(second)) == _rows(arrays["train"][0])
+    np.testing.assert_array_equal(cached.first("validation", 10_000), head)
+    np.testing.assert_array_equal(_uint8(head), arrays["validation"][0])
+    with pytest.raises(tf.errors.NotFoundError):
+        _epoch(uncached, 0)  # without a cache every epoch reads the files
+    with pytest.raises(ValueError, match="A cache is 'memory' or a folder for cache files.*Received: cache=''"):
+        data.load(pattern, cache="")
+
+
+def test_cache_files_are_written_once_whole_and_read_by_a_later_load(digit_records, tmp_path):
+    """A cache folder on any filesystem (ram:// here): the first read writes each split's share under a temporary
+    name and renames it (leftovers of a killed fill are removed), a later load (another process) reads those files
+    instead of the data files, and preprocessing, cuts and input pipelines have cache files of their own."""
+    source, arrays = digit_records
+    copy = tmp_path / "records"
+    shutil.copytree(source, copy)
+    pattern = f"tfrecord:{copy}/{{split}}-*.tfrecord"
+    cache = f"ram://tfvae-cache-{np.random.default_rng().integers(1 << 30)}"
+    cached = data.load(pattern, cache=cache)
+    name = os.path.basename(cached.train.cache_prefix())
+    assert "train" in name and name.endswith("shard0of1")
+    files.atomic_write(f"{cache}/.tmp-{name}-killed.index", b"a fill killed before its rename")
+    first = _epoch(cached, 0)
+    assert files.listdir(cache) == [f"{name}.data-00000-of-00001", f"{name}.index"]
+    halves = [_all(cached.train.examples(seed=5, num_shards=2, shard_index=index)) for index in range(2)]
+    assert _rows(np.concatenate(halves)) == _rows(arrays["train"][0])
+    assert len(files.listdir(cache)) == 6  # one cache per input pipeline's share
+    for other in (data.load(pattern, cache=cache, pad_to=10).train, cached.take("train", 100).train):
+        assert other.cache_prefix() != cached.train.cache_prefix()
+
+    later = data.load(pattern, cache=cache)  # its loading pass reads the files; its epochs read the cache
+    shutil.rmtree(copy)
+    np.testing.assert_array_equal(_epoch(later, 0), first)
+    assert _rows(_uint8(_epoch(later, 1))) == _rows(arrays["train"][0])
 
 
 def test_training_files_alone_hold_out_validation_and_test_by_a_hash_of_each_record(digit_records, tmp_path):

@@ -98,13 +98,27 @@ def test_score_endpoints_match_the_live_model_and_answer_row_by_row(exported):
 
 
 def test_wrong_dtypes_and_latent_widths_are_rejected(exported):
-    """A wrong dtype is refused by the signature itself. A wrong latent width is not (a loaded signature does not
-    check static shapes): it fails in the decoder's first layer, without a message of the endpoint's own."""
-    loaded = exported[-1]
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Matrix size-incompatible: In\[0\]: \[2,5\]"):
-        loaded.signatures["decode"](latents=tf.zeros((2, 5)))
+    """A wrong dtype is refused by the signature itself. A wrong latent width is not (neither a loaded signature nor
+    TF Serving checks static shapes): `decode` checks it and names the width it expects, both through
+    tf.saved_model.load and in a TF1 session fed from C++ as TF Serving feeds it (no Python-side shape check)."""
+    _, _, _, path, loaded = exported
+    for latents in (tf.zeros((2, 5)), tf.zeros((2, 2)), tf.zeros((2, 3, 1))):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"latents must have shape \[B, 3\]: 3 columns, the latent_dim of the model. Received: "
+                                 rf"shape\] \[{' '.join(map(str, latents.shape))}\]"):
+            loaded.signatures["decode"](latents=latents)
     with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a int32 tensor but is a float tensor"):
         loaded.signatures["sample"](seed=tf.zeros((2, 2), tf.float32))
+
+    from tensorflow.core.protobuf import config_pb2
+
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+        signature = tf.compat.v1.saved_model.load(session, ["serve"], path).signature_def["decode"]
+        decode = session._make_callable_from_options(config_pb2.CallableOptions(
+            feed=[signature.inputs["latents"].name], fetch=[signature.outputs["images"].name]))
+        assert decode(np.zeros((2, 3), np.float32))[0].shape == (2, 8, 8, 1)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"latents must have shape \[B, 3\]"):
+            decode(np.zeros((2, 5), np.float32))
 
 
 def test_versions_are_immutable_and_failed_exports_leave_nothing(exported, monkeypatch):

@@ -10,11 +10,12 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, te
 from serving import config
 from serving import client as client_lib
 from serving.client import describe_signatures, make_client, request_samples, sample_seeds, write_grid
-from serving.dev_server import DevServer, parse_model_config
+from serving.dev_server import DevServer, parse_model_config, read_model_config
 from serving.model_manager import ModelManager
 from serving.rest_client import RestClient
 from tests.conftest import run_python
 from tests.serving.conftest import copy_export, export_golden
+from tfvae import files
 
 
 def batching_parameters_message():
@@ -84,6 +85,32 @@ def test_models_config_serves_several_models_and_versions(server, tmp_path):
     finally:
         dev_server.shutdown()
         all_versions.close()
+
+
+def test_config_files_and_served_versions_on_any_filesystem(server):
+    """serving.config writes, dev_server reads and its ModelManager loads through tf.io.gfile: the whole path on
+    TensorFlow's in-memory filesystem, as on gs://."""
+    base = f"ram://serving-{np.random.default_rng().integers(1 << 30)}"
+    files.copy_tree(server["path"], f"{base}/vae/1")
+    models_path, batching_path = config.write_configs(base)
+    assert (models_path, batching_path) == (f"{base}/models.config", f"{base}/batching_parameters.txt")
+    models = read_model_config(models_path)
+    assert models == {"vae": {"base_path": f"{base}/vae", "policy": {"latest": 1}}}
+    manager = ModelManager(models, 8)
+    try:
+        seeds = sample_seeds(3, 0)
+        answer = manager.get("vae").predict("sample", {"seed": seeds})
+        np.testing.assert_allclose(answer["latents"], server["gmm"].sample_from_seeds(tf.constant(seeds)), atol=1e-6)
+    finally:
+        manager.close()
+    with pytest.raises(FileNotFoundError, match=f"No model config file at {base}/missing.config"):
+        read_model_config(f"{base}/missing.config")
+    # Relative base paths are taken from the config file's folder; absolute paths and URLs are kept as they are.
+    parsed = parse_model_config('model_config_list { config { name: "a" base_path: "a" } config { name: "b" '
+                                'base_path: "gs://bucket/b" } config { name: "c" base_path: "/models/c" } }',
+                                relative_to="ram://configs")
+    assert {name: entry["base_path"] for name, entry in parsed.items()} == {
+        "a": "ram://configs/a", "b": "gs://bucket/b", "c": "/models/c"}
 
 
 def test_config_errors_name_what_is_wrong(server, tmp_path):

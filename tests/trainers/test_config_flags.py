@@ -24,10 +24,11 @@ def test_every_field_is_a_flag_with_its_default_and_help(train_flags):
 
 def test_each_flag_sets_its_field(train_flags):
     config = train_flags(["--model=vae", "--epochs=7", "--learning_rate=0.5", "--jit_compile", "--density=gmm,flow",
-                          '--model_kwargs={"beta": 2}', "--latent_dim=3", "--strategy=mirrored", "--download=false"])
+                          '--model_kwargs={"beta": 2}', "--latent_dim=3", "--strategy=mirrored", "--download=false",
+                          "--cache=gs://bucket/cache"])
     assert (config.model, config.epochs, config.learning_rate, config.jit_compile, config.densities,
-            config.model_kwargs, config.latent_dim, config.strategy, config.download) == (
-                "vae", 7, 0.5, True, ("gmm", "flow"), {"beta": 2}, 3, "mirrored", False)
+            config.model_kwargs, config.latent_dim, config.strategy, config.download, config.cache) == (
+                "vae", 7, 0.5, True, ("gmm", "flow"), {"beta": 2}, 3, "mirrored", False, "gs://bucket/cache")
 
 
 def test_a_workdirs_config_round_trips_through_config_with_flags_overriding(train_flags, tmp_path, digits):

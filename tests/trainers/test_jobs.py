@@ -125,6 +125,7 @@ def test_the_jobs_read_data_with_the_runs_download_setting_and_cut_streams(tmp_p
     with pytest.raises(data.DataError, match="--download=false forbids downloading"):
         jobs.load_data(TrainConfig(dataset="tfds:mnist", data_dir=str(tmp_path), download=False))
     splits = jobs.load_data(TrainConfig(dataset=f"tfrecord:{digit_records[0]}/{{split}}-*.tfrecord",
-                                        max_train_examples=300, max_validation_examples=50))
+                                        max_train_examples=300, max_validation_examples=50, cache="memory"))
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (300, 50, 270)
+    assert {splits.split(split).cache for split in data.SPLITS} == {"memory"}  # the run's --cache, after the cuts
     np.testing.assert_array_equal(splits.first("train", 1000), digit_records[1]["train"][0][:300] * np.float32(1 / 255))

@@ -15,10 +15,10 @@ class DataSplits:
     """Three splits of one data set, validated once when built.
 
     A split is an array in memory or a `StreamedSplit` read from files (`tfrecord:PATTERN`, TFDS), which nothing
-    holds in memory: its consumers read it in batches (`make_dataset`, `float_batches`) or take a bounded head
-    (`first`). In memory, images are stored as uint8 in [0, 255] (scaled to float32 [0, 1] inside the tf.data
-    pipeline, which keeps memory four times smaller) or as float32 in [0, 1]; point data (`moons`) as float32 of any
-    range.
+    holds in memory unless it is given a cache (`load(cache=...)`): its consumers read it in batches
+    (`make_dataset`, `float_batches`) or take a bounded head (`first`). In memory, images are stored as uint8 in
+    [0, 255] (scaled to float32 [0, 1] inside the tf.data pipeline, which keeps memory four times smaller) or as
+    float32 in [0, 1]; point data (`moons`) as float32 of any range.
 
     Args:
         name: str. The data set name as given on the command line.

@@ -1,15 +1,17 @@
 """Reader for the IDX format of MNIST and Fashion-MNIST, with clear errors for missing or corrupt files.
 
 IDX layout: a 4-byte magic number `0x00 0x00 TYPE NDIM`, then NDIM big-endian uint32 sizes, then the data in C
-order. MNIST-style files hold uint8 data (TYPE 0x08) and are usually gzip-compressed.
+order. MNIST-style files hold uint8 data (TYPE 0x08) and are usually gzip-compressed. Files are read and written
+through `tf.io.gfile`: local paths and any URL TensorFlow reads (gs://, ram://, ...).
 """
 import gzip
-import os
 import zlib
 
 import numpy as np
+import tensorflow as tf
 
 from tfvae.data.errors import DataError
+from tfvae.files import atomic_write, read_bytes
 
 _UINT8 = 0x08
 
@@ -18,7 +20,7 @@ def read_idx(path, expected_ndim=None, expected_trailing_shape=None):
     """Reads a (possibly gzipped) uint8 IDX file into a NumPy array.
 
     Args:
-        path: str. File path; a name ending in `.gz` is decompressed.
+        path: str. File path or URL; a name ending in `.gz` is decompressed.
         expected_ndim: int or None. Number of dimensions the file must have (3 for images, 1 for labels).
         expected_trailing_shape: tuple or None. The shape of one element, e.g. (28, 28) for Fashion-MNIST images.
 
@@ -29,13 +31,12 @@ def read_idx(path, expected_ndim=None, expected_trailing_shape=None):
         DataError: the file is missing, not valid gzip, has a wrong magic number, or its size or shape does not match
             its header or the expectation.
     """
-    if not os.path.isfile(path):
+    if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
         raise DataError(f"IDX file not found: {path}. Expected an MNIST-style IDX file (optionally .gz). "
                         f"For Fashion-MNIST run `apt-get install -y dataset-fashion-mnist` or pass --data_dir. "
                         f"Received: path={path!r}")
+    raw = read_bytes(path)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
         if path.endswith(".gz"):
             raw = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as error:
@@ -63,11 +64,11 @@ def read_idx(path, expected_ndim=None, expected_trailing_shape=None):
 
 
 def write_idx(path, array):
-    """Writes a uint8 array as an IDX file (gzip-compressed if `path` ends in .gz). Used by tests and tools."""
+    """Writes a uint8 array as an IDX file (gzip-compressed if `path` ends in .gz), atomically
+    (`tfvae.files.atomic_write`). Used by tests and tools."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
     header = bytes([0, 0, _UINT8, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     payload = header + array.tobytes()
     if path.endswith(".gz"):
         payload = gzip.compress(payload)
-    with open(path, "wb") as f:
-        f.write(payload)
+    atomic_write(path, payload)

@@ -3,20 +3,25 @@
 Registered names: `digits` (scikit-learn's 1797 8x8 digits, the embedded default), `moons` (the two-moons toy set of
 the dpVAE paper), `fashion_mnist` (the standard IDX files). `load()` also accepts `npz:PATH`, `folder:PATH`,
 `tfrecord:PATTERN`, `tfds:NAME` and any other TFDS name. The embedded sets, npz files and image folders are read
-into memory; `tfrecord:` and TFDS data sets are streamed from their files (`StreamedSplit`).
+into memory; `tfrecord:` and TFDS data sets are streamed from their files (`StreamedSplit`), and held in memory or a
+cache file only when the caller asks for a cache (`load(cache=...)`).
+
+Every data file is read through `tf.io.gfile`: IDX files, npz files, image folders and TFRecord files may lie on the
+local disk or behind any URL TensorFlow reads (gs://, s3://, ram://).
 """
 import dataclasses
 import os
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from tfvae import registry
 from tfvae.data import preprocessing
-from tfvae.data.data_splits import DataSplits, split_off
+from tfvae.data.data_splits import SPLITS, DataSplits, split_off
 from tfvae.data.errors import DataError
 from tfvae.data.idx import read_idx
-from tfvae.data.streamed_split import StreamedSplit
+from tfvae.data.streamed_split import StreamedSplit, check_cache
 from tfvae.data.tfrecord import tfrecord_source
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -55,8 +60,9 @@ def fashion_mnist(data_dir=None, num_validation=10000):
     10k test images are the test split.
 
     Args:
-        data_dir: str or None. Folder holding `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`. Defaults to
-            /usr/share/datasets/fashion-mnist (installed by `apt-get install -y dataset-fashion-mnist`).
+        data_dir: str or None. Folder holding `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`, on any
+            filesystem `tf.io.gfile` reads. Defaults to /usr/share/datasets/fashion-mnist (installed by
+            `apt-get install -y dataset-fashion-mnist`).
         num_validation: int. Training images held out for validation. Defaults to 10000.
     """
     data_dir = data_dir or FASHION_MNIST_DIR
@@ -64,7 +70,7 @@ def fashion_mnist(data_dir=None, num_validation=10000):
     def read(stem, ndim, trailing):
         for name in (f"{stem}.gz", stem):
             path = os.path.join(data_dir, name)
-            if os.path.exists(path):
+            if tf.io.gfile.exists(path):
                 return read_idx(path, ndim, trailing)
         return read_idx(os.path.join(data_dir, f"{stem}.gz"), ndim, trailing)  # Raises the missing-file error.
 
@@ -86,11 +92,15 @@ def fashion_mnist(data_dir=None, num_validation=10000):
 
 def npz(path):
     """Loads `npz:PATH`: arrays `x_train`, `x_test` and optionally `x_validation` (or one array `x`, split 75/10/15),
-    with optional `y_*` labels; uint8 images in [0, 255] or float images in [0, 1], shaped [N,H,W] or [N,H,W,C]."""
-    if not os.path.isfile(path):
+    with optional `y_*` labels; uint8 images in [0, 255] or float images in [0, 1], shaped [N,H,W] or [N,H,W,C].
+
+    PATH is read through `tf.io.gfile` (a local file, gs://, ram://, ...); the arrays are read into memory.
+    """
+    if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
         raise DataError(f"npz file not found: {path}. Expected a NumPy .npz file. Received: npz:{path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # NumPy reads the zip archive through the GFile handle (seek, tell, read), so nothing is copied first.
+        with tf.io.gfile.GFile(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except Exception as error:  # np.load raises several types for corrupt archives.
         raise DataError(f"Cannot read {path} as a NumPy .npz archive ({error}). Received: npz:{path}") from error
@@ -120,11 +130,15 @@ def npz(path):
 
 
 def folder(path):
-    """Loads `folder:PATH`: every PNG/JPEG below PATH (sorted, recursive), all of one size, split 75/10/15."""
-    if not os.path.isdir(path):
+    """Loads `folder:PATH`: every PNG/JPEG below PATH (sorted, recursive), all of one size, split 75/10/15.
+
+    PATH is listed and read through `tf.io.gfile` (a local folder, gs://, ram://, ...); the images are read into
+    memory.
+    """
+    if not tf.io.gfile.isdir(path):
         raise DataError(f"Image folder not found: {path}. Expected a folder of PNG or JPEG files. "
                         f"Received: folder:{path}")
-    files = sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names
+    files = sorted(os.path.join(root, name) for root, _, names in tf.io.gfile.walk(path) for name in names
                    if name.lower().endswith(_IMAGE_EXTENSIONS))
     if not files:
         raise DataError(f"{path} holds no .png/.jpg/.jpeg files; expected at least one image. Received: folder:{path}")
@@ -134,7 +148,7 @@ def folder(path):
             image = tf.io.decode_image(tf.io.read_file(file), expand_animations=False).numpy()
         except tf.errors.OpError as error:
             raise DataError(f"Cannot decode image {file}: {error.message}. Expected a valid PNG or JPEG. "
-                            f"Received: {os.path.getsize(file)} bytes") from error
+                            f"Received: {tf.io.gfile.stat(file).length} bytes") from error
         if images and image.shape != images[0].shape:
             raise DataError(f"Images in {path} differ in size: {files[0]} is {images[0].shape}, {file} is "
                             f"{image.shape}; expected one size (resize them, or pass resize_to). "
@@ -217,7 +231,7 @@ def tfds_source(name, data_dir=None, download=True):
     return DataSplits(name=name, **{split: streamed(spec) for split, spec in specs.items()})
 
 
-def load(name, data_dir=None, pad_to=None, resize_to=None, download=True):
+def load(name, data_dir=None, pad_to=None, resize_to=None, download=True, cache=None):
     """Loads data set `name` into validated `DataSplits`.
 
     Args:
@@ -228,6 +242,11 @@ def load(name, data_dir=None, pad_to=None, resize_to=None, download=True):
         resize_to: int or None. Resize images to this size. Exclusive with pad_to.
         download: bool. Let a TFDS data set that is not prepared in `data_dir` download and prepare itself.
             Defaults to True.
+        cache: str or None. For streamed splits: None reads their files in every epoch; "memory" holds each split
+            in memory once it is first read; a folder (local or a URL, e.g. gs://bucket/cache) holds cache files
+            written by the first read and read by every later one, in this process and in later ones
+            (`StreamedSplit.with_cache`). Splits already in memory (the embedded sets, npz files, folders) ignore
+            it. Defaults to None.
 
     Returns:
         DataSplits: arrays for the embedded sets, npz files and folders; `StreamedSplit`s for `tfrecord:` and TFDS.
@@ -235,6 +254,19 @@ def load(name, data_dir=None, pad_to=None, resize_to=None, download=True):
     if pad_to and resize_to:
         raise DataError(f"pad_to and resize_to are exclusive; pass one of them. Received: pad_to={pad_to}, "
                         f"resize_to={resize_to}")
+    check_cache(cache)
+    splits = _load(name, data_dir, pad_to, resize_to, download)
+    if cache is None:
+        return splits
+    streamed = [split for split in SPLITS if splits.is_streamed(split)]
+    if not streamed:
+        logging.info("%s is held in memory already: the cache %r is not used.", name, cache)
+        return splits
+    return dataclasses.replace(splits, **{split: splits.split(split).with_cache(cache) for split in streamed})
+
+
+def _load(name, data_dir, pad_to, resize_to, download):
+    """`load` without the cache."""
     if name.startswith("npz:"):
         splits = npz(name[len("npz:"):])
     elif name.startswith("folder:"):
@@ -264,7 +296,8 @@ def _preprocess(x, pad_to, resize_to):
     height, width, channels = x.element_shape
     if pad_to:
         preprocessing.padding(height, width, pad_to)  # a size too small fails now, not in the first epoch
-        return x.map(lambda image: preprocessing.pad_image(image, pad_to), (pad_to, pad_to, channels), x.dtype)
+        return x.map(lambda image: preprocessing.pad_image(image, pad_to), (pad_to, pad_to, channels), x.dtype,
+                     f"pad_to={pad_to}")
     preprocessing.check_size(resize_to)
     return x.map(lambda image: preprocessing.resize_image(image, resize_to), (resize_to, resize_to, channels),
-                 "float32")
+                 "float32", f"resize_to={resize_to}")

@@ -22,7 +22,8 @@ same end points and t = 0 ... 1 (the client helpers of `serving.client` build th
 
 Row b of every answer depends on row b of the inputs only, so TF Serving's request batching never changes what a
 client gets.
-Requests outside the contract fail with INVALID_ARGUMENT and a message naming what was expected.
+Requests outside the contract fail with INVALID_ARGUMENT and a message naming what was expected (the latent width
+of `decode` included: TF Serving does not check a signature's static shapes).
 `assets.extra/` holds the metadata JSON and `tf_serving_warmup_requests` (one valid request per endpoint).
 The SavedModel loads with TensorFlow alone: no tfvae, Keras or TensorFlow Probability import in the consumer.
 """
@@ -42,7 +43,8 @@ from tfvae.models.vae import VAE
 
 METADATA_FILE = "tfvae_metadata.json"
 MAX_IMPORTANCE_SAMPLES = 4096  # per row of a score_likelihood request: K decoder passes of the batch
-EXPORT_FORMAT = 2  # bumped when the endpoints change: an export of an older format is never reused
+EXPORT_FORMAT = 3  # bumped when the endpoints change: an export of an older format is never reused (3: decode checks
+# the latent width)
 DEFAULT_MAX_BATCH_SIZE = 1024
 _VERSION = re.compile(r"^\d+$")
 _TEMPORARY = re.compile(r"^\.tmp-\d+-(\d+)-\d+$")  # .tmp-VERSION-PID-TIME
@@ -59,6 +61,19 @@ def _checked_batch(tensor, max_batch_size, what):
     return tf.debugging.assert_less_equal(
         size, max_batch_size, message=f"{what}: at most {max_batch_size} rows per request are served; split the "
                                       f"request. Received rows")
+
+
+def _checked_width(latents, latent_dim):
+    """An assertion that `latents` is [B, latent_dim].
+
+    The signature's TensorSpec says so, but neither TF Serving nor a loaded signature checks static shapes: a request
+    of another width reached the decoder's first layer and failed there ("Matrix size-incompatible"), naming no
+    input. The check reads the dynamic shape: a TF1 session fed from C++ (as TF Serving feeds) runs it, the static
+    width is not folded into it (tests/export/test_saved_model.py)."""
+    shape = tf.shape(latents)
+    matches = tf.logical_and(tf.equal(tf.size(shape), 2), tf.reduce_all(tf.equal(shape[1:], latent_dim)))
+    return tf.debugging.Assert(matches, [f"latents must have shape [B, {latent_dim}]: {latent_dim} columns, the "
+                                         f"latent_dim of the model. Received: shape", shape])
 
 
 def _checked_images(images, max_batch_size):
@@ -123,8 +138,10 @@ class _Endpoints(tf.Module):
             for name, sampler in samplers.items()}
 
     def decode(self, latents):
-        check = _checked_batch(latents, self.max_batch_size, "latents")
-        finite = tf.debugging.assert_all_finite(latents, "latents must be finite (no NaN or infinity)")
+        width = _checked_width(latents, self.model.latent_dim)
+        with tf.control_dependencies([width]):  # before any other op reads the columns
+            check = _checked_batch(latents, self.max_batch_size, "latents")
+            finite = tf.debugging.assert_all_finite(latents, "latents must be finite (no NaN or infinity)")
         with tf.control_dependencies([check, finite]):
             return {"images": self._decode(latents)}
 

