@@ -78,7 +78,7 @@ def _reconstruction_codes(model, images, codes, reconstruction_code, seed):
     each Gaussian posterior (the means where the posterior is a point or not Gaussian)."""
     if reconstruction_code == "mean":
         return codes
-    encode = tf.function(model.encode_posterior)
+    encode = tf.function(model.encode_posterior, autograph=False)
     means, log_variances = [], []
     for start in range(0, len(images), 500):
         mean, log_variance = encode(tf.constant(images[start:start + 500]))
@@ -109,14 +109,15 @@ def _image_sets(model, samplers, held_out, num_samples, seed, progress, log_aggr
     """{set name: images} of the model's outputs; `held_out`: the images reconstructed and interpolated;
     `log_aggregate_posterior`: log q(z) of the training posteriors (the low-posterior samples' ranking)."""
     sets = {}
-    # One traced decoder for every set (a function per set traced the decoder again for each).
-    decode = tf.function(model.decode, reduce_retracing=True)
+    # One traced decoder for every set (a function per set traced the decoder again for each), traced as written: the
+    # model code holds no tensor-dependent Python control flow, and AutoGraph would convert all of it.
+    decode = tf.function(model.decode, reduce_retracing=True, autograph=False)
     for name, sampler in samplers.items():
         z = np.asarray(sampler.sample(num_samples, seed=[seed, 1]), np.float32)
         sets[f"samples/{name}"] = _batched(decode, z)
         progress("sampled %d images from %s", num_samples, name)
     if isinstance(model, Autoencoder):
-        codes = _batched(tf.function(model.encode), held_out)
+        codes = _batched(tf.function(model.encode, autograph=False), held_out)
         sets["reconstructions"] = _batched(
             decode, _reconstruction_codes(model, held_out, codes, reconstruction_code, seed))
         first, second = interpolation_pairs(len(codes), seed)
@@ -179,12 +180,12 @@ def _posterior_flow(model):
     if not isinstance(model, VAE) or model.posterior_flow_bijector() is None:
         return None
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def forward(u):
         flow = model.posterior_flow_bijector()  # built from the live couplings on every trace
         return flow.forward(u), flow.forward_log_det_jacobian(u, event_ndims=1)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def inverse(z):
         flow = model.posterior_flow_bijector()
         u = flow.inverse(z)

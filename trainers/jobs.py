@@ -159,7 +159,7 @@ def encode_split(model, splits, split, batch_size=500, encode=None):
 
     `encode`: another callable x -> (means, log-variances or None), e.g. a VAE's `posterior_parameters` for the
     Gaussian before its posterior flow."""
-    encode = tf.function(encode or model.encode_posterior)
+    encode = tf.function(encode or model.encode_posterior, autograph=False)
     means, log_variances = [], []
     for batch in splits.float_batches(split, batch_size):
         mean, log_variance = encode(tf.constant(batch))

@@ -51,6 +51,13 @@ _TEMPORARY = re.compile(r"^\.tmp-\d+-(\d+)-\d+$")  # .tmp-VERSION-PID-TIME
 _SAVED_MODEL_FILE = "saved_model.pb"
 
 
+def _traced(fn, input_signature):
+    """`fn` as a graph function of the export, traced as written: no endpoint holds tensor-dependent Python control
+    flow, and AutoGraph's conversion of the model, prior and sampler code they call took over half of each export's
+    time (a small VAE's: 4.2 s -> 1.7 s)."""
+    return tf.function(fn, input_signature=input_signature, autograph=False)
+
+
 def existing_versions(model_dir):
     """Integer versions present under BASE/MODEL_NAME (temporary folders are ignored)."""
     return sorted(int(name) for name in files.listdir(model_dir) if _VERSION.match(name))
@@ -106,9 +113,9 @@ class _TracedPrior:
 
     def __init__(self, prior, latent_dim):
         latents = [tf.TensorSpec([None, latent_dim], tf.float32)]
-        self.to_generation = tf.function(prior.to_generation, input_signature=latents)
-        self.from_generation = tf.function(prior.from_generation, input_signature=latents)
-        self.sample_from_seeds = tf.function(prior.sample_from_seeds,
+        self.to_generation = _traced(prior.to_generation, input_signature=latents)
+        self.from_generation = _traced(prior.from_generation, input_signature=latents)
+        self.sample_from_seeds = _traced(prior.sample_from_seeds,
                                              input_signature=[tf.TensorSpec([None, 2], tf.int32)])
 
 
@@ -123,10 +130,10 @@ class _Endpoints(tf.Module):
         # The decoder and the encoder as functions of their own, traced once and stored once in the SavedModel's
         # function library; every endpoint calls them (inlining them into each of the ~11 endpoints made an export
         # several times slower to trace and write).
-        self._decode = tf.function(model.decode, input_signature=[
+        self._decode = _traced(model.decode, input_signature=[
             tf.TensorSpec([None, model.latent_dim], tf.float32)])
         if isinstance(model, Autoencoder):
-            self._encode = tf.function(model.encode, input_signature=[
+            self._encode = _traced(model.encode, input_signature=[
                 tf.TensorSpec([None, *model.example_shape], tf.float32)])
         # The same for the prior's maps and every sampler's draw: a decoupled prior's flow is the costliest graph to
         # trace, and ~6 endpoints use it.
@@ -134,7 +141,7 @@ class _Endpoints(tf.Module):
         seed_spec = [tf.TensorSpec([None, 2], tf.int32)]
         self._sample_from_seeds = {
             name: (self.prior.sample_from_seeds if getattr(sampler, "prior", None) is model.prior  # the prior's own
-                   else tf.function(sampler.sample_from_seeds, input_signature=seed_spec))
+                   else _traced(sampler.sample_from_seeds, input_signature=seed_spec))
             for name, sampler in samplers.items()}
 
     def decode(self, latents):
@@ -330,7 +337,7 @@ def export_saved_model(model, samplers, default_sampler, export_base, model_name
         functions = {}  # endpoint name -> tf.function with its input signature; the first becomes serving_default
 
         def add(name, fn, *specs):
-            functions[name] = tf.function(fn, input_signature=list(specs))
+            functions[name] = _traced(fn, input_signature=list(specs))
 
         add("sample", endpoints.sampler_endpoint(default_sampler), seed_spec)
         for name in sorted(samplers):

@@ -88,13 +88,13 @@ def _functions(model, samplers, default_sampler):
             latents = sampler.sample_from_seeds(seed)
             return {"images": model.decode(latents), "latents": latents}
 
-        return tf.function(sample, input_signature=[seed_spec])
+        return tf.function(sample, input_signature=[seed_spec], autograph=False)
 
     functions = {"sample": sampler_function(samplers[default_sampler])}
     for name in sorted(samplers):
         functions[f"sample_{name}"] = sampler_function(samplers[name])
     functions["decode"] = tf.function(lambda latents: {"images": model.decode(latents)},
-                                      input_signature=[latent_spec])
+                                      input_signature=[latent_spec], autograph=False)
     return functions
 
 
