@@ -148,6 +148,7 @@ class Trainer:
         if self.batch_size % replicas:
             raise ValueError(f"batch_size must be a multiple of the {replicas} replicas so every replica gets the "
                              f"same static batch. Received: batch_size={batch_size}")
+        _check_jit_compile(self.jit_compile, self.strategy)
 
         keras.utils.set_random_seed(self.seed)
         with self.strategy.scope():
@@ -432,3 +433,18 @@ def _check_finite(logs, where, last_checkpoint):
             f"Loss became NaN or infinite during {where}: {bad}. Training stopped; the last good checkpoint "
             f"({last_checkpoint or 'none yet'}) is untouched. Lower --learning_rate, check the data for bad values, "
             f"or pick a more stable likelihood. Received: {logs}")
+
+
+def _check_jit_compile(jit_compile, strategy):
+    """Refuses XLA where TensorFlow cannot compile the step: under a strategy with several replicas on CPUs, the
+    XLA step either holds the cross-replica all-reduce (collectives are not implemented for XLA on CPU: the
+    multi-worker case) or is lifted into one XLA cluster over every local replica, which then reads variables of
+    another device (MirroredStrategy over several CPU devices). On GPUs, TensorFlow runs the compiled step per replica
+    with collectives outside it, and a TPU compiles every step with XLA anyway."""
+    replicas = strategy.num_replicas_in_sync
+    devices = [tf.DeviceSpec.from_string(device).device_type for device in strategy.extended.worker_devices]
+    if jit_compile and replicas > 1 and "CPU" in devices:
+        raise ValueError(f"jit_compile=True needs a single replica or GPU/TPU replicas: TensorFlow cannot compile the "
+                         f"step with XLA across {replicas} replicas on CPU devices. Train without --jit_compile, or "
+                         f"on one device. Received: jit_compile=True, {replicas} replicas on "
+                         f"{', '.join(strategy.extended.worker_devices)}")
