@@ -442,8 +442,9 @@ def _check_jit_compile(jit_compile, strategy):
     another device (MirroredStrategy over several CPU devices). On GPUs, TensorFlow runs the compiled step per replica
     with collectives outside it, and a TPU compiles every step with XLA anyway."""
     replicas = strategy.num_replicas_in_sync
-    devices = [tf.DeviceSpec.from_string(device).device_type for device in strategy.extended.worker_devices]
-    if jit_compile and replicas > 1 and "CPU" in devices:
+    if not jit_compile or replicas == 1:  # (the default strategy has no worker_devices)
+        return
+    if "CPU" in [tf.DeviceSpec.from_string(device).device_type for device in strategy.extended.worker_devices]:
         raise ValueError(f"jit_compile=True needs a single replica or GPU/TPU replicas: TensorFlow cannot compile the "
                          f"step with XLA across {replicas} replicas on CPU devices. Train without --jit_compile, or "
                          f"on one device. Received: jit_compile=True, {replicas} replicas on "
