@@ -97,10 +97,11 @@ def test_score_endpoints_match_the_live_model_and_answer_row_by_row(exported):
     np.testing.assert_allclose(alone["iwae"], bounds["iwae"][2:], rtol=1e-5)
 
 
-def test_wrong_dtypes_and_latent_widths_are_rejected(exported):
-    """A wrong dtype is refused by the signature itself. A wrong latent width is not (neither a loaded signature nor
-    TF Serving checks static shapes): `decode` checks it and names the width it expects, both through
-    tf.saved_model.load and in a TF1 session fed from C++ as TF Serving feeds it (no Python-side shape check)."""
+def test_wrong_dtypes_latent_widths_and_image_shapes_are_rejected(exported):
+    """A wrong dtype is refused by the signature itself. A wrong latent width or image shape is not (neither a loaded
+    signature nor TF Serving checks static shapes): `decode` checks the width and names it, the image endpoints the
+    image shape; both through tf.saved_model.load and in a TF1 session fed from C++ as TF Serving feeds it (no
+    Python-side shape check)."""
     _, _, _, path, loaded = exported
     for latents in (tf.zeros((2, 5)), tf.zeros((2, 2)), tf.zeros((2, 3, 1))):
         with pytest.raises(tf.errors.InvalidArgumentError,
@@ -109,6 +110,12 @@ def test_wrong_dtypes_and_latent_widths_are_rejected(exported):
             loaded.signatures["decode"](latents=latents)
     with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a int32 tensor but is a float tensor"):
         loaded.signatures["sample"](seed=tf.zeros((2, 2), tf.float32))
+    image_error = r"images must have shape \[B, 8, 8, 1\], the example shape of the model. Received: shape\] "
+    for images in (tf.zeros((2, 8, 8)),):  # (Python's binding refuses the other shapes below itself; TF Serving not)
+        for name in ("encode", "reconstruct", "score"):
+            with pytest.raises(tf.errors.InvalidArgumentError,
+                               match=image_error + rf"\[{' '.join(map(str, images.shape))}\]"):
+                loaded.signatures[name](images=images)
 
     from tensorflow.core.protobuf import config_pb2
 
@@ -119,6 +126,12 @@ def test_wrong_dtypes_and_latent_widths_are_rejected(exported):
         assert decode(np.zeros((2, 3), np.float32))[0].shape == (2, 8, 8, 1)
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"latents must have shape \[B, 3\]"):
             decode(np.zeros((2, 5), np.float32))
+        signature = tf.compat.v1.saved_model.load(session, ["serve"], path).signature_def["encode"]
+        encode = session._make_callable_from_options(config_pb2.CallableOptions(
+            feed=[signature.inputs["images"].name], fetch=[signature.outputs["latents"].name]))
+        for shape in ((2, 9, 8, 1), (2, 8, 8)):  # (a rank above 4 may fail first in a range check's reduction)
+            with pytest.raises(tf.errors.InvalidArgumentError, match=image_error + rf"\[{' '.join(map(str, shape))}\]"):
+                encode(np.zeros(shape, np.float32))
 
 
 def test_versions_are_immutable_and_failed_exports_leave_nothing(exported, monkeypatch):

@@ -43,8 +43,8 @@ from tfvae.models.vae import VAE
 
 METADATA_FILE = "tfvae_metadata.json"
 MAX_IMPORTANCE_SAMPLES = 4096  # per row of a score_likelihood request: K decoder passes of the batch
-EXPORT_FORMAT = 3  # bumped when the endpoints change: an export of an older format is never reused (3: decode checks
-# the latent width)
+EXPORT_FORMAT = 4  # bumped when the endpoints change: an export of an older format is never reused (3: decode checks
+# the latent width; 4: the image endpoints check the image shape)
 DEFAULT_MAX_BATCH_SIZE = 1024
 _VERSION = re.compile(r"^\d+$")
 _TEMPORARY = re.compile(r"^\.tmp-\d+-(\d+)-\d+$")  # .tmp-VERSION-PID-TIME
@@ -83,7 +83,22 @@ def _checked_width(latents, latent_dim):
                                          f"latent_dim of the model. Received: shape", shape])
 
 
-def _checked_images(images, max_batch_size):
+def _checked_shape(images, example_shape):
+    """An assertion that `images` is [B, *example_shape], naming the shape expected (as `_checked_width`: the
+    signature's static shape is not checked by TF Serving, and a wrong size failed deep in the encoder). Fed from
+    C++ with a rank above the model's, the range checks' reductions may fail first, with TensorFlow's own message."""
+    shape = tf.shape(images)
+    expected = list(example_shape)
+    # Padded to at least the expected rank first, so that an input of another rank compares without broadcasting.
+    leading = tf.concat([shape, tf.zeros([len(expected)], tf.int32)], 0)[1:len(expected) + 1]
+    matches = tf.logical_and(tf.equal(tf.size(shape), len(expected) + 1), tf.reduce_all(tf.equal(leading, expected)))
+    return tf.debugging.Assert(matches, [f"images must have shape [B, {', '.join(map(str, expected))}], the "
+                                         f"example shape of the model. Received: shape", shape], summarize=16)
+
+
+def _checked_images(images, max_batch_size, example_shape):
+    with tf.control_dependencies([_checked_shape(images, example_shape)]):  # before any other op reads the pixels
+        images = tf.identity(images)
     checks = [
         _checked_batch(images, max_batch_size, "images"),
         tf.debugging.assert_all_finite(images, "images must be finite (no NaN or infinity)"),
@@ -153,10 +168,10 @@ class _Endpoints(tf.Module):
             return {"images": self._decode(latents)}
 
     def encode(self, images):
-        return {"latents": self._encode(_checked_images(images, self.max_batch_size))}
+        return {"latents": self._encode(_checked_images(images, self.max_batch_size, self.model.example_shape))}
 
     def reconstruct(self, images):
-        latents = self._encode(_checked_images(images, self.max_batch_size))
+        latents = self._encode(_checked_images(images, self.max_batch_size, self.model.example_shape))
         return {"images": self._decode(latents), "latents": latents}
 
     def _decoded(self, latents):
@@ -178,8 +193,8 @@ class _Endpoints(tf.Module):
         (`Autoencoder.interpolate_codes`: spherical in the generation space for the VAE family, else straight)."""
         checks = [_same_rows(images_a, images_b, "images_b"), _same_rows(images_a, t, "t"), _finite(t, "t")]
         with tf.control_dependencies(checks):
-            start = self._encode(_checked_images(images_a, self.max_batch_size))
-            end = self._encode(_checked_images(images_b, self.max_batch_size))
+            start = self._encode(_checked_images(images_a, self.max_batch_size, self.model.example_shape))
+            end = self._encode(_checked_images(images_b, self.max_batch_size, self.model.example_shape))
             return self._decoded(self.model.interpolate_codes(start, end, t, prior=self.prior))
 
     def traverse(self, seed, dimension, offset):
@@ -192,7 +207,7 @@ class _Endpoints(tf.Module):
     def traverse_images(self, images, dimension, offset):
         """Row b: the code of images[b] with offset[b] added to latent coordinate dimension[b]."""
         with tf.control_dependencies(self._traversal_checks(images, dimension, offset)):
-            latents = self._encode(_checked_images(images, self.max_batch_size))
+            latents = self._encode(_checked_images(images, self.max_batch_size, self.model.example_shape))
             return self._decoded(latent_paths.traverse(latents, dimension, offset))
 
     def _traversal_checks(self, rows, dimension, offset):
@@ -206,7 +221,7 @@ class _Endpoints(tf.Module):
     def score(self, images):
         """Per-example scores: the squared reconstruction error and log q(encode(x)) under every sampler whose
         density is servable (`DensityEstimator.row_wise_log_prob`)."""
-        x = _checked_images(images, self.max_batch_size)
+        x = _checked_images(images, self.max_batch_size, self.model.example_shape)
         latents = self._encode(x)
         scores = {"reconstruction_error": scoring.reconstruction_error(self.model, x)}
         for name in _scored_samplers(self.samplers):
@@ -220,7 +235,7 @@ class _Endpoints(tf.Module):
                   tf.debugging.assert_less_equal(num_importance, MAX_IMPORTANCE_SAMPLES,
                                                  message=f"num_importance must be at most {MAX_IMPORTANCE_SAMPLES}")]
         with tf.control_dependencies(checks):
-            x = _checked_images(images, self.max_batch_size)
+            x = _checked_images(images, self.max_batch_size, self.model.example_shape)
             elbo, iwae = scoring.importance_bounds(self.model, x, seed, num_importance)
             return {"elbo": elbo, "iwae": iwae}
 
