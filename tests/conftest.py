@@ -69,17 +69,21 @@ def assert_same_values(actual, expected, rtol=0.0, atol=0.0, what="values"):
             np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=label)
 
 
-def assert_drawn_png(path, min_size=(300, 400)):
-    """Asserts that `path` is a PNG file of a drawn figure: it decodes, is at least `min_size` (height, width)
-    pixels, and is not blank (more than a few colours, and ink beyond the background); returns its pixels
-    [H, W, C] as uint8."""
-    assert os.path.isfile(path), f"no PNG file at {path}"
-    pixels = tf.io.decode_png(tf.io.read_file(str(path))).numpy()
-    assert pixels.shape[0] >= min_size[0] and pixels.shape[1] >= min_size[1], (path, pixels.shape)
-    rgb = pixels[..., :3].reshape(-1, 3)
-    assert len(np.unique(rgb, axis=0)) > 16, f"{path}: {len(np.unique(rgb, axis=0))} colours, a blank picture"
-    assert np.mean(rgb.min(axis=1) < 200) > 0.01, f"{path}: almost nothing darker than the background"
-    return pixels
+def assert_svg_plot(path, page=None):
+    """Asserts that `path` is a standalone SVG document of a drawn matplotlib plot: it parses as XML under an <svg>
+    root, holds axes with drawn paths, and, given the text of an HTML `page`, is the very <svg> element the page
+    inlines; returns the document's text."""
+    from xml.etree import ElementTree
+
+    assert os.path.isfile(path), f"no SVG file at {path}"
+    with open(path, encoding="utf-8") as f:
+        document = f.read()
+    root = ElementTree.fromstring(document)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg", (path, root.tag)
+    assert '<g id="axes_' in document and document.count("<path ") >= 4, f"{path}: no axes drawn"
+    if page is not None:
+        assert document[document.index("<svg"):] in page, f"{path} is not the plot the page shows"
+    return document
 
 
 # A prelude for child processes that must prove the SavedModel needs TensorFlow only.

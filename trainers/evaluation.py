@@ -34,7 +34,7 @@ from trainers import jobs, report_html
 ALL_METRICS = tuple(registry.names("metric"))
 EXTRACTORS = ("domain", "inception")
 EVAL_DIR = "eval"
-FIGURES_DIR = "figures"  # the plots' PNG files, in eval/ and in an experiment's folder
+FIGURES_DIR = "figures"  # the plots' SVG files, in eval/ and in an experiment's folder
 # The aggregate posterior is a mixture over at most this many training posteriors.
 _MAX_TRAIN_POSTERIORS = 5000
 # Importance-sampled NLL on at most this many test examples (its cost is K forward passes per example).
@@ -373,8 +373,9 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     if is_autoencoder and context.latents.test_means.shape[1] == 2:
         plots["test posterior means over the prior (contours: 50/90/99% of the prior mass)"] = \
             report_html.latent_scatter(context.latents.codes("test"), context.latents.log_prior)
-    # Each plot also as a PNG file for a paper or a slide, listed with its path under eval/ (the workdir can move).
-    report["figures"] = {caption: f"{FIGURES_DIR}/{_file_name(caption)}.png" for caption in plots}
+    # Each plot also as an SVG file for a paper or a slide, listed with its path under eval/ (the workdir can move).
+    report["figures"] = {caption: f"{FIGURES_DIR}/{_file_name(caption)}.svg" for caption in plots}
+    plots = {caption: report_html.svg_document(plot) for caption, plot in plots.items()}
     json_path, html_path = _write_report(workdir, report, figures, plots)
     progress("wrote %s and %s", json_path, html_path)
     return report, json_path, html_path
@@ -439,7 +440,7 @@ def _write_report(workdir, report, figures, plots):
     for name, image in figures.items():
         image_utils.write_png(os.path.join(directory, _file_name(name) + ".png"), image)
     for caption, path in report["figures"].items():
-        report_html.save_png(os.path.join(directory, path), plots[caption])
+        atomic_write(os.path.join(directory, path), plots[caption])
     json_path = atomic_write(os.path.join(directory, "report.json"),
                              json.dumps(report, indent=2, default=_json_default))
     html_path = atomic_write(os.path.join(directory, "report.html"), report_html.render(report, figures, plots))

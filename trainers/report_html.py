@@ -1,7 +1,7 @@
 """eval/report.html: one self-contained page (inline CSS, PNGs as data URIs, plots as inline SVG; no network).
 
-Its plots, and an experiment's, are matplotlib figures: `svg` inlines one in a page, `save_png` writes it as a PNG
-file for a paper or a slide."""
+Its plots, and an experiment's, are matplotlib figures rendered once each as an SVG document (`svg_document`):
+written as a file for a paper or a slide, and inlined in the page (`inline_svg`)."""
 import base64
 import html
 import io
@@ -98,20 +98,20 @@ def _wrap(text, width):
     return "\n".join(textwrap.wrap(text, width))
 
 
-def svg(figure):
-    """The figure as an inline `<svg>` element for the page (its text kept as text: searchable, and smaller)."""
+def svg_document(figure):
+    """The figure as a standalone SVG document, for a file (vector: a paper or a slide at any size) and, through
+    `inline_svg`, for a page; its text kept as text (searchable, and smaller). One rendering serves both."""
     import matplotlib
 
     buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None})
-    text = buffer.getvalue().decode("utf-8")
-    return text[text.index("<svg"):]  # without the XML declaration and doctype of a standalone file
+    return buffer.getvalue().decode("utf-8")
 
 
-def save_png(path, figure, dpi=150):
-    """Writes the figure as a PNG file (for a paper or a slide), atomically; returns `path`."""
-    return atomic_write(path, lambda f: figure.savefig(f, format="png", dpi=dpi))
+def inline_svg(document):
+    """The `<svg>` element of an SVG document, without the XML declaration and doctype a page cannot hold."""
+    return document[document.index("<svg"):]
 
 
 def line_plot(title, xs, series, x_label, y_label, log_y=False):
@@ -124,7 +124,7 @@ def line_plot(title, xs, series, x_label, y_label, log_y=False):
         log_y: bool. A logarithmic y axis (non-positive values left out). Defaults to False.
 
     Returns:
-        A matplotlib `Figure`, for `svg` and `save_png`.
+        A matplotlib `Figure`, for `svg_document`.
     """
     figure = _figure(6.4, 4.0)
     axes = figure.subplots()
@@ -151,7 +151,7 @@ def scatter_panels(title, panels, columns=2):
         columns: int. Panels per row.
 
     Returns:
-        A matplotlib `Figure`, for `svg` and `save_png`.
+        A matplotlib `Figure`, for `svg_document`.
     """
     rows = -(-len(panels) // columns)
     figure = _figure(3.2 * columns, 4.0 * rows)
@@ -195,7 +195,7 @@ def latent_scatter(latents, log_prior, size=256, levels=(0.5, 0.9, 0.99),
         title: str.
 
     Returns:
-        A matplotlib `Figure`, for `svg` and `save_png`.
+        A matplotlib `Figure`, for `svg_document`.
     """
     latents = np.asarray(latents, np.float64)
     span = max(3.5, float(np.abs(latents).max()) * 1.05)
@@ -241,8 +241,8 @@ def metric_plots(extras):
 
 
 def render(report, figures, plots):
-    """The HTML text of the report: `figures` {caption: image [H, W, C]} as PNGs, `plots` {caption: matplotlib
-    Figure} as inline SVG."""
+    """The HTML text of the report: `figures` {caption: image [H, W, C]} as PNGs, `plots` {caption: SVG document}
+    inline."""
     title = f"tfvae evaluation: {report['model']} on {report['dataset']}"
     sections = [f"<h1>{html.escape(title)}</h1>",
                 f"<p>Samplers: {html.escape(', '.join(report['samplers']))} (default "
@@ -255,8 +255,8 @@ def render(report, figures, plots):
     for caption, image in figures.items():
         sections.append(f'<figure><img alt="{html.escape(caption)}" src="{png_data_uri(image)}">'
                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    if plots:  # each also a PNG file, named in report.json's "figures" (its path under the report's folder)
-        sections += ["<h2>Plots</h2>"] + [f"<figure>{svg(plot)}<figcaption>{html.escape(report['figures'][caption])}"
+    if plots:  # each also an SVG file, named in report.json's "figures" (its path under the report's folder)
+        sections += ["<h2>Plots</h2>"] + [f"<figure>{inline_svg(plot)}<figcaption>{html.escape(report['figures'][caption])}"
                                           "</figcaption></figure>" for caption, plot in plots.items()]
     sections += ["<h2>Protocol</h2>", "<p>How every number was measured (also in report.json).</p>",
                  f"<pre>{html.escape(json.dumps(report['protocol'], indent=1, default=str))}</pre>"]

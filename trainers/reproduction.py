@@ -419,11 +419,11 @@ def write_table(experiment, scale, root):
         "paper_numbers": [{"row": r, "column": c, "value": v[0], "std": v[1]}
                           for (r, c), v in experiment.paper_numbers.items()],
         "claims": claims, "verdicts": _tally(claims), "protocols": protocols,
-        "figures": [{"caption": caption, "summary": drawn["summary"], "data": drawn["data"], "png": drawn["png"]}
+        "figures": [{"caption": caption, "summary": drawn["summary"], "data": drawn["data"], "file": drawn["file"]}
                     for caption, drawn in figures.items()],
     }
     for drawn in figures.values():
-        report_html.save_png(os.path.join(root, drawn["png"]), drawn["figure"])
+        atomic_write(os.path.join(root, drawn["file"]), drawn["svg"])
     atomic_write(os.path.join(root, "table.json"), json.dumps(table, indent=2, default=str))
     markdown = render_markdown(experiment, scale, table)
     md_path = atomic_write(os.path.join(root, "table.md"), markdown)
@@ -443,13 +443,13 @@ def _figures(experiment, cells):
         if cell.done("evaluate"):
             finished.setdefault(cell.row.label, []).append(cell.workdir)
     drawn = {figure.caption: figure.draw(finished) for figure in experiment.figures}
-    return {caption: {**figure, "png": _figure_file(caption)}
+    return {caption: {**figure, "svg": report_html.svg_document(figure["figure"]), "file": _figure_file(caption)}
             for caption, figure in drawn.items() if figure is not None}
 
 
 def _figure_file(caption):
-    """Where a figure's PNG file goes under the experiment's folder (for a paper or a slide)."""
-    return f"{evaluation.FIGURES_DIR}/{_slug(caption)[:80].rstrip('_')}.png"
+    """Where a figure's SVG file goes under the experiment's folder (for a paper or a slide)."""
+    return f"{evaluation.FIGURES_DIR}/{_slug(caption)[:80].rstrip('_')}.svg"
 
 
 def _format(cell):
@@ -515,7 +515,7 @@ def render_markdown(experiment, scale, table):
         lines.append(f"  - on the paper's own numbers: {paper_side['verdict']} ({paper_side['detail']})")
     if table["figures"]:
         lines += ["", "## Figures (drawn in report.html and as PNG files, data in table.json)", ""]
-        lines += [f"- {figure['caption']} (`{figure['png']}`): {figure['summary']}" for figure in table["figures"]]
+        lines += [f"- {figure['caption']} (`{figure['file']}`): {figure['summary']}" for figure in table["figures"]]
     lines += ["", "## How each number was measured", ""]
     for name, protocol in table["protocols"].items():
         if protocol:
@@ -541,6 +541,6 @@ def _render_html(experiment, table, markdown, figures, cells):
             f"<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto}}"
             f"pre{{white-space:pre-wrap;font-size:0.85em}}</style></head><body>"
             f"<pre>{html.escape(markdown)}</pre>"
-            + "".join(f"<figure>{report_html.svg(drawn['figure'])}<figcaption>{html.escape(caption)} "
-                      f"({html.escape(drawn['png'])})</figcaption></figure>" for caption, drawn in figures.items())
+            + "".join(f"<figure>{report_html.inline_svg(drawn['svg'])}<figcaption>{html.escape(caption)} "
+                      f"({html.escape(drawn['file'])})</figcaption></figure>" for caption, drawn in figures.items())
             + f"<h2>Cells</h2><ul>{''.join(links)}</ul></body></html>")

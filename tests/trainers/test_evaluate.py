@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import assert_drawn_png, run_python, zoo_config
+from tests.conftest import assert_svg_plot, run_python, zoo_config
 
 pytestmark = pytest.mark.slow
 
@@ -74,15 +74,15 @@ def test_report_html_renders_every_image_in_headless_chromium(evaluated):
     for caption in ("samples/gmm", "low_posterior", "reconstructions (left", "interpolations (spherical",
                     "traversals"):
         assert caption in html
-    # The plots, inline (one <svg> each) and as PNG files listed in report.json.
+    # The plots, inline (one <svg> each) and as the same SVG documents in the files listed in report.json.
     report = json.loads((workdir / "eval" / "report.json").read_text())
     assert list(report["figures"]) == ["Leakage score LS(tau) (dpVAE eq. 6)", "Singular values of the test posterior "
                                        "means", "Singular values of latent sample matrices (two-stage VAE paper, "
                                        "figure 2)"]
     assert html.count("<svg") == len(report["figures"])
     for path in report["figures"].values():
-        assert path.startswith("figures/") and path in html, path  # named under its plot
-        assert_drawn_png(workdir / "eval" / path)
+        assert path.startswith("figures/") and path.endswith(".svg") and path in html, path  # named under its plot
+        assert_svg_plot(workdir / "eval" / path, html)
 
 
 def test_a_killed_evaluation_measures_only_what_is_missing(evaluated, monkeypatch):
@@ -154,7 +154,7 @@ def test_evaluate_points_with_two_latent_dimensions(tmp_path):
                                        "Singular values of the test posterior means", scatter]
     assert html.count("<svg") == 3 and "50%" in html and "99%" in html  # the contours' labels
     for path in report["figures"].values():
-        assert_drawn_png(tmp_path / "eval" / path)
+        assert_svg_plot(tmp_path / "eval" / path, html)
 
 
 def test_reconstruction_codes_are_posterior_draws_or_the_codes():

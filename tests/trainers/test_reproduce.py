@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, assert_drawn_png, run_python, subprocess_env
+from tests.conftest import REPO, assert_svg_plot, run_python, subprocess_env
 from tfvae import latent_paths, metrics, registry
 from trainers import experiments, reproduction  # noqa: F401  (registers the experiments)
 from trainers.experiments import statistics
@@ -67,10 +67,11 @@ def _check_complete(root, experiment, seeds):
     assert report_html.count("<li>") == table["cells_finished"]
     assert [figure["caption"] for figure in table["figures"]] == [figure.caption for figure in experiment.figures]
     assert report_html.count("<svg") == len(experiment.figures)
-    pngs = [figure["png"] for figure in table["figures"]]
-    assert len(set(pngs)) == len(pngs) and all(path.startswith("figures/") and path in report_html for path in pngs)
-    for path in pngs:
-        assert_drawn_png(root / path)
+    paths = [figure["file"] for figure in table["figures"]]
+    assert len(set(paths)) == len(paths) and all(path.startswith("figures/") and path.endswith(".svg") and
+                                                  path in report_html for path in paths)
+    for path in paths:
+        assert_svg_plot(root / path, report_html)
     return table
 
 
