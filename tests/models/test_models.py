@@ -27,6 +27,9 @@ def test_every_registered_model_has_a_golden():
 # MirroredStrategy, whose failures come from a model's, a prior's or a network's own ops (goldens.tiered).
 EACH_MODEL = goldens.tiered(goldens.MODEL_GOLDENS, goldens.first_goldens())
 EACH_COMPONENT = goldens.tiered(goldens.first_goldens(networks=True))
+# Each component, and the variants with weights of their own: a learned decoder variance and a posterior flow.
+EACH_COMPONENT_AND_WEIGHTS = goldens.tiered(sorted({*goldens.first_goldens(networks=True), "vae_learned_gamma",
+                                                    "vae_flow_posterior"}))
 
 
 def _data(shape, count=8, seed=0):
@@ -62,7 +65,7 @@ def test_config_round_trip(key):
     assert clone.get_config() == config
 
 
-@pytest.mark.parametrize("key", EACH_MODEL)
+@pytest.mark.parametrize("key", EACH_COMPONENT_AND_WEIGHTS)
 def test_save_and_load_give_same_outputs(key, tmp_path):
     model, shape = goldens.build_golden(key)
     model.compile(optimizer="adam")
