@@ -195,3 +195,29 @@ def test_a_ram_workdir_takes_no_lock_warns_once_and_restarts_by_moving_its_state
     assert files.read_text(f"{target}/density/gmm/file") == "density/gmm"
     assert files.listdir(ram) == ["config.json", "export", workdirs.PREVIOUS_DIR]  # config and exports stay
     assert workdirs.restart(ram) is None
+
+
+def test_the_source_fingerprint_follows_every_byte_and_name_of_the_code(tmp_path):
+    """What keeps an evaluation's parts: the same tree gives the same digest; an edit, a renamed or an added module
+    gives another; files that are not Python source do not count."""
+    from tfvae import fingerprints
+
+    package = tmp_path / "package"
+    (package / "sub").mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    (package / "sub" / "b.py").write_text("y = 2\n")
+    single = tmp_path / "module.py"
+    single.write_text("z = 3\n")
+    first = fingerprints.of_sources([str(package), str(single)])
+    assert fingerprints.of_sources([str(package), str(single)]) == first
+    (package / "notes.txt").write_text("not code")
+    assert fingerprints.of_sources([str(package), str(single)]) == first
+    (package / "a.py").write_text("x = 2\n")
+    edited = fingerprints.of_sources([str(package), str(single)])
+    assert edited != first
+    (package / "a.py").rename(package / "c.py")
+    assert fingerprints.of_sources([str(package), str(single)]) not in (first, edited)
+    (package / "c.py").rename(package / "a.py")
+    assert fingerprints.of_sources([str(package), str(single)]) == edited
+    (package / "sub" / "new.py").write_text("")
+    assert fingerprints.of_sources([str(package), str(single)]) != edited

@@ -2,6 +2,7 @@
 re-run of a finished job refits no density and exports no new SavedModel version)."""
 import hashlib
 import json
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -40,3 +41,24 @@ def of_file(path, chunk_bytes=1 << 20):
 def of_json(value):
     """SHA-256 (hex) of a JSON-serializable value, independent of dict key order."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def of_sources(paths):
+    """SHA-256 (hex) of the Python source files at `paths` (files, or folders searched recursively), each by its
+    path relative to the folder it was found in and its bytes: which version of the code a kept result came from.
+
+    Args:
+        paths: sequence of str.
+    """
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            found += sorted((os.path.relpath(os.path.join(folder, name), path), os.path.join(folder, name))
+                            for folder, _, names in os.walk(path) for name in names if name.endswith(".py"))
+        else:
+            found.append((os.path.basename(path), path))
+    digest = hashlib.sha256()
+    for name, path in found:
+        with open(path, "rb") as f:
+            digest.update(json.dumps([name, os.path.getsize(path)]).encode("utf-8") + f.read())
+    return digest.hexdigest()

@@ -13,6 +13,7 @@ The job gathers arrays and callables into one `tfvae.metrics.EvaluationContext` 
 metric specs (`registry.get("metric", NAME)`); it never branches on a metric's name.
 """
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -21,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+import tfvae
 from tfvae import images as image_utils
 from tfvae import files, fingerprints, latent_paths, metrics, registry
 from tfvae import workdir as workdirs
@@ -348,7 +350,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         "nll_samples": nll_samples, "critic_steps": critic_steps, "ratio_steps": ratio_steps,
         "classifier_epochs": classifier_epochs, "seed": seed, "inception_weights": inception_weights,
         "prd_runs": prd_runs, "stretch_generated": stretch_generated, "held_out_split": held_out_split,
-        "interpolation": interpolation, "reconstruction_code": reconstruction_code}))
+        "interpolation": interpolation, "reconstruction_code": reconstruction_code, "code": _code_fingerprint()}))
     for name in wanted:
         metric = registry.get("metric", name)()
         if not metric.applies_to(context):
@@ -359,7 +361,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         if measurements is None:
             measurements = parts.save(name, list(metric.measure(context)))
         else:
-            progress("%s: kept from an earlier run on the same weights, samplers and settings", name)
+            progress("%s: kept from an earlier run on the same weights, samplers, settings and code", name)
         for measurement in measurements:
             report["metrics"].setdefault(measurement.metric, {})[measurement.key] = measurement.value
             report["protocol"].setdefault(measurement.metric, measurement.protocol)
@@ -381,10 +383,17 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     return report, json_path, html_path
 
 
+@functools.lru_cache(maxsize=None)
+def _code_fingerprint():
+    """The source of the library and of the modules that load a run and measure it: measurements kept by another
+    version of the code are measured again, never mixed into one report with this version's."""
+    return fingerprints.of_sources([os.path.dirname(tfvae.__file__), __file__, jobs.__file__])
+
+
 class _Parts:
     """Each finished metric's measurements in eval/parts/METRIC.json, tagged with a fingerprint of everything they
-    depend on (weights, samplers, data, settings): a killed or repeated evaluation measures only what is missing,
-    and a change of any input measures everything again. Each metric draws from its own random stream, so a kept
+    depend on (weights, samplers, data, settings, the code): a killed or repeated evaluation measures only what is
+    missing, and a change of any input measures everything again. Each metric draws from its own random stream, so a kept
     part is the number a full run would give."""
 
     def __init__(self, directory, fingerprint):

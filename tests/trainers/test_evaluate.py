@@ -108,8 +108,9 @@ def test_a_killed_evaluation_measures_only_what_is_missing(evaluated, monkeypatc
         assert after["metrics"][name] == pytest.approx(values, rel=1e-5), name
 
 
-def test_evaluate_a_gan_and_refuse_bad_arguments(trained_run, tmp_path):
-    """In-process (the binary's flags are covered above): a GAN has no encoder, so only sample metrics apply."""
+def test_evaluate_a_gan_and_refuse_bad_arguments(trained_run, tmp_path, monkeypatch):
+    """In-process (the binary's flags are covered above): a GAN has no encoder, so only sample metrics apply. A rerun
+    keeps the measurements of the same code, and measures them again under another version of the code."""
     from trainers import evaluation
 
     shutil.copytree(trained_run(**zoo_config("dcgan"))[0], tmp_path / "run")  # the model zoo's dcgan job
@@ -117,6 +118,15 @@ def test_evaluate_a_gan_and_refuse_bad_arguments(trained_run, tmp_path):
     report, _, _ = evaluation.evaluate(str(tmp_path), ["fd", "kid", "mmd"], num_samples=30, classifier_epochs=1)
     assert set(report["metrics"]) == {"fd_domain", "kid_domain"}
     assert set(report["metrics"]["fd_domain"]) == {"samples/prior"}
+    measured = []
+    save = evaluation._Parts.save
+    monkeypatch.setattr(evaluation._Parts, "save",
+                        lambda self, name, measurements: (measured.append(name), save(self, name, measurements))[1])
+    assert evaluation.evaluate(str(tmp_path), ["fd", "kid"], num_samples=30, classifier_epochs=1)[0]["metrics"] == \
+        report["metrics"] and measured == []
+    monkeypatch.setattr(evaluation, "_code_fingerprint", lambda: "another version of the code")
+    evaluation.evaluate(str(tmp_path), ["fd", "kid"], num_samples=30, classifier_epochs=1)
+    assert sorted(measured) == ["fd", "kid"], measured
     with pytest.raises(ValueError, match=r"Unknown metrics \['bogus'\]"):
         evaluation.evaluate(str(tmp_path), ["fd", "bogus"])
     with pytest.raises(ValueError, match="num_samples must be at least 20"):
