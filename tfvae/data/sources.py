@@ -226,7 +226,7 @@ def tfds_source(name, data_dir=None, download=True):
 
         return StreamedSplit(name=f"{name} ({spec})", read=read, num_examples=info.splits[spec].num_examples,
                              num_files=info.splits[spec].num_shards, element_shape=tuple(image.shape),
-                             dtype="uint8", has_labels=has_labels)
+                             dtype="uint8", has_labels=has_labels, source=info.full_name)
 
     return DataSplits(name=name, **{split: streamed(spec) for split, spec in specs.items()})
 

@@ -70,6 +70,9 @@ class StreamedSplit:
             are. Defaults to None.
         transforms: tuple of str. What `map` applied, in order (e.g. "pad_to=32"): part of a cache file's name, so a
             cache of other preprocessing is never read. Defaults to ().
+        source: str. What identifies the contents of the split's files (a digest of their paths, sizes and
+            modification times; a TFDS data set's name, config and version): part of a cache file's name, so a cache
+            of files that have changed since is never read. Defaults to "".
     """
 
     name: str
@@ -82,6 +85,7 @@ class StreamedSplit:
     limit: Optional[int] = None
     cache: Optional[str] = None
     transforms: tuple = ()
+    source: str = ""
     # (num_shards, shard_index) -> the filled in-memory cache of that input pipeline's share. Every derived split
     # (`take`, `map`, `with_cache`) starts with none: its examples differ.
     _memory_caches: dict = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
@@ -149,7 +153,7 @@ class StreamedSplit:
     def cache_prefix(self, num_shards=1, shard_index=0):
         """The cache files' path without their suffixes (tf.data writes PREFIX.index and PREFIX.data-*) of one
         input pipeline's share, in the folder `cache`: the split's name, then a hash of everything that decides its
-        examples and their order (name, size, cut, shape, dtype, preprocessing, files, share).
+        examples and their order (name, size, cut, shape, dtype, preprocessing, files and their contents, share).
 
         Args:
             num_shards, shard_index: int. The input pipeline (`examples`). Defaults to 1 and 0.
@@ -160,7 +164,7 @@ class StreamedSplit:
         if self.cache in (None, MEMORY):
             raise ValueError(f"{self.name} has no cache folder. Received: cache={self.cache!r}")
         identity = json.dumps([self.name, self.num_examples, self.limit, list(self.element_shape), self.dtype,
-                               list(self.transforms), self.num_files, num_shards, shard_index])
+                               list(self.transforms), self.num_files, self.source, num_shards, shard_index])
         digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
         readable = re.sub(r"[^A-Za-z0-9_.]+", "_", self.name).strip("_")[-60:]
         return os.path.join(self.cache, f"{readable}-{digest}-shard{shard_index}of{num_shards}")

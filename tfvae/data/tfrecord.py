@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf.message import DecodeError
 
+from tfvae import fingerprints
 from tfvae.data.data_splits import SPLITS, DataSplits
 from tfvae.data.errors import DataError
 from tfvae.data.streamed_split import PARALLEL_CALLS, StreamedSplit
@@ -106,8 +107,15 @@ def tfrecord_source(pattern):
         splits[split] = StreamedSplit(
             name=f"{name} ({split})", read=_reader(candidates, held_out, _SPLIT_IDS[split], scan["shape"]),
             num_examples=scan["counts"][split], num_files=len(candidates), element_shape=scan["shape"],
-            dtype="uint8", has_labels=scan["has_labels"])
+            dtype="uint8", has_labels=scan["has_labels"], source=_contents([path for path, _ in candidates]))
     return DataSplits(name=name, **splits)
+
+
+def _contents(paths):
+    """A digest of the files' paths, sizes and modification times: what tells a cache of these files from one of
+    files rewritten since (`StreamedSplit.source`)."""
+    stats = [tf.io.gfile.stat(path) for path in paths]
+    return fingerprints.of_json([[path, stat.length, stat.mtime_nsec] for path, stat in zip(paths, stats)])
 
 
 def _find_files(pattern, name):
