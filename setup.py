@@ -39,7 +39,7 @@ INSTALL_REQUIRES = [
     # TF Serving's own request protos, for the warmup file inside every export (and serving clients): writing
     # PredictionLog records by hand would duplicate the official definitions.
     "tensorflow-serving-api>=2.21.0,<2.22",
-    # The plots of report.html and their PNG files (axes, ticks, legends); any 3.x from 3.8 on (3.10 is the last
+    # The plots of report.html and their SVG files (axes, ticks, legends); any 3.x from 3.8 on (3.10 is the last
     # minor for Python 3.10).
     "matplotlib>=3.8,<4",
 ]

@@ -9,8 +9,6 @@ import subprocess
 import sys
 import time
 
-from tfvae.files import atomic_write
-
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -134,6 +132,8 @@ def write_json(name, payload):
     payload = {"benchmark": name, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": {
         "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
         "python": platform.python_version()}, **payload}
+    from tfvae.files import atomic_write  # here: a benchmark's parent process need not load TensorFlow
+
     # Whole or not at all: a benchmark killed while writing keeps the previous results file.
     return atomic_write(path, json.dumps(payload, indent=2))
 

@@ -6,12 +6,13 @@ import subprocess
 import sys
 import time
 
-# One pytest-xdist worker per core (pytest.ini): NumPy's OpenBLAS and scikit-learn's OpenMP pools get one thread
-# each, set before NumPy loads OpenBLAS (which reads the variable once) and inherited by the subprocesses the tests
-# start. With two threads per worker and both cores busy, their threads spin against each other: a 10-component GMM
-# fit on 300 codes of width 250 took 3-5 s instead of 0.2 s on a 2-core machine with the other core busy.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest.ini runs two workers, one per core of the 2-core machines the suite is timed on: NumPy's OpenBLAS and
+    # scikit-learn's OpenMP pools get one thread each (set before NumPy loads OpenBLAS, which reads the variable
+    # once, and inherited by the processes the tests start). With a pool of two threads per worker and both cores
+    # busy, the pools' threads spin against each other: a GMM fit took over ten times as long.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pytest
@@ -71,8 +72,10 @@ def assert_same_values(actual, expected, rtol=0.0, atol=0.0, what="values"):
 
 def assert_svg_plot(path, page=None):
     """Asserts that `path` is a standalone SVG document of a drawn matplotlib plot: it parses as XML under an <svg>
-    root, holds axes with drawn paths, and, given the text of an HTML `page`, is the very <svg> element the page
-    inlines; returns the document's text."""
+    root, holds axes, and draws data (something stroked or filled in a colour: axes, ticks, grids and backgrounds
+    are grey); given the text of an HTML `page`, the page inlines this very <svg> element with the file's name in the
+    caption under it. Returns the document's text."""
+    import re
     from xml.etree import ElementTree
 
     assert os.path.isfile(path), f"no SVG file at {path}"
@@ -80,9 +83,16 @@ def assert_svg_plot(path, page=None):
         document = f.read()
     root = ElementTree.fromstring(document)
     assert root.tag == "{http://www.w3.org/2000/svg}svg", (path, root.tag)
-    assert '<g id="axes_' in document and document.count("<path ") >= 4, f"{path}: no axes drawn"
+    assert '<g id="axes_' in document, f"{path}: no axes"
+    colours = {colour for colour in re.findall(r"(?:stroke|fill): #([0-9a-f]{6})", document)
+               if len({colour[0:2], colour[2:4], colour[4:6]}) > 1}
+    assert colours, f"{path}: nothing drawn in a colour (no data)"
     if page is not None:
-        assert document[document.index("<svg"):] in page, f"{path} is not the plot the page shows"
+        inline = document[document.index("<svg"):]
+        at = page.find(inline)
+        assert at >= 0, f"{path} is not a plot the page shows"
+        caption = page[at + len(inline):].split("</figcaption>", 1)[0]
+        assert caption.startswith("<figcaption>") and os.path.basename(path) in caption, (path, caption[:200])
     return document
 
 

@@ -111,6 +111,23 @@ def first_goldens(networks=False):
     return sorted(set(first.values()))
 
 
+# Goldens whose options change code that exporting or saving a model runs, beyond their model, prior and network
+# (`first_goldens(networks=True)` covers those): golden -> what it adds. Every other golden combines components these
+# cover with another training loss or loss estimator, which neither an endpoint nor saving runs.
+OWN_CODE_VARIANTS = {
+    "vae_flow_posterior": "a posterior flow: the encode endpoint's code and its weights",
+    "vae_learned_gamma": "a learned decoder variance: a weight that the score_likelihood endpoint reads",
+    "vgh_pp_conv": "the dcgan network's encoder (the network's first golden, dcgan_conv, is a GAN without one)",
+    "rae_sn_conv": "spectral normalization of conv layers, with their power-iteration weights",
+}
+
+
+def own_code_goldens():
+    """The first golden of every model, prior and network, and the `OWN_CODE_VARIANTS`: every golden whose export
+    or saving runs code that no other in this list runs."""
+    return sorted({*first_goldens(networks=True), *OWN_CODE_VARIANTS})
+
+
 def tiered(keys, fast=None):
     """pytest parameters over the golden `keys`: those in `fast` (default: `representative_goldens()`) in the fast
     tier, every other one marked `slow`, so that `pytest -m "not slow"` runs a contract on a few goldens and the

@@ -199,7 +199,7 @@ def test_a_ram_workdir_takes_no_lock_warns_once_and_restarts_by_moving_its_state
 
 def test_the_source_fingerprint_follows_every_byte_and_name_of_the_code(tmp_path):
     """What keeps an evaluation's parts: the same tree gives the same digest; an edit, a renamed or an added module
-    gives another; files that are not Python source do not count."""
+    gives another; files that are not Python source, hidden files and folders do not count."""
     from tfvae import fingerprints
 
     package = tmp_path / "package"
@@ -211,6 +211,8 @@ def test_the_source_fingerprint_follows_every_byte_and_name_of_the_code(tmp_path
     first = fingerprints.of_sources([str(package), str(single)])
     assert fingerprints.of_sources([str(package), str(single)]) == first
     (package / "notes.txt").write_text("not code")
+    (package / ".#a.py").symlink_to(package / "gone")  # an editor's lock file: a dangling link
+    (package / "sub" / "folder.py").mkdir()
     assert fingerprints.of_sources([str(package), str(single)]) == first
     (package / "a.py").write_text("x = 2\n")
     edited = fingerprints.of_sources([str(package), str(single)])

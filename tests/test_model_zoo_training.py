@@ -24,8 +24,8 @@ _REPRODUCE_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tra
 # prior, a deterministic AE, a VAE, an adversarial AE and VAE) and the decoupled prior (the VAE, and the two-stage VAE,
 # whose own default sampler is its second stage fitted on a decoupled model's latents).
 # Every other model trains through the same job code (`jobs.train_and_fit_densities`) in the reproduction smoke tests,
-# and every golden exports the SavedModel contract in tests/export: `test_every_model_trains_through_the_job_somewhere`
-# keeps that true.
+# and every model's golden exports the SavedModel contract in tests/export (`goldens.own_code_goldens`):
+# `test_every_model_trains_through_the_job_somewhere` keeps the first true.
 DECOUPLED_THROUGH_THE_JOB = ("vae", "two_stage_vae")
 STANDARD_THROUGH_THE_JOB = sorted({goldens.MODEL_GOLDENS[key][1].get("model", key)
                                    for key in goldens.representative_goldens()})

@@ -46,6 +46,7 @@ def of_json(value):
 def of_sources(paths):
     """SHA-256 (hex) of the Python source files at `paths` (files, or folders searched recursively), each by its
     path relative to the folder it was found in and its bytes: which version of the code a kept result came from.
+    Hidden files (an editor's lock or backup files) and anything that is not a regular file are left out.
 
     Args:
         paths: sequence of str.
@@ -54,7 +55,9 @@ def of_sources(paths):
     for path in paths:
         if os.path.isdir(path):
             found += sorted((os.path.relpath(os.path.join(folder, name), path), os.path.join(folder, name))
-                            for folder, _, names in os.walk(path) for name in names if name.endswith(".py"))
+                            for folder, _, names in os.walk(path) for name in names
+                            if name.endswith(".py") and not name.startswith(".")
+                            and os.path.isfile(os.path.join(folder, name)))
         else:
             found.append((os.path.basename(path), path))
     digest = hashlib.sha256()

@@ -13,7 +13,6 @@ The job gathers arrays and callables into one `tfvae.metrics.EvaluationContext` 
 metric specs (`registry.get("metric", NAME)`); it never branches on a metric's name.
 """
 import dataclasses
-import functools
 import json
 import os
 import time
@@ -31,6 +30,7 @@ from tfvae.files import atomic_write
 from tfvae.metrics import domain_classifier, inception
 from tfvae.models import VAE, Autoencoder
 from tfvae.priors import DecoupledPrior
+from trainers import config as config_module
 from trainers import jobs, report_html
 
 ALL_METRICS = tuple(registry.names("metric"))
@@ -350,7 +350,8 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
         "nll_samples": nll_samples, "critic_steps": critic_steps, "ratio_steps": ratio_steps,
         "classifier_epochs": classifier_epochs, "seed": seed, "inception_weights": inception_weights,
         "prd_runs": prd_runs, "stretch_generated": stretch_generated, "held_out_split": held_out_split,
-        "interpolation": interpolation, "reconstruction_code": reconstruction_code, "code": _code_fingerprint()}))
+        "interpolation": interpolation, "reconstruction_code": reconstruction_code,
+        "code": _CODE}))
     for name in wanted:
         metric = registry.get("metric", name)()
         if not metric.applies_to(context):
@@ -383,17 +384,27 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     return report, json_path, html_path
 
 
-@functools.lru_cache(maxsize=None)
-def _code_fingerprint():
-    """The source of the library and of the modules that load a run and measure it: measurements kept by another
-    version of the code are measured again, never mixed into one report with this version's."""
-    return fingerprints.of_sources([os.path.dirname(tfvae.__file__), __file__, jobs.__file__])
+def _libraries():
+    """The versions of the libraries whose numerics the measurements depend on."""
+    import scipy
+    import sklearn
+
+    return {"tensorflow": tf.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__}
+
+
+# The source of the library and of the modules that load a run and measure it, read when this module is imported
+# (the code this process runs, though an evaluation may start hours later), with the libraries' versions: what
+# another version of the code measured is measured again, never mixed into one report with this version's.
+_CODE = fingerprints.of_json({"sources": fingerprints.of_sources(
+    [os.path.dirname(tfvae.__file__), __file__, jobs.__file__, config_module.__file__]), "libraries": _libraries()})
 
 
 class _Parts:
-    """Each finished metric's measurements in eval/parts/METRIC.json, tagged with a fingerprint of everything they
-    depend on (weights, samplers, data, settings, the code): a killed or repeated evaluation measures only what is
-    missing, and a change of any input measures everything again. Each metric draws from its own random stream, so a kept
+    """Each finished metric's measurements in eval/parts/METRIC.json, tagged with a fingerprint of what they depend
+    on (weights, samplers, the run's config with its data set, the settings, the code and libraries): a killed or
+    repeated evaluation measures only what is missing, and a change of any of these measures everything again (the
+    data files' contents are not in it). Each metric draws from its own random stream, so a kept
     part is the number a full run would give."""
 
     def __init__(self, directory, fingerprint):

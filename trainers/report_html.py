@@ -256,8 +256,9 @@ def render(report, figures, plots):
         sections.append(f'<figure><img alt="{html.escape(caption)}" src="{png_data_uri(image)}">'
                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     if plots:  # each also an SVG file, named in report.json's "figures" (its path under the report's folder)
-        sections += ["<h2>Plots</h2>"] + [f"<figure>{inline_svg(plot)}<figcaption>{html.escape(report['figures'][caption])}"
-                                          "</figcaption></figure>" for caption, plot in plots.items()]
+        sections += ["<h2>Plots</h2>"] + [
+            f"<figure>{inline_svg(plot)}<figcaption>{html.escape(report['figures'][caption])}</figcaption></figure>"
+            for caption, plot in plots.items()]
     sections += ["<h2>Protocol</h2>", "<p>How every number was measured (also in report.json).</p>",
                  f"<pre>{html.escape(json.dumps(report['protocol'], indent=1, default=str))}</pre>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

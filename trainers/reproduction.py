@@ -4,7 +4,7 @@ one table with our numbers beside the paper's and a verdict for each of its clai
     DIR/EXPERIMENT/experiment.json        the experiment and scale this folder belongs to
     DIR/EXPERIMENT/cells/ROW-seedK/       a workdir per cell, plus cell.json (finished phases and their times)
     DIR/EXPERIMENT/table.md, table.json, report.html
-    DIR/EXPERIMENT/figures/FIGURE.png      the paper's figures we redraw, as PNG files (also inline in report.html)
+    DIR/EXPERIMENT/figures/FIGURE.svg      the paper's figures we redraw, as SVG files (also inline in report.html)
 
 A killed run resumes where it stopped: a finished phase of a cell is never run again (cell.json says which are
 done, written atomically after each), and a killed training resumes from its last checkpoint. Each seed's cell is
@@ -87,7 +87,7 @@ def _check_before_training(experiment, scale):
     files = [_figure_file(figure.caption) for figure in experiment.figures]
     if len(set(files)) < len(files):
         raise ValueError(f"Experiment {experiment.name}: figures {[figure.caption for figure in experiment.figures]} "
-                         f"would share PNG files {files}")
+                         f"would share figure files {files}")
     labels = {column.label for column in experiment.columns}
     for row in experiment.rows:
         stray = sorted(set(row.sets) - labels)
@@ -514,7 +514,7 @@ def render_markdown(experiment, scale, table):
         paper_side = claim["on_paper_numbers"]
         lines.append(f"  - on the paper's own numbers: {paper_side['verdict']} ({paper_side['detail']})")
     if table["figures"]:
-        lines += ["", "## Figures (drawn in report.html and as PNG files, data in table.json)", ""]
+        lines += ["", "## Figures (drawn in report.html and as SVG files, data in table.json)", ""]
         lines += [f"- {figure['caption']} (`{figure['file']}`): {figure['summary']}" for figure in table["figures"]]
     lines += ["", "## How each number was measured", ""]
     for name, protocol in table["protocols"].items():

@@ -155,14 +155,15 @@ def test_cache_files_are_written_once_whole_and_read_by_a_later_load(digit_recor
     assert len(files.listdir(cache)) == 6  # one cache per input pipeline's share
     for other in (data.load(pattern, cache=cache, pad_to=10).train, cached.take("train", 100).train):
         assert other.cache_prefix() != cached.train.cache_prefix()
-    # A training file rewritten since (another time stamp here; its records could differ, their count the same):
-    # its cache is not the old one, while the other splits' files, untouched, keep theirs.
+    # A training file rewritten since, within the same second (its time stamp 1 ms later; its records could differ,
+    # their count the same): its cache is not the old one, while the other splits' files, untouched, keep theirs.
     rewritten = copy / "train-0.tfrecord"
-    os.utime(rewritten, ns=(rewritten.stat().st_atime_ns, rewritten.stat().st_mtime_ns + 10 ** 9))
+    stamp = rewritten.stat().st_mtime_ns
+    os.utime(rewritten, ns=(stamp, stamp - stamp % 10 ** 9 + (stamp % 10 ** 9 + 10 ** 6) % 10 ** 9))
     touched = data.load(pattern, cache=cache)
     assert touched.train.cache_prefix() != cached.train.cache_prefix()
     assert touched.test.cache_prefix() == cached.test.cache_prefix()
-    os.utime(rewritten, ns=(rewritten.stat().st_atime_ns, rewritten.stat().st_mtime_ns - 10 ** 9))
+    os.utime(rewritten, ns=(stamp, stamp))
 
     later = data.load(pattern, cache=cache)  # its loading pass reads the files; its epochs read the cache
     shutil.rmtree(copy)

@@ -124,7 +124,7 @@ def test_evaluate_a_gan_and_refuse_bad_arguments(trained_run, tmp_path, monkeypa
                         lambda self, name, measurements: (measured.append(name), save(self, name, measurements))[1])
     assert evaluation.evaluate(str(tmp_path), ["fd", "kid"], num_samples=30, classifier_epochs=1)[0]["metrics"] == \
         report["metrics"] and measured == []
-    monkeypatch.setattr(evaluation, "_code_fingerprint", lambda: "another version of the code")
+    monkeypatch.setattr(evaluation, "_CODE", "another version of the code")
     evaluation.evaluate(str(tmp_path), ["fd", "kid"], num_samples=30, classifier_epochs=1)
     assert sorted(measured) == ["fd", "kid"], measured
     with pytest.raises(ValueError, match=r"Unknown metrics \['bogus'\]"):

@@ -24,14 +24,14 @@ def _texts(svg, gid=None):
 
 
 def _svg(figure, tmp_path=None):
-    """The figure's inline <svg> element; with `tmp_path`, also checks the document written as a file is a drawn
-    plot whose element the inline one is."""
+    """The figure's inline <svg> element; with `tmp_path`, also checks that the document, written as a file, is a
+    drawn plot."""
     document = report_html.svg_document(figure)
     inline = report_html.inline_svg(document)
     assert document.startswith("<?xml") and inline.startswith("<svg") and inline.count("<svg") == 1
     if tmp_path is not None:
         (tmp_path / "plot.svg").write_text(document)
-        assert_svg_plot(tmp_path / "plot.svg", f"<figure>{inline}</figure>")
+        assert_svg_plot(tmp_path / "plot.svg")
     return inline
 
 
@@ -40,7 +40,7 @@ def _colours(svg):
     return collections.Counter(re.findall(r"(?:stroke|fill): (#[0-9a-f]{6})", svg))
 
 
-def test_a_line_plot_has_ticks_axis_labels_a_legend_and_a_png(tmp_path):
+def test_a_line_plot_has_ticks_axis_labels_a_legend_and_its_series(tmp_path):
     figure = report_html.line_plot("Singular values", np.arange(1, 11),
                                    {"i.i.d. N(0, I)": np.linspace(1.5, 0.5, 10),
                                     "first stage q(z)": [3.0, 2.5, 2.0, None, 1.2, 1.0, 0.5, 0.2, 0.0, np.nan]},

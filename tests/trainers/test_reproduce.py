@@ -308,7 +308,7 @@ def _sets_naming_an_unknown_column(experiment):
     (_sets_naming_an_unknown_column, r"sets name columns \['FID N'\] the experiment does not have"),
     (lambda experiment: {"claims": experiment.claims[:1] * 2}, "claims must have distinct names"),
     (lambda experiment: {"figures": (Figure("Figure 1: a", lambda finished: None),
-                                     Figure("Figure 1 (a)", lambda finished: None))}, "would share PNG files"),
+                                     Figure("Figure 1 (a)", lambda finished: None))}, "would share figure files"),
 ])
 def test_a_broken_experiment_is_refused_before_any_cell_trains(change, message, tmp_path, monkeypatch):
     experiment = registry.get("experiment", "rae_table1")

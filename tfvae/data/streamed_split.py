@@ -153,7 +153,7 @@ class StreamedSplit:
     def cache_prefix(self, num_shards=1, shard_index=0):
         """The cache files' path without their suffixes (tf.data writes PREFIX.index and PREFIX.data-*) of one
         input pipeline's share, in the folder `cache`: the split's name, then a hash of everything that decides its
-        examples and their order (name, size, cut, shape, dtype, preprocessing, files and their contents, share).
+        examples and their order (name, size, cut, shape, dtype, preprocessing, files and their `source`, share).
 
         Args:
             num_shards, shard_index: int. The input pipeline (`examples`). Defaults to 1 and 0.

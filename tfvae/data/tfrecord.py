@@ -21,11 +21,14 @@ with a `DataError` naming its file and index before training starts.
 
 Write such files with `write_image_tfrecord` or any `tf.io.TFRecordWriter`.
 """
+import os
+
 import numpy as np
 import tensorflow as tf
 from google.protobuf.message import DecodeError
 
 from tfvae import fingerprints
+from tfvae.files import is_local
 from tfvae.data.data_splits import SPLITS, DataSplits
 from tfvae.data.errors import DataError
 from tfvae.data.streamed_split import PARALLEL_CALLS, StreamedSplit
@@ -113,9 +116,17 @@ def tfrecord_source(pattern):
 
 def _contents(paths):
     """A digest of the files' paths, sizes and modification times: what tells a cache of these files from one of
-    files rewritten since (`StreamedSplit.source`)."""
-    stats = [tf.io.gfile.stat(path) for path in paths]
-    return fingerprints.of_json([[path, stat.length, stat.mtime_nsec] for path, stat in zip(paths, stats)])
+    files rewritten since (`StreamedSplit.source`). Local times in nanoseconds (`tf.io.gfile.stat` rounds them to
+    the second there: a file rewritten within the second at the same size would keep its cache); an object store's
+    as `tf.io.gfile.stat` gives them."""
+    def identity(path):
+        if is_local(path):
+            stat = os.stat(path)
+            return [path, stat.st_size, stat.st_mtime_ns]
+        stat = tf.io.gfile.stat(path)
+        return [path, stat.length, stat.mtime_nsec]
+
+    return fingerprints.of_json([identity(path) for path in paths])
 
 
 def _find_files(pattern, name):
