@@ -341,7 +341,7 @@ def evaluate(workdir, metric_names=None, num_samples=1000, extractors=("domain",
     report = {"model": config.model, "dataset": splits.name, "samplers": sorted(samplers),
               "default_sampler": default_set.split("/", 1)[1], "num_samples": num_samples, "metrics": {},
               "protocol": {}, "uncertainty": {}, "workdir": files.absolute(workdir), "sets": ["test", *sets],
-              "not_applicable": {}}
+              "not_applicable": {}, "code": _CODE}
     extras = {}
     parts = _Parts(os.path.join(workdir, EVAL_DIR, "parts"), fingerprints.of_json({
         "weights": fingerprints.of_variables(model.weights),

@@ -330,15 +330,17 @@ def _evaluate(cell, experiment, scale, root):
 
 
 def _values(experiment, scale, cells):
-    """{extractor: {row: {column: {seed: value}}}} of the finished cells and {column: protocol of its first
-    number}."""
+    """{extractor: {row: {column: {seed: value}}}} of the finished cells, {column: protocol of its first number} and
+    {code fingerprint of the evaluation (its first 12 digits; "not recorded" before tfvae recorded it): the cells it
+    evaluated}."""
     values = {extractor: {row.label: {} for row in experiment.rows} for extractor in scale.extractors}
-    protocols = {}
+    protocols, code = {}, {}
     for cell in cells:
         report_path = os.path.join(cell.workdir, evaluation.EVAL_DIR, "report.json")
         if not cell.done("evaluate") or not tf.io.gfile.exists(report_path):
             continue
         report = json.loads(files.read_text(report_path))
+        code.setdefault(report.get("code", "not recorded")[:12], []).append(os.path.basename(cell.workdir))
         history = None
         for extractor in scale.extractors:
             for column in experiment.columns:
@@ -355,7 +357,7 @@ def _values(experiment, scale, cells):
                     continue
                 values[extractor][cell.row.label].setdefault(column.label, {})[cell.seed] = float(value)
                 protocols.setdefault(f"{column.label} @ {extractor}", protocol)
-    return values, protocols
+    return values, protocols, code
 
 
 def _history_value(history, column):
@@ -391,7 +393,7 @@ def write_table(experiment, scale, root):
     """Writes table.json, table.md and report.html from every finished cell in `root` (any seed, any process);
     returns (table dict, table.md path)."""
     cells = [cell for cell in _cells_on_disk(root, experiment, scale) if cell.done("evaluate")]
-    values, protocols = _values(experiment, scale, cells)
+    values, protocols, code = _values(experiment, scale, cells)
     judged_on = scale.extractors[0]
     ours = ResultTable.from_seeds(values[judged_on])
     claims = []
@@ -405,7 +407,7 @@ def write_table(experiment, scale, root):
         "experiment": experiment.name, "paper": experiment.paper, "caption": experiment.caption,
         "scale": {k: v for k, v in dataclasses.asdict(scale).items()}, "judged_on": judged_on,
         "date": datetime.date.today().isoformat(), "machine": _machine(), "command": _command(),
-        "cells_finished": len(cells), "seeds": seeds,
+        "cells_finished": len(cells), "seeds": seeds, "evaluation_code": code,
         "seconds_per_cell": {f"{cell.row.label} (seed {cell.seed})": round(sum(
             phase["seconds"] for phase in cell.record["phases"].values()), 1) for cell in cells},
         "rows": [{"label": row.label, "protocol": row.protocol.as_dict(), "sets": dict(row.sets)}
@@ -480,7 +482,12 @@ def render_markdown(experiment, scale, table):
              f"Run {table['date']} on {table['machine']['processor']} ({table['machine']['cpu_count']} cores, GPUs: "
              f"{', '.join(table['machine']['gpus']) or 'none'}, TensorFlow {table['machine']['tensorflow']}); "
              f"{table['cells_finished']} cells finished ({_seed_summary(table['seeds'])}); command: "
-             f"`{table['command']}`.", "", f"Claims: {tally}.", "",
+             f"`{table['command']}`.", ""]
+    if len(table["evaluation_code"]) > 1:  # cells evaluated by other versions of the code, merged into one table
+        lines += ["Evaluated by " + "; ".join(f"code {version} ({len(names)} cells)" for version, names in
+                                              table["evaluation_code"].items()) +
+                  " (table.json's `evaluation_code` lists the cells of each).", ""]
+    lines += [f"Claims: {tally}.", "",
              "Ours: mean ± half-width of the 95% Student-t interval over the seeds, the number of seeds in "
              "brackets (one seed: no interval). The paper's ± is its own (" + (
                  f"standard deviation over {experiment.paper_trials} trials" if experiment.paper_trials else

@@ -129,6 +129,20 @@ def test_two_stage_table1_smoke_one_row_with_two_seeds_then_every_row_on_one(tmp
     assert [part["label"] for part in falling["parts"]] == list(log_gamma)
     assert all(part["effect"]["mean"] == 0.0 for part in falling["parts"]), falling
     assert falling["on_paper_numbers"]["verdict"] == statistics.NOT_JUDGED  # figure 1a has no numbers
+    # Every cell was evaluated by this code; a cell evaluated by another version is merged, and the table says so.
+    from trainers import evaluation
+
+    cells = sorted(os.listdir(root / "cells"))
+    assert {version: sorted(names) for version, names in table["evaluation_code"].items()} == {
+        evaluation._CODE[:12]: cells}
+    report_path = root / "cells" / cells[0] / "eval" / "report.json"
+    report = json.loads(report_path.read_text())
+    report_path.write_text(json.dumps({**report, "code": "0" * 64}))
+    table, path = reproduction.write_table(experiment, experiment.scale("smoke"), str(root))
+    assert {version: sorted(names) for version, names in table["evaluation_code"].items()} == {
+        "0" * 12: cells[:1], evaluation._CODE[:12]: cells[1:]}
+    line = next(line for line in open(path).read().splitlines() if line.startswith("Evaluated by "))
+    assert "code 000000000000 (1 cells)" in line and f"code {evaluation._CODE[:12]} ({len(cells) - 1} cells)" in line
     with pytest.raises(ValueError, match="holds two_stage_table1 at scale smoke"):
         reproduction.run_experiment("two_stage_table1", "cpu", str(tmp_path))
 
