@@ -28,10 +28,10 @@ import tensorflow as tf
 from google.protobuf.message import DecodeError
 
 from tfvae import fingerprints
-from tfvae.files import is_local
 from tfvae.data.data_splits import SPLITS, DataSplits
 from tfvae.data.errors import DataError
 from tfvae.data.streamed_split import PARALLEL_CALLS, StreamedSplit
+from tfvae.files import is_local
 
 _BUCKETS = 1000
 # The buckets of the address hash that form a split held out of the training files.
