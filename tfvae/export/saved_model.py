@@ -130,8 +130,7 @@ class _TracedPrior:
         latents = [tf.TensorSpec([None, latent_dim], tf.float32)]
         self.to_generation = _traced(prior.to_generation, input_signature=latents)
         self.from_generation = _traced(prior.from_generation, input_signature=latents)
-        self.sample_from_seeds = _traced(prior.sample_from_seeds,
-                                             input_signature=[tf.TensorSpec([None, 2], tf.int32)])
+        self.sample_from_seeds = _traced(prior.sample_from_seeds, input_signature=[tf.TensorSpec([None, 2], tf.int32)])
 
 
 class _Endpoints(tf.Module):

@@ -60,10 +60,6 @@ class Generator(keras.Model):
 
     loss_terms = ()
     base_terms = ("loss",)
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        _trace_steps_as_written(cls)  # every model's own steps, as the base class's below
     # Whether the prior takes part in training (VAE family); other models only sample from it.
     supports_learned_prior = False
 
@@ -87,6 +83,10 @@ class Generator(keras.Model):
         return {}
 
     # ------------------------------------------------------------------------------------ construction
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _trace_steps_as_written(cls)  # every model's own steps; the base class's once it is defined, below it
+
     def __init__(self, input_shape, latent_dim=16, network="mlp", network_kwargs=None, likelihood="gaussian",
                  likelihood_kwargs=None, prior="standard", prior_kwargs=None, seed=0, mixed_precision=None,
                  **kwargs):
